@@ -1,0 +1,13 @@
+"""nn: small neural networks from scratch, a readable NumPy reference and a fast compiled core."""
+from .functions import ACTIVATIONS, LOSSES
+from .gradcheck import gradcheck
+from .network import Dense, Network, Neuron
+from .optimizers import SGD, Adam, Momentum, RMSprop
+from .trainer import EarlyStopping, History, Trainer, TrainingDiverged
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
+    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "gradcheck",
+]

@@ -1,0 +1,63 @@
+"""The reference backend: forward pass, backpropagation and an epoch of training in NumPy.
+
+This is the readable implementation; the compiled backend must give the same numbers.
+Shapes: X (n, n_in); layer l has W_l (n_{l-1}, n_l), b_l (n_l,); A_0 = X, A_l = f_l(A_{l-1} @ W_l + b_l).
+"""
+import numpy as np
+
+from ..functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
+from . import layer_views
+
+
+def forward(net, X):
+    """[A_0 = X, A_1, ..., A_L]: every layer's output, kept for backpropagation."""
+    activations = [X]
+    for layer in net.layers:
+        Z = activations[-1] @ layer.W + layer.b
+        activations.append(ACTIVATIONS[layer.activation](Z))
+    return activations
+
+
+def backward(net, activations, Y, loss, grads):
+    """Backpropagation: fill ``grads`` ([(dW, db), ...] per layer) for the batch.
+
+    delta_L = dL/dZ_L (fused for the cross-entropies); then, layer by layer from the top:
+    dW_l = A_{l-1}.T @ delta_l, db_l = sum_rows(delta_l), delta_{l-1} = f'_{l-1} * (delta_l @ W_l.T).
+    """
+    layers = net.layers
+    delta = output_delta(loss, layers[-1].activation, activations[-1], Y)
+    for l in range(len(layers) - 1, -1, -1):
+        dW, db = grads[l]
+        np.matmul(activations[l].T, delta, out=dW)
+        np.sum(delta, axis=0, out=db)
+        if l > 0:
+            delta = BACKPROP[layers[l - 1].activation](activations[l], delta @ layers[l].W.T)
+
+
+def gradients(net, X, Y, loss):
+    """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
+    grad = np.empty_like(net._theta)
+    activations = forward(net, X)
+    backward(net, activations, Y, loss, layer_views(net, grad))
+    return LOSSES[loss](Y, activations[-1]), grad
+
+
+def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
+    """Train on the samples ``order`` (indices into X, Y) in batches of ``batch_size``, updating the
+    network after each batch. Returns (sum over batches of loss * batch length, correct predictions).
+    """
+    theta = net._theta
+    grad = np.empty_like(theta)
+    grads = layer_views(net, grad)
+    loss_sum, correct = 0.0, 0
+    # A diverging run overflows to inf/NaN; the trainer checks the loss and reports it clearly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            Xb, Yb = X[rows], Y[rows]
+            activations = forward(net, Xb)
+            loss_sum += LOSSES[loss](Yb, activations[-1]) * len(rows)
+            correct += n_correct(net.output, activations[-1], Yb)
+            backward(net, activations, Yb, loss, grads)
+            optimizer.step([theta], [grad])
+    return loss_sum, correct

@@ -1,0 +1,139 @@
+"""Activations and losses: the math in NumPy, one small function each, in tables by name.
+
+Shapes: ``Z`` and ``A`` are (n_samples, n_units); ``Y`` has the shape of ``A``.
+
+An activation ``f`` comes with ``backprop`` that turns dL/dA into dL/dZ using only the layer's output
+``A`` (sigmoid: a(1-a); tanh: 1-a^2; ReLU: a>0), so the forward pass never has to keep ``Z``.
+"""
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+
+
+def identity(Z):
+    """f(z) = z"""
+    return Z
+
+
+def sigmoid(Z):
+    """f(z) = 1 / (1 + e^-z), computed from e^-|z| so that no input overflows."""
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1.0, E) / (1.0 + E)
+
+
+def tanh(Z):
+    """f(z) = tanh(z)"""
+    return np.tanh(Z)
+
+
+def relu(Z):
+    """f(z) = max(z, 0)"""
+    return np.maximum(Z, 0)
+
+
+def leaky_relu(Z):
+    """f(z) = z for z > 0, else 0.01 z"""
+    return np.where(Z > 0, Z, LEAKY_SLOPE * Z)
+
+
+def softmax(Z):
+    """f(z)_j = e^(z_j - max z) / sum_k e^(z_k - max z), row by row (the max keeps exp finite)."""
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+ACTIVATIONS = {
+    "identity": identity,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "softmax": softmax,
+}
+
+# dL/dZ from dL/dA (G) and the layer's output A.
+BACKPROP = {
+    "identity": lambda A, G: G,
+    "sigmoid": lambda A, G: G * A * (1 - A),
+    "tanh": lambda A, G: G * (1 - A * A),
+    "relu": lambda A, G: G * (A > 0),
+    "leaky_relu": lambda A, G: G * np.where(A > 0, 1.0, LEAKY_SLOPE),
+    # The softmax Jacobian applied to G: dz_j = a_j (g_j - sum_k g_k a_k).
+    "softmax": lambda A, G: A * (G - (G * A).sum(axis=1, keepdims=True)),
+}
+
+
+def _log(A):
+    """log clipped at the dtype's eps, so a confident wrong answer costs a large finite loss."""
+    return np.log(np.maximum(A, np.finfo(A.dtype).eps))
+
+
+def mse(Y, A):
+    """mean((Y - A)^2) over every element, as PyTorch and Keras."""
+    return float(np.mean((Y - A) ** 2))
+
+
+def binary_cross_entropy(Y, A):
+    """-mean(y log a + (1 - y) log(1 - a)) over every element."""
+    return float(-np.mean(Y * _log(A) + (1 - Y) * _log(1 - A)))
+
+
+def cross_entropy(Y, A):
+    """-(1/n) sum_i sum_j y_ij log a_ij: the mean over samples of the categorical cross-entropy."""
+    return float(-np.sum(Y * _log(A)) / A.shape[0])
+
+
+LOSSES = {
+    "mse": mse,
+    "binary_cross_entropy": binary_cross_entropy,
+    "cross_entropy": cross_entropy,
+}
+
+# The output activation each loss is defined with. Cross-entropies are fused with their activation:
+# the output delta dL/dZ is simply (A - Y) / n, never a division by A.
+LOSS_OUTPUT = {
+    "mse": None,
+    "binary_cross_entropy": "sigmoid",
+    "cross_entropy": "softmax",
+}
+
+
+def output_delta(loss, activation, A, Y):
+    """dL/dZ of the output layer for a batch.
+
+    mse: 2 (A - Y) / (n k) times f'; binary_cross_entropy (sigmoid): (A - Y) / (n k);
+    cross_entropy (softmax): (A - Y) / n.
+    """
+    if loss == "cross_entropy":
+        return (A - Y) / A.shape[0]
+    if loss == "binary_cross_entropy":
+        return (A - Y) / A.size
+    return BACKPROP[activation](A, 2 * (A - Y) / A.size)
+
+
+def check_name(kind, name, table):
+    """Return ``name`` if it is a key of ``table``, else a ValueError listing the valid names."""
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(table))}")
+    return name
+
+
+def check_loss_output(loss, output_activation):
+    """Cross-entropies need the output activation they are fused with."""
+    needed = LOSS_OUTPUT[loss]
+    if needed is not None and output_activation != needed:
+        hint = "binary_cross_entropy" if output_activation == "sigmoid" else "mse"
+        raise ValueError(
+            f"loss {loss!r} needs a {needed!r} output layer, but the network's output is "
+            f"{output_activation!r}; use output={needed!r} or loss={hint!r}"
+        )
+
+
+def n_correct(output_activation, A, Y):
+    """How many rows of A are predicted right: argmax for softmax, every output > 0.5 for sigmoid.
+    Other outputs are regressions and count 0."""
+    if output_activation == "softmax":
+        return int(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1)))
+    if output_activation == "sigmoid":
+        return int(np.count_nonzero(((A > 0.5) == (Y > 0.5)).all(axis=1)))
+    return 0

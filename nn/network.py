@@ -1,0 +1,324 @@
+"""Neuron, Dense and Network: parameters, forward/predict, theta, save/load.
+
+Samples are rows. A layer holds W (n_in, n_out) and b (n_out,) and computes A = f(X @ W + b).
+Every parameter of a Network lives in one flat vector, theta: each layer's W (row-major) then its b,
+in layer order. ``layer.W`` and ``layer.b`` are views into it, so optimizers and backends can update
+the whole network with one array and ``net.theta`` is a single copy.
+"""
+import io
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import backends
+from .functions import ACTIVATIONS, check_name
+from .validation import check_dtype, check_int, check_X
+
+INITS = ("auto", "he", "glorot", "normal")
+BIAS_INITS = ("zeros", "normal")
+FORMAT_NAME = "nn-network"
+FORMAT_VERSION = 1
+
+
+class Neuron:
+    """The lessons' single neuron: y = f(w . x + b)."""
+
+    def __init__(self, weights, bias=0.0, activation="sigmoid"):
+        self.weights = np.asarray(weights, dtype=np.float64).ravel()
+        self.bias = float(bias)
+        self.activation = check_name("activation", activation, ACTIVATIONS)
+
+    def feedforward(self, x):
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.shape != self.weights.shape:
+            raise ValueError(f"x has {x.size} inputs but the neuron has {self.weights.size} weights")
+        z = np.dot(self.weights, x) + self.bias
+        return float(ACTIVATIONS[self.activation](np.array([[z]]))[0, 0])
+
+    def __repr__(self):
+        return f"Neuron(weights={self.weights.tolist()}, bias={self.bias}, activation={self.activation!r})"
+
+
+class Dense:
+    """A fully connected layer: A = f(X @ W + b), W of shape (n_in, n_out), b of shape (n_out,).
+
+    ``weights``/``bias`` give initial values; otherwise the Network initialises them. Assigning to
+    ``layer.W`` or ``layer.b`` copies into the network's parameters (shapes must match).
+    """
+
+    def __init__(self, n_in, n_out, activation="identity", weights=None, bias=None):
+        self.n_in = check_int("n_in", n_in, low=1)
+        self.n_out = check_int("n_out", n_out, low=1)
+        self.activation = check_name("activation", activation, ACTIVATIONS)
+        self._W = None if weights is None else self._checked("weights", weights, (self.n_in, self.n_out))
+        self._b = None if bias is None else self._checked("bias", bias, (self.n_out,))
+
+    @staticmethod
+    def _checked(name, values, shape):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return arr
+
+    @property
+    def W(self):
+        return self._W
+
+    @W.setter
+    def W(self, values):
+        self._assign("_W", "W", values, (self.n_in, self.n_out))
+
+    @property
+    def b(self):
+        return self._b
+
+    @b.setter
+    def b(self, values):
+        self._assign("_b", "b", values, (self.n_out,))
+
+    def _assign(self, attr, name, values, shape):
+        arr = self._checked(name, values, shape)
+        if getattr(self, attr) is None:
+            setattr(self, attr, arr)
+        else:
+            getattr(self, attr)[...] = arr
+
+    @property
+    def n_params(self):
+        return self.n_in * self.n_out + self.n_out
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r})"
+
+
+class Network:
+    """A feed-forward network of Dense layers.
+
+    ``Network([784, 128, 10], activation="relu", output="softmax")`` builds a network from layer sizes:
+    every hidden layer uses ``activation``, the last uses ``output`` (default: ``activation``).
+    A list of ``Dense`` gives per-layer control. Weights are drawn from ``seed``:
+    init "auto" (He for ReLU and leaky ReLU, Glorot otherwise), "he" (normal, std sqrt(2/n_in)),
+    "glorot" (uniform, limit sqrt(6/(n_in+n_out))) or "normal" (standard normal, as the blogs).
+    Biases are zero unless ``bias_init="normal"``.
+    ``backend`` is "compiled" or "reference"; by default the ``NN_BACKEND`` environment variable, else
+    the compiled core.
+    """
+
+    def __init__(self, layers, activation="sigmoid", output=None, dtype="float64", seed=None,
+                 init="auto", bias_init="zeros", backend=None):
+        self.dtype = check_dtype(dtype)
+        self.init = check_name("init", init, dict.fromkeys(INITS))
+        self.bias_init = check_name("bias_init", bias_init, dict.fromkeys(BIAS_INITS))
+        self.seed = seed
+        self.layers = self._build_layers(layers, activation, output)
+        self.backend = backends.resolve(backend)
+        self._allocate()
+        self._initialise(np.random.default_rng(seed))
+
+    @staticmethod
+    def _build_layers(layers, activation, output):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) == 0:
+            raise TypeError(f"layers must be a list of layer sizes or of Dense layers, got {layers!r}")
+        if all(isinstance(layer, Dense) for layer in layers):
+            for i, (a, b) in enumerate(zip(layers, layers[1:])):
+                if a.n_out != b.n_in:
+                    raise ValueError(f"layers[{i}] has {a.n_out} outputs but layers[{i + 1}] expects {b.n_in} inputs")
+            return list(layers)
+        sizes = [check_int(f"layers[{i}]", n, low=1) for i, n in enumerate(layers)]
+        if len(sizes) < 2:
+            raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
+        activation = check_name("activation", activation, ACTIVATIONS)
+        output = activation if output is None else check_name("output", output, ACTIVATIONS)
+        acts = [activation] * (len(sizes) - 2) + [output]
+        return [Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], acts)]
+
+    def _allocate(self):
+        """One flat theta; each layer's W and b become views into it (keeping given values)."""
+        self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
+        self._given = []
+        offset = 0
+        for layer in self.layers:
+            n_w = layer.n_in * layer.n_out
+            W = self._theta[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
+            b = self._theta[offset + n_w:offset + layer.n_params]
+            self._given.append((layer.W is not None, layer.b is not None))
+            if layer.W is not None:
+                W[...] = layer.W
+            if layer.b is not None:
+                b[...] = layer.b
+            layer._W, layer._b = W, b
+            offset += layer.n_params
+
+    def _initialise(self, rng):
+        # Draw in float64 whatever the dtype, so a seed gives the same weights in float32 and float64.
+        for layer, (w_given, b_given) in zip(self.layers, self._given):
+            shape = (layer.n_in, layer.n_out)
+            scheme = self.init
+            if scheme == "auto":
+                scheme = "he" if layer.activation in ("relu", "leaky_relu") else "glorot"
+            if scheme == "he":
+                W = rng.normal(0.0, np.sqrt(2.0 / layer.n_in), size=shape)
+            elif scheme == "glorot":
+                limit = np.sqrt(6.0 / (layer.n_in + layer.n_out))
+                W = rng.uniform(-limit, limit, size=shape)
+            else:
+                W = rng.standard_normal(size=shape)
+            if not w_given:
+                layer.W[...] = W
+            if self.bias_init == "normal" and not b_given:
+                layer.b[...] = rng.standard_normal(size=layer.n_out)
+
+    # ----- shape and parameters -------------------------------------------------------------------
+    @property
+    def sizes(self):
+        """[n_inputs, n_hidden..., n_outputs]"""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def activations(self):
+        return [layer.activation for layer in self.layers]
+
+    @property
+    def n_inputs(self):
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self):
+        return self.layers[-1].n_out
+
+    @property
+    def output(self):
+        """The output layer's activation."""
+        return self.layers[-1].activation
+
+    @property
+    def is_classifier(self):
+        """Softmax outputs are classes (argmax); sigmoid outputs are yes/no per output (> 0.5)."""
+        return self.output in ("softmax", "sigmoid")
+
+    def parameters(self):
+        """[W1, b1, W2, b2, ...]: views into theta; writing to them changes the network."""
+        return [p for layer in self.layers for p in (layer.W, layer.b)]
+
+    @property
+    def theta(self):
+        """A copy of the flat parameter vector: every W (row-major) then b, layer by layer."""
+        return self._theta.copy()
+
+    @theta.setter
+    def theta(self, values):
+        values = np.asarray(values)
+        if values.shape != self._theta.shape:
+            raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
+        if values.dtype.kind not in "biuf" or not np.isfinite(values).all():
+            raise ValueError("theta must be finite numbers")
+        self._theta[...] = values
+
+    @property
+    def n_params(self):
+        return self._theta.size
+
+    # ----- inference ------------------------------------------------------------------------------
+    def forward(self, X):
+        """The output activations A_L for X (n_samples, n_inputs); a 1-D X is one sample."""
+        X, one_sample = check_X(X, self.n_inputs, self.dtype)
+        A = backends.get(self.backend).forward(self, X)[-1]
+        return A[0] if one_sample else A
+
+    feedforward = forward
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax or sigmoid outputs."""
+        if not self.is_classifier:
+            raise ValueError(f"predict_proba needs a softmax or sigmoid output, but the output is {self.output!r}")
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class ids (argmax of softmax; sigmoid > 0.5) for classifiers, output values for regressors.
+
+        With one output the result is 1-D (one value per sample).
+        """
+        A = self.forward(X)
+        if self.output == "softmax":
+            return A.argmax(axis=-1)
+        if self.output == "sigmoid":
+            A = (A > 0.5).astype(np.int64)
+        if self.n_outputs == 1:
+            return A[..., 0]
+        return A
+
+    # ----- description ----------------------------------------------------------------------------
+    def summary(self):
+        """A table of layers, shapes and parameter counts."""
+        rows = [("layer", "activation", "W", "b", "params")]
+        for i, layer in enumerate(self.layers, 1):
+            rows.append((f"dense_{i}", layer.activation, f"{layer.n_in} x {layer.n_out}",
+                         f"{layer.n_out}", f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        line = "-" * (sum(widths) + 2 * 4)
+        fmt = lambda r: "  ".join(s.ljust(w) if c < 2 else s.rjust(w) for c, (s, w) in enumerate(zip(r, widths)))
+        out = [fmt(rows[0]), line] + [fmt(r) for r in rows[1:]] + [line]
+        out.append(f"total parameters: {self.n_params:,}  (dtype {np.dtype(self.dtype).name}, backend {self.backend})")
+        return "\n".join(out)
+
+    def __repr__(self):
+        return (f"Network({self.sizes}, activations={self.activations}, "
+                f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r})")
+
+    # ----- persistence ----------------------------------------------------------------------------
+    def save(self, path):
+        """Write the network to ``path`` (.npz, no pickle) atomically: a temp file, then a rename."""
+        path = os.fspath(path)
+        arrays = {
+            "format": np.array(FORMAT_NAME),
+            "format_version": np.array(FORMAT_VERSION),
+            "sizes": np.array(self.sizes, dtype=np.int64),
+            "activations": np.array(self.activations),
+            "dtype": np.array(np.dtype(self.dtype).name),
+            "theta": self._theta,
+        }
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".nn-save-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path, backend=None):
+        """Read a network written by ``save``. A corrupt, truncated or foreign file raises ValueError."""
+        path = os.fspath(path)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+                fields = {k: data[k] for k in ("format", "format_version", "sizes", "activations", "dtype", "theta")}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{path} is not a readable nn model file ({type(exc).__name__}: {exc})") from None
+        if str(fields["format"]) != FORMAT_NAME:
+            raise ValueError(f"{path} is not an nn model file (format {str(fields['format'])!r})")
+        version = int(fields["format_version"])
+        if version > FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {version}; this nn reads up to {FORMAT_VERSION}")
+        sizes, acts = fields["sizes"].tolist(), [str(a) for a in fields["activations"]]
+        if len(sizes) != len(acts) + 1:
+            raise ValueError(f"{path} is corrupt: {len(sizes)} sizes for {len(acts)} layers")
+        try:
+            layers = [Dense(a, b, act) for a, b, act in zip(sizes, sizes[1:], acts)]
+            net = cls(layers, dtype=str(fields["dtype"]), backend=backend)
+            net.theta = fields["theta"]
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path} is corrupt: {exc}") from None
+        return net

@@ -1,0 +1,152 @@
+"""Optimizers: hyper-parameters, state and the update rule (the reference, in NumPy).
+
+An optimizer sees lists of arrays, ``params`` and ``grads`` of equal shapes, and updates ``params`` in
+place. Each one implements a single hook, ``_update(i, p, g)``, for one (parameter, gradient) pair;
+``step`` applies the L2 weight decay (g <- g + weight_decay * p, for every parameter, as PyTorch) first.
+State arrays are created on the first step, shaped like the parameters, and named in ``state_names``.
+"""
+import numbers
+
+import numpy as np
+
+
+def _check_number(name, value, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. ``state`` holds one list of arrays per name in ``state_names``."""
+
+    state_names = ()
+
+    def __init__(self, learning_rate, weight_decay=0.0):
+        self.learning_rate = _check_number("learning_rate", learning_rate, 0, low_open=True)
+        self.weight_decay = _check_number("weight_decay", weight_decay, 0)
+        self.reset()
+
+    def reset(self):
+        """Forget the state (velocities, moments, step count)."""
+        self.state = {}
+        self.steps = 0
+
+    def init_state(self, params):
+        """Create zeroed state arrays shaped like ``params`` unless they already fit."""
+        fits = all(
+            len(self.state.get(name, ())) == len(params)
+            and all(s.shape == p.shape and s.dtype == p.dtype for s, p in zip(self.state[name], params))
+            for name in self.state_names
+        )
+        if not fits:
+            self.state = {name: [np.zeros_like(p) for p in params] for name in self.state_names}
+            self.steps = 0
+
+    def step(self, params, grads):
+        """One update of every parameter from its gradient. ``grads`` is used as scratch."""
+        self.init_state(params)
+        self.steps += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.weight_decay:
+                g += self.weight_decay * p
+            self._update(i, p, g)
+
+    def _update(self, i, p, g):
+        raise NotImplementedError
+
+    def _hyper(self):
+        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """p <- p - learning_rate * g"""
+
+    def __init__(self, learning_rate=0.01, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+
+    def _update(self, i, p, g):
+        p -= self.learning_rate * g
+
+
+class Momentum(Optimizer):
+    """v <- momentum * v + g;  p <- p - learning_rate * v  (PyTorch's form).
+
+    Nesterov: p <- p - learning_rate * (g + momentum * v).
+    """
+
+    state_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0):
+        self.momentum = _check_number("momentum", momentum, 0, 1, high_open=True)
+        self.nesterov = bool(nesterov)
+        super().__init__(learning_rate, weight_decay)
+
+    def _update(self, i, p, g):
+        v = self.state["velocity"][i]
+        v *= self.momentum
+        v += g
+        if self.nesterov:
+            p -= self.learning_rate * (g + self.momentum * v)
+        else:
+            p -= self.learning_rate * v
+
+    def _hyper(self):
+        return {**super()._hyper(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """s <- rho * s + (1 - rho) g^2;  p <- p - learning_rate * g / (sqrt(s) + eps)"""
+
+    state_names = ("square_avg",)
+
+    def __init__(self, learning_rate=0.001, rho=0.9, eps=1e-8, weight_decay=0.0):
+        self.rho = _check_number("rho", rho, 0, 1, high_open=True)
+        self.eps = _check_number("eps", eps, 0, low_open=True)
+        super().__init__(learning_rate, weight_decay)
+
+    def _update(self, i, p, g):
+        s = self.state["square_avg"][i]
+        s *= self.rho
+        s += (1 - self.rho) * g * g
+        p -= self.learning_rate * g / (np.sqrt(s) + self.eps)
+
+    def _hyper(self):
+        return {**super()._hyper(), "rho": self.rho, "eps": self.eps}
+
+
+class Adam(Optimizer):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  with t the step count,
+    p <- p - learning_rate * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        self.beta1 = _check_number("beta1", beta1, 0, 1, high_open=True)
+        self.beta2 = _check_number("beta2", beta2, 0, 1, high_open=True)
+        self.eps = _check_number("eps", eps, 0, low_open=True)
+        super().__init__(learning_rate, weight_decay)
+
+    def _update(self, i, p, g):
+        m, v = self.state["m"][i], self.state["v"][i]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        m_hat = m / (1 - self.beta1 ** self.steps)
+        v_hat = v / (1 - self.beta2 ** self.steps)
+        p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def _hyper(self):
+        return {**super()._hyper(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}

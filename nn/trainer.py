@@ -1,0 +1,269 @@
+"""Trainer.fit: epochs, batches, shuffle order, validation, early stopping, callbacks, history, progress.
+
+The shuffle order of each epoch is drawn here, from the trainer's seeded generator, and handed to the
+backend: both backends see the same batches and give the same result.
+"""
+import math
+import sys
+import time
+
+import numpy as np
+
+from . import backends
+from .functions import LOSSES, check_loss_output, check_name, n_correct
+from .optimizers import OPTIMIZERS, Optimizer
+from .validation import as_numeric, check_int, check_X, check_y
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the network keeps the weights of the last good epoch."""
+
+
+class History:
+    """Per-epoch logs of a fit: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``.
+
+    ``history["loss"]`` and ``history.loss`` are the same list. Accuracy is recorded for classifiers
+    (softmax or sigmoid outputs) only; validation figures only with validation data.
+    """
+
+    KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+    def __init__(self):
+        self.epochs = 0
+        self.logs = {key: [] for key in self.KEYS}
+        self.stopped_early = False
+        self.best_epoch = None
+        self.interrupted = False
+
+    def append(self, logs):
+        self.epochs += 1
+        for key, value in logs.items():
+            self.logs[key].append(value)
+
+    def __getitem__(self, key):
+        return self.logs[key]
+
+    def __getattr__(self, key):
+        if key in History.KEYS:
+            return self.logs[key]
+        raise AttributeError(key)
+
+    def __len__(self):
+        return self.epochs
+
+    def __repr__(self):
+        last = {k: round(v[-1], 6) for k, v in self.logs.items() if v}
+        return f"History(epochs={self.epochs}, last={last})"
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` (default: val_loss if there is validation data, else loss) has not improved
+    by more than ``min_delta`` for ``patience`` epochs; then restore the best epoch's weights."""
+
+    def __init__(self, patience=5, monitor=None, min_delta=0.0, restore_best_weights=True):
+        self.patience = check_int("patience", patience, low=1)
+        if monitor is not None:
+            check_name("monitor", monitor, dict.fromkeys(("loss", "val_loss", "accuracy", "val_accuracy")))
+        self.monitor = monitor
+        self.min_delta = float(min_delta)
+        self.restore_best_weights = bool(restore_best_weights)
+
+    def __repr__(self):
+        return f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, min_delta={self.min_delta})"
+
+
+class Trainer:
+    """Trains a Network with a loss and an optimizer by mini-batch gradient descent.
+
+    ``batch_size=1`` is the lessons' per-sample SGD; ``batch_size=None`` is full batch.
+    ``loss`` defaults to cross_entropy for a softmax output and mse otherwise. ``optimizer`` is an
+    Optimizer or a name (sgd, momentum, rmsprop, adam) with that optimizer's defaults.
+    """
+
+    def __init__(self, net, loss=None, optimizer="sgd", batch_size=32, seed=None):
+        self.net = net
+        if loss is None:
+            loss = "cross_entropy" if net.output == "softmax" else "mse"
+        self.loss = check_name("loss", loss, LOSSES)
+        check_loss_output(self.loss, net.output)
+        if isinstance(optimizer, str):
+            optimizer = OPTIMIZERS[check_name("optimizer", optimizer, OPTIMIZERS)]()
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an nn optimizer or one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        self.optimizer = optimizer
+        self.batch_size = check_int("batch_size", batch_size, low=1, allow_none=True)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    def __repr__(self):
+        return (f"Trainer({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, "
+                f"batch_size={self.batch_size})")
+
+    # ----- data -----------------------------------------------------------------------------------
+    def _data(self, X, y, name="X"):
+        X = as_numeric(name, X, self.net.dtype, ndim=(2,))
+        X, _ = check_X(X, self.net.n_inputs, self.net.dtype)
+        Y = check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name="y" if name == "X" else name + "_y")
+        return X, Y
+
+    def evaluate(self, X, y):
+        """{"loss": ..., "accuracy": ...} of the network on (X, y); accuracy for classifiers only."""
+        X, Y = self._data(X, y)
+        return self._evaluate(X, Y)
+
+    def _evaluate(self, X, Y):
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = backends.get(self.net.backend).forward(self.net, X)[-1]
+        logs = {"loss": LOSSES[self.loss](Y, A)}
+        if self.net.is_classifier:
+            logs["accuracy"] = n_correct(self.net.output, A, Y) / len(Y)
+        return logs
+
+    # ----- training -------------------------------------------------------------------------------
+    def fit(self, X, y, epochs=1, validation_data=None, validation_split=None, early_stopping=None,
+            callbacks=(), verbose=True):
+        """Train for ``epochs`` epochs and return the History.
+
+        validation_data: (X_val, y_val); validation_split: a fraction in (0, 1) of (X, y), taken from
+        the end before shuffling, held out for validation. early_stopping: a patience (int) or an
+        EarlyStopping. callbacks: callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch,
+        logs)``) run after every epoch; a callback returning True stops training.
+        A NaN/inf loss raises TrainingDiverged and leaves the weights of the last good epoch;
+        Ctrl-C ends training early, keeping the weights of the last completed batch.
+        """
+        epochs = check_int("epochs", epochs, low=1)
+        X, Y = self._data(X, y)
+        X, Y, validation = self._validation(X, Y, validation_data, validation_split)
+        stopper = self._early_stopping(early_stopping, validation is not None)
+        callbacks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks]
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables f(epoch, logs), got {cb!r}")
+
+        history = History()
+        best = {"value": math.inf, "theta": None, "wait": 0}
+        for epoch in range(1, epochs + 1):
+            logs = self._epoch(X, Y, epoch, epochs, verbose, history)
+            if logs is None:
+                break
+            if validation is not None:
+                logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
+            history.append(logs)
+            stop = any([bool(cb(epoch, logs)) for cb in callbacks])
+            if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
+                stop = True
+            if stop:
+                break
+        if stopper is not None and stopper.restore_best_weights and best["theta"] is not None \
+                and history.stopped_early:
+            self.net._theta[...] = best["theta"]
+        return history
+
+    def _validation(self, X, Y, validation_data, validation_split):
+        if validation_data is not None and validation_split is not None:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            return X, Y, self._data(*validation_data, name="validation_data")
+        if validation_split is not None:
+            if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+                    or not 0 < validation_split < 1:
+                raise ValueError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}")
+            n_val = int(round(len(X) * validation_split))
+            if n_val < 1 or n_val >= len(X):
+                raise ValueError(f"validation_split={validation_split} leaves no data for training or validation "
+                                 f"({len(X)} samples)")
+            return X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
+        return X, Y, None
+
+    @staticmethod
+    def _early_stopping(early_stopping, has_validation):
+        if early_stopping is None or early_stopping is False:
+            return None
+        if not isinstance(early_stopping, EarlyStopping):
+            early_stopping = EarlyStopping(patience=early_stopping)
+        if early_stopping.monitor is None:
+            early_stopping.monitor = "val_loss" if has_validation else "loss"
+        if early_stopping.monitor.startswith("val_") and not has_validation:
+            raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no validation data")
+        return early_stopping
+
+    def _should_stop(self, stopper, logs, best, epoch, history):
+        if stopper.monitor not in logs:
+            raise ValueError(f"early stopping monitors {stopper.monitor!r}, which this network does not record")
+        value = logs[stopper.monitor]
+        if stopper.monitor.endswith("accuracy"):
+            value = -value
+        if value < best["value"] - stopper.min_delta:
+            best.update(value=value, theta=self.net.theta, wait=0)
+            history.best_epoch = epoch
+            return False
+        best["wait"] += 1
+        if best["wait"] >= stopper.patience:
+            history.stopped_early = True
+            return True
+        return False
+
+    def _epoch(self, X, Y, epoch, epochs, verbose, history):
+        """One epoch; returns its logs, or None when Ctrl-C stopped it."""
+        net, optimizer = self.net, self.optimizer
+        n = len(X)
+        batch_size = n if self.batch_size is None else min(self.batch_size, n)
+        order = self.rng.permutation(n)
+        theta_before = net.theta
+        state_before = {k: [s.copy() for s in v] for k, v in optimizer.state.items()}
+        steps_before = optimizer.steps
+        backend = backends.get(net.backend)
+        start = time.perf_counter()
+        loss_sum, correct = 0.0, 0
+        bar = self._progress(n, epoch, epochs) if verbose else None
+        try:
+            for chunk in self._chunks(order, batch_size, verbose):
+                chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, optimizer, chunk, batch_size)
+                loss_sum += chunk_loss
+                correct += chunk_correct
+                if bar is not None:
+                    bar.update(len(chunk))
+        except KeyboardInterrupt:
+            history.interrupted = True
+            if bar is not None:
+                bar.close()
+            print(f"\ninterrupted in epoch {epoch}: keeping the weights of the last completed batch",
+                  file=sys.stderr)
+            return None
+        seconds = time.perf_counter() - start
+        loss = loss_sum / n
+        if not math.isfinite(loss):
+            if bar is not None:
+                bar.close()
+            net._theta[...] = theta_before
+            optimizer.state, optimizer.steps = state_before, steps_before
+            raise TrainingDiverged(
+                f"the training loss became {loss} in epoch {epoch}; the network keeps the weights "
+                f"from the end of epoch {epoch - 1}. Try a lower learning rate "
+                f"(it is {optimizer.learning_rate:g})")
+        logs = {"loss": loss}
+        if net.is_classifier:
+            logs["accuracy"] = correct / n
+        logs["seconds"] = seconds
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k != "seconds"})
+            bar.close()
+        return logs
+
+    @staticmethod
+    def _chunks(order, batch_size, verbose):
+        """With a progress bar the epoch runs in about 50 pieces of whole batches; without, in one."""
+        if not verbose:
+            return [order]
+        n_batches = -(-len(order) // batch_size)
+        per_chunk = max(1, -(-n_batches // 50)) * batch_size
+        return [order[i:i + per_chunk] for i in range(0, len(order), per_chunk)]
+
+    @staticmethod
+    def _progress(n, epoch, epochs):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", leave=True, file=sys.stderr,
+                    dynamic_ncols=True)

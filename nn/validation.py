@@ -1,0 +1,81 @@
+"""Checks on user input, each raising an error that names the argument and what was expected."""
+import numbers
+
+import numpy as np
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def check_dtype(dtype):
+    """'float64' | 'float32' (or the NumPy types) -> the NumPy scalar type."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return DTYPES[name]
+
+
+def check_int(name, value, low=None, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+def as_numeric(name, values, dtype, ndim=(1, 2)):
+    """``values`` as a C-contiguous array of ``dtype``, numeric, finite, non-empty, of a known rank."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_X(X, n_features, dtype):
+    """X as a 2-D array (n_samples, n_features); a 1-D X is one sample. Returns (X, was_1d)."""
+    X = as_numeric("X", X, dtype)
+    one_sample = X.ndim == 1
+    if one_sample:
+        X = X.reshape(1, -1)
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features but the network expects {n_features}")
+    return X, one_sample
+
+
+def check_y(y, n_samples, n_outputs, dtype, name="y"):
+    """Targets as a 2-D array (n_samples, n_outputs).
+
+    With several outputs a 1-D ``y`` holds class ids 0..n_outputs-1 and is one-hot encoded; with one
+    output a 1-D ``y`` is the column of targets.
+    """
+    y = as_numeric(name, y, None)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but {name} has {y.shape[0]}")
+    if y.ndim == 1 and n_outputs > 1:
+        ids = y
+        if not np.array_equal(ids, np.round(ids)) or ids.min() < 0 or ids.max() > n_outputs - 1:
+            raise ValueError(
+                f"{name} holds class ids, which must be integers in 0..{n_outputs - 1} "
+                f"(the network has {n_outputs} outputs); got values from {ids.min()} to {ids.max()}"
+            )
+        Y = np.zeros((n_samples, n_outputs), dtype=dtype)
+        Y[np.arange(n_samples), ids.astype(np.intp)] = 1
+        return Y
+    Y = np.ascontiguousarray(y.reshape(n_samples, -1), dtype=dtype)
+    if Y.shape[1] != n_outputs:
+        raise ValueError(f"{name} has {Y.shape[1]} columns but the network has {n_outputs} outputs")
+    return Y

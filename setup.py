@@ -1,0 +1,23 @@
+"""Only the extension list lives here; metadata is in pyproject.toml.
+
+Set NN_DEBUG_BUILD=1 at build time to turn bounds, wraparound and initialisation checks back on.
+"""
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+debug = os.environ.get("NN_DEBUG_BUILD", "") not in ("", "0")
+directives = {
+    "language_level": 3,
+    "boundscheck": debug,
+    "wraparound": debug,
+    "initializedcheck": debug,
+    "cdivision": not debug,
+}
+# No -march=native: the wheel must run on any x86-64.
+compile_args = ["-O0", "-g"] if debug else ["-O3"]
+
+extensions = [Extension("nn._core", ["src/_core.pyx"], extra_compile_args=compile_args)]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
