@@ -1,0 +1,188 @@
+"""Network: construction, initialisation, theta, forward/predict, summary, save/load."""
+import os
+
+import numpy as np
+import pytest
+
+import nn
+
+
+def test_mnist_shape_and_parameter_count():
+    net = nn.Network([784, 128, 10], activation="relu", output="softmax")
+    assert net.sizes == [784, 128, 10]
+    assert net.activations == ["relu", "softmax"]
+    assert [p.shape for p in net.parameters()] == [(784, 128), (128,), (128, 10), (10,)]
+    assert net.n_params == 784 * 128 + 128 + 128 * 10 + 10
+
+
+def test_any_depth_and_dense_list():
+    net = nn.Network([nn.Dense(3, 5, "tanh"), nn.Dense(5, 4, "relu"), nn.Dense(4, 4, "leaky_relu"),
+                      nn.Dense(4, 2, "identity")], seed=0)
+    assert net.activations == ["tanh", "relu", "leaky_relu", "identity"]
+    assert net.forward(np.ones((6, 3))).shape == (6, 2)
+
+
+def test_dense_sizes_must_chain():
+    with pytest.raises(ValueError, match=r"layers\[0\] has 5 outputs but layers\[1\] expects 4"):
+        nn.Network([nn.Dense(3, 5), nn.Dense(4, 2)])
+
+
+def test_init_schemes(rng):
+    big = [400, 300, 10]
+    he = nn.Network(big, activation="relu", seed=0)
+    assert np.std(he.layers[0].W) == pytest.approx(np.sqrt(2 / 400), rel=0.02)
+    glorot = nn.Network(big, activation="tanh", seed=0)
+    limit = np.sqrt(6 / 700)
+    assert np.abs(glorot.layers[0].W).max() <= limit
+    assert np.std(glorot.layers[0].W) == pytest.approx(limit / np.sqrt(3), rel=0.02)
+    normal = nn.Network(big, init="normal", seed=0)
+    assert np.std(normal.layers[0].W) == pytest.approx(1.0, rel=0.02)
+    assert all(np.all(layer.b == 0) for layer in he.layers)
+    assert np.std(nn.Network(big, bias_init="normal", seed=0).layers[0].b) > 0.5
+
+
+def test_same_seed_same_weights_in_both_dtypes():
+    a = nn.Network([5, 4, 3], seed=3)
+    b = nn.Network([5, 4, 3], seed=3)
+    c = nn.Network([5, 4, 3], seed=3, dtype="float32")
+    np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(c.theta, a.theta.astype(np.float32))
+    assert c.theta.dtype == np.float32
+    assert not np.array_equal(a.theta, nn.Network([5, 4, 3], seed=4).theta)
+
+
+def test_theta_layout_and_assignment():
+    net = nn.Network([3, 2, 1], seed=0)
+    W1, b1, W2, b2 = net.parameters()
+    np.testing.assert_array_equal(net.theta, np.concatenate([W1.ravel(), b1, W2.ravel(), b2]))
+    new = np.arange(net.n_params, dtype=float)
+    net.theta = new
+    np.testing.assert_array_equal(net.layers[0].W, new[:6].reshape(3, 2))
+    np.testing.assert_array_equal(net.layers[1].b, new[-1:])
+    theta = net.theta
+    theta[0] = 99  # a copy: changing it leaves the network alone
+    assert net.layers[0].W[0, 0] == 0
+    with pytest.raises(ValueError, match="theta must have shape"):
+        net.theta = np.zeros(3)
+    with pytest.raises(ValueError, match="finite"):
+        net.theta = np.full(net.n_params, np.nan)
+
+
+def test_layer_assignment_writes_into_theta():
+    net = nn.Network([2, 2, 1])
+    net.layers[1].W = [[3.0], [4.0]]
+    assert list(net.theta[6:8]) == [3.0, 4.0]
+    with pytest.raises(ValueError, match="W must have shape"):
+        net.layers[1].W = np.zeros((3, 3))
+
+
+def test_predict_and_predict_proba(rng):
+    X = rng.normal(size=(8, 4))
+    clf = nn.Network([4, 6, 3], activation="relu", output="softmax", seed=0)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(clf.predict(X), proba.argmax(axis=1))
+    binary = nn.Network([4, 3, 1], output="sigmoid", seed=0)
+    assert binary.predict(X).shape == (8,)
+    assert set(binary.predict(X)) <= {0, 1}
+    reg = nn.Network([4, 3, 1], activation="tanh", output="identity", seed=0)
+    np.testing.assert_array_equal(reg.predict(X), reg.forward(X)[:, 0])
+    with pytest.raises(ValueError, match="predict_proba needs"):
+        reg.predict_proba(X)
+    assert clf.forward(X[0]).shape == (3,)  # a 1-D X is one sample
+
+
+def test_summary_lists_layers_and_counts():
+    text = nn.Network([784, 128, 10], activation="relu", output="softmax").summary()
+    assert "784 x 128" in text and "128 x 10" in text
+    assert "100,480" in text and "1,290" in text and "total parameters: 101,770" in text
+    assert "Network([784, 128, 10]" in repr(nn.Network([784, 128, 10]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_save_load_round_trip(tmp_path, dtype, rng):
+    net = nn.Network([nn.Dense(4, 5, "tanh"), nn.Dense(5, 3, "softmax")], dtype=dtype, seed=2)
+    path = tmp_path / "model.npz"
+    net.save(path)
+    loaded = nn.Network.load(path)
+    assert loaded.sizes == net.sizes and loaded.activations == net.activations
+    assert loaded.theta.dtype == net.theta.dtype
+    np.testing.assert_array_equal(loaded.theta, net.theta)
+    X = rng.normal(size=(3, 4))
+    np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temp file left behind
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    nn.Network([2, 1], seed=0).save(path)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        nn.Network([2, 1], seed=1).save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_load_rejects_corrupt_truncated_and_foreign_files(tmp_path):
+    good = tmp_path / "good.npz"
+    nn.Network([3, 2], seed=0).save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(os.urandom(500))
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, weights=np.ones(3))
+    wrong_format = tmp_path / "wrong.npz"
+    np.savez(wrong_format, format=np.array("other"), format_version=np.array(1), sizes=np.array([3, 2]),
+             activations=np.array(["sigmoid"]), dtype=np.array("float64"), theta=np.zeros(8))
+    bad_theta = tmp_path / "bad_theta.npz"
+    np.savez(bad_theta, format=np.array("nn-network"), format_version=np.array(1), sizes=np.array([3, 2]),
+             activations=np.array(["sigmoid"]), dtype=np.array("float64"), theta=np.zeros(5))
+    future = tmp_path / "future.npz"
+    np.savez(future, format=np.array("nn-network"), format_version=np.array(99), sizes=np.array([3, 2]),
+             activations=np.array(["sigmoid"]), dtype=np.array("float64"), theta=np.zeros(8))
+    for path in (truncated, garbage, foreign, wrong_format, bad_theta, future):
+        with pytest.raises(ValueError, match=path.name):
+            nn.Network.load(path)
+    with pytest.raises(FileNotFoundError):
+        nn.Network.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(layers=[2, 3], activation="swish"), ValueError, "unknown activation 'swish'; expected one of: identity"),
+    (dict(layers=[2, 3], output="gelu"), ValueError, "unknown output"),
+    (dict(layers=[2, 3], dtype="int32"), ValueError, "dtype must be 'float64' or 'float32'"),
+    (dict(layers=[2]), ValueError, "at least an input and an output"),
+    (dict(layers=[2, 0]), ValueError, r"layers\[1\] must be >= 1"),
+    (dict(layers=[2, 2.5]), TypeError, r"layers\[1\] must be an integer"),
+    (dict(layers="784"), TypeError, "layers must be a list"),
+    (dict(layers=[2, 3], init="xavier"), ValueError, "unknown init"),
+    (dict(layers=[2, 3], backend="gpu"), ValueError, "unknown backend 'gpu'"),
+])
+def test_bad_construction_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        nn.Network(**kwargs)
+
+
+@pytest.mark.parametrize("X, error, match", [
+    (np.ones((4, 3)), ValueError, "X has 3 features but the network expects 2"),
+    (np.array([[1.0, np.nan]]), ValueError, "X contains NaN"),
+    (np.array([[1.0, np.inf]]), ValueError, "X contains NaN"),
+    (np.zeros((0, 2)), ValueError, "X is empty"),
+    (np.array([["a", "b"]]), TypeError, "X must be numeric"),
+    (np.ones((2, 2, 2)), ValueError, "X must have 1 or 2 dimensions"),
+])
+def test_forward_rejects_bad_X(X, error, match):
+    with pytest.raises(error, match=match):
+        nn.Network([2, 1]).forward(X)
+
+
+def test_neuron_checks_its_input():
+    with pytest.raises(ValueError, match="x has 3 inputs but the neuron has 2 weights"):
+        nn.Neuron([0, 1], 4).feedforward([1, 2, 3])
+    assert "Neuron(weights=[0.0, 1.0]" in repr(nn.Neuron([0, 1], 4))

@@ -1,0 +1,183 @@
+"""Trainer.fit: batches, seeds, history, validation, early stopping, callbacks, failures."""
+import numpy as np
+import pytest
+
+import nn
+from nn.backends import get as get_backend
+
+
+def blobs(rng, n=120, n_features=4, n_classes=3):
+    centers = rng.normal(scale=4, size=(n_classes, n_features))
+    y = rng.integers(0, n_classes, size=n)
+    return centers[y] + rng.normal(size=(n, n_features)), y
+
+
+def make(seed=0, **kwargs):
+    net = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=seed)
+    return net, nn.Trainer(net, optimizer=kwargs.pop("optimizer", nn.SGD(0.1)), seed=seed, **kwargs)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 32, None])
+@pytest.mark.parametrize("optimizer", [nn.SGD(0.05), nn.Momentum(0.05, 0.9, nesterov=True), nn.RMSprop(0.01),
+                                       nn.Adam(0.01, weight_decay=1e-3)], ids=repr)
+def test_training_lowers_the_loss(rng, batch_size, optimizer):
+    X, y = blobs(rng)
+    net, trainer = make(batch_size=batch_size, optimizer=optimizer)
+    before = trainer.evaluate(X, y)["loss"]
+    history = trainer.fit(X, y, epochs=15, verbose=False)
+    assert history.loss[-1] < before
+    assert trainer.evaluate(X, y)["loss"] < before
+    assert history.accuracy[-1] > 0.8
+    assert set(history.logs) == set(nn.History.KEYS) and len(history.seconds) == 15
+
+
+def test_same_seed_gives_identical_weights(rng):
+    X, y = blobs(rng)
+    results = []
+    for _ in range(2):
+        net, trainer = make(seed=11, batch_size=7)
+        trainer.fit(X, y, epochs=3, verbose=False)
+        results.append(net.theta)
+    np.testing.assert_array_equal(results[0], results[1])
+    net, trainer = make(seed=12, batch_size=7)
+    trainer.fit(X, y, epochs=3, verbose=False)
+    assert not np.array_equal(net.theta, results[0])
+
+
+def test_one_hot_and_class_id_labels_train_the_same(rng):
+    X, y = blobs(rng)
+    a, ta = make(seed=5)
+    b, tb = make(seed=5)
+    ta.fit(X, y, epochs=2, verbose=False)
+    tb.fit(X, np.eye(3)[y], epochs=2, verbose=False)
+    np.testing.assert_array_equal(a.theta, b.theta)
+
+
+def test_full_batch_is_gradient_descent(rng):
+    X, y = blobs(rng, n=20)
+    net, trainer = make(batch_size=None)
+    theta = net.theta
+    loss, grad = get_backend(net.backend).gradients(net, X, np.eye(3)[y], "cross_entropy")
+    trainer.fit(X, y, epochs=1, verbose=False)
+    np.testing.assert_allclose(net.theta, theta - 0.1 * grad, rtol=1e-12, atol=1e-15)
+
+
+def test_validation_data_and_split(rng):
+    X, y = blobs(rng)
+    net, trainer = make()
+    history = trainer.fit(X[:100], y[:100], epochs=2, validation_data=(X[100:], y[100:]), verbose=False)
+    assert len(history.val_loss) == 2 and len(history.val_accuracy) == 2
+    net2, trainer2 = make()
+    history2 = trainer2.fit(X, y, epochs=2, validation_split=20 / 120, verbose=False)
+    np.testing.assert_allclose(history2.val_loss, history.val_loss, rtol=1e-12)
+    with pytest.raises(ValueError, match="not both"):
+        trainer.fit(X, y, validation_data=(X, y), validation_split=0.1, verbose=False)
+    with pytest.raises(ValueError, match="validation_split must be a fraction"):
+        trainer.fit(X, y, validation_split=1.5, verbose=False)
+
+
+def test_early_stopping_restores_the_best_weights(rng):
+    X, y = rng.normal(size=(120, 4)), rng.integers(0, 3, size=120)  # noise: validation loss soon rises
+    net, trainer = make(optimizer=nn.SGD(0.5))
+    seen = {}
+    history = trainer.fit(X[:90], y[:90], epochs=200, validation_data=(X[90:], y[90:]),
+                          early_stopping=nn.EarlyStopping(patience=3),
+                          callbacks=[lambda epoch, logs: seen.__setitem__(epoch, net.theta)], verbose=False)
+    assert history.stopped_early and len(history) < 200
+    best = history.best_epoch
+    assert history.val_loss[best - 1] == min(history.val_loss)
+    assert len(history) == best + 3
+    np.testing.assert_array_equal(net.theta, seen[best])
+
+
+def test_early_stopping_needs_validation_for_val_metrics(rng):
+    X, y = blobs(rng)
+    _, trainer = make()
+    with pytest.raises(ValueError, match="no validation data"):
+        trainer.fit(X, y, early_stopping=nn.EarlyStopping(monitor="val_loss"), verbose=False)
+
+
+def test_callbacks_see_logs_and_may_stop(rng):
+    X, y = blobs(rng)
+    _, trainer = make()
+    calls = []
+
+    class Recorder:
+        def on_epoch_end(self, epoch, logs):
+            calls.append((epoch, sorted(logs)))
+
+    history = trainer.fit(X, y, epochs=10, callbacks=[Recorder(), lambda epoch, logs: epoch == 4], verbose=False)
+    assert len(history) == 4
+    assert calls[0] == (1, ["accuracy", "loss", "seconds"])
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(rng):
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 1], activation="relu", output="identity", seed=0)
+    trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(0.2), batch_size=4, seed=0)
+    good = {}
+    with pytest.raises(nn.TrainingDiverged, match=r"epoch (\d+).*lower learning rate") as info:
+        trainer.fit(X * 1e3, y.astype(float), epochs=50, verbose=False,
+                    callbacks=[lambda epoch, logs: good.__setitem__(epoch, net.theta)])
+    assert np.isfinite(net.theta).all()
+    if good:
+        np.testing.assert_array_equal(net.theta, good[max(good)])
+
+
+def test_ctrl_c_returns_the_history_so_far(rng, monkeypatch):
+    X, y = blobs(rng)
+    net, trainer = make(batch_size=10)
+    backend = get_backend(net.backend)
+    real = backend.train_epoch
+    calls = {"n": 0}
+
+    def interrupted(net_, X_, Y_, loss, optimizer, order, batch_size):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(net_, X_, Y_, loss, optimizer, order, batch_size)
+
+    monkeypatch.setattr(backend, "train_epoch", interrupted)
+    history = trainer.fit(X, y, epochs=5, verbose=False)
+    assert history.interrupted and len(history) == 2
+    assert np.isfinite(net.theta).all()
+
+
+def test_progress_bar_when_verbose(rng, capsys):
+    X, y = blobs(rng)
+    _, trainer = make()
+    trainer.fit(X, y, epochs=2, verbose=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss=" in err
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda t, X, y: t.fit(X, y[:-1], verbose=False), ValueError, "X has 120 samples but y has 119"),
+    (lambda t, X, y: t.fit(X[:, :3], y, verbose=False), ValueError, "X has 3 features but the network expects 4"),
+    (lambda t, X, y: t.fit(np.where(X > 3, np.nan, X), y, verbose=False), ValueError, "X contains NaN"),
+    (lambda t, X, y: t.fit(X, np.where(y == 0, np.inf, y), verbose=False), ValueError, "y contains NaN"),
+    (lambda t, X, y: t.fit(X, y + 1, verbose=False), ValueError, r"integers in 0..2"),
+    (lambda t, X, y: t.fit(X, y - 0.5, verbose=False), ValueError, r"integers in 0..2"),
+    (lambda t, X, y: t.fit(X[:0], y[:0], verbose=False), ValueError, "X is empty"),
+    (lambda t, X, y: t.fit(X.astype(str), y, verbose=False), TypeError, "X must be numeric"),
+    (lambda t, X, y: t.fit(X, y, epochs=0, verbose=False), ValueError, "epochs must be >= 1"),
+    (lambda t, X, y: t.fit(X, np.ones((120, 2)), verbose=False), ValueError, "y has 2 columns but the network has 3"),
+])
+def test_bad_fit_input(rng, call, error, match):
+    X, y = blobs(rng)
+    _, trainer = make()
+    with pytest.raises(error, match=match):
+        call(trainer, X, y)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(loss="hinge"), ValueError, "unknown loss 'hinge'; expected one of: binary_cross_entropy"),
+    (dict(optimizer="adagrad"), ValueError, "unknown optimizer 'adagrad'; expected one of: adam"),
+    (dict(optimizer=object()), TypeError, "optimizer must be"),
+    (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+    (dict(batch_size=2.0), TypeError, "batch_size must be an integer"),
+])
+def test_bad_trainer_arguments(kwargs, error, match):
+    net = nn.Network([4, 8, 3], output="softmax")
+    with pytest.raises(error, match=match):
+        nn.Trainer(net, **kwargs)
