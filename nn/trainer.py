@@ -15,6 +15,9 @@ from .optimizers import OPTIMIZERS, Optimizer
 from .validation import as_numeric, check_int, check_X, check_y
 
 
+MAX_ORDER_ENTRIES = 1 << 22  # shuffle orders drawn at once (32 MB of indices)
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; the network keeps the weights of the last good epoch."""
 
@@ -142,20 +145,25 @@ class Trainer:
 
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
-        for epoch in range(1, epochs + 1):
-            logs = self._epoch(X, Y, epoch, epochs, verbose, history)
-            if logs is None:
-                break
-            if validation is not None:
-                logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
-            history.append(logs)
-            stop = any([bool(cb(epoch, logs)) for cb in callbacks])
-            if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
-                stop = True
+        # Nothing needs Python between epochs: run many epochs in one backend call.
+        block = epochs if not (verbose or validation is not None or stopper or callbacks) else 1
+        epoch = 0
+        while epoch < epochs:
+            n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
+            epoch_logs = self._epochs(X, Y, epoch, n_block, epochs, verbose, history)
+            stop = history.interrupted
+            for logs in epoch_logs:
+                epoch += 1
+                if validation is not None:
+                    logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
+                history.append(logs)
+                if any([bool(cb(epoch, logs)) for cb in callbacks]):
+                    stop = True
+                if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
+                    stop = True
             if stop:
                 break
-        if stopper is not None and stopper.restore_best_weights and best["theta"] is not None \
-                and history.stopped_early:
+        if stopper is not None and stopper.restore_best_weights and history.stopped_early:
             self.net._theta[...] = best["theta"]
         return history
 
@@ -205,65 +213,75 @@ class Trainer:
             return True
         return False
 
-    def _epoch(self, X, Y, epoch, epochs, verbose, history):
-        """One epoch; returns its logs, or None when Ctrl-C stopped it."""
+    def _epochs(self, X, Y, done, n_epochs, epochs, verbose, history):
+        """Run ``n_epochs`` epochs (after ``done``); returns the logs of those completed.
+
+        A NaN/inf loss rolls its epoch back and raises TrainingDiverged; Ctrl-C sets
+        history.interrupted and returns the epochs completed before it.
+        """
         net, optimizer = self.net, self.optimizer
         n = len(X)
         batch_size = n if self.batch_size is None else min(self.batch_size, n)
-        order = self.rng.permutation(n)
-        theta_before = net.theta
-        state_before = {k: [s.copy() for s in v] for k, v in optimizer.state.items()}
-        steps_before = optimizer.steps
+        orders = self.rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
         backend = backends.get(net.backend)
+        snapshot = np.empty(backends.snapshot_size(net, optimizer), dtype=net.dtype)
+        steps_before = optimizer.steps
         start = time.perf_counter()
-        loss_sum, correct = 0.0, 0
-        bar = self._progress(n, epoch, epochs) if verbose else None
         try:
-            for chunk in self._chunks(order, batch_size, verbose):
-                chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, optimizer, chunk, batch_size)
-                loss_sum += chunk_loss
-                correct += chunk_correct
-                if bar is not None:
-                    bar.update(len(chunk))
-        except KeyboardInterrupt:
+            if verbose:
+                loss_sums, corrects = self._verbose_epoch(backend, X, Y, orders[0], batch_size, done + 1, epochs,
+                                                          snapshot)
+            else:
+                loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
+                                                           snapshot)
+        except KeyboardInterrupt as exc:
+            loss_sums, corrects = getattr(exc, "completed", ((), ()))
             history.interrupted = True
-            if bar is not None:
-                bar.close()
-            print(f"\ninterrupted in epoch {epoch}: keeping the weights of the last completed batch",
-                  file=sys.stderr)
-            return None
-        seconds = time.perf_counter() - start
-        loss = loss_sum / n
-        if not math.isfinite(loss):
-            if bar is not None:
-                bar.close()
-            net._theta[...] = theta_before
-            optimizer.state, optimizer.steps = state_before, steps_before
+            print(f"\ninterrupted in epoch {done + len(loss_sums) + 1}: keeping the weights of the last "
+                  "completed batch", file=sys.stderr)
+        seconds = (time.perf_counter() - start) / max(1, len(loss_sums))
+        losses = np.asarray(loss_sums, dtype=float) / n
+        if len(losses) and not np.isfinite(losses[-1]):
+            backends.restore_snapshot(net, optimizer, snapshot)
+            optimizer.steps = steps_before + (len(losses) - 1) * -(-n // batch_size)
+            bad = done + len(losses)
             raise TrainingDiverged(
-                f"the training loss became {loss} in epoch {epoch}; the network keeps the weights "
-                f"from the end of epoch {epoch - 1}. Try a lower learning rate "
+                f"the training loss became {losses[-1]} in epoch {bad}; the network keeps the weights "
+                f"from the end of epoch {bad - 1}. Try a lower learning rate "
                 f"(it is {optimizer.learning_rate:g})")
-        logs = {"loss": loss}
-        if net.is_classifier:
-            logs["accuracy"] = correct / n
-        logs["seconds"] = seconds
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k != "seconds"})
-            bar.close()
-        return logs
+        all_logs = []
+        for loss, correct in zip(losses.tolist(), np.asarray(corrects).tolist()):
+            logs = {"loss": loss}
+            if net.is_classifier:
+                logs["accuracy"] = correct / n
+            logs["seconds"] = seconds
+            all_logs.append(logs)
+        return all_logs
 
-    @staticmethod
-    def _chunks(order, batch_size, verbose):
-        """With a progress bar the epoch runs in about 50 pieces of whole batches; without, in one."""
-        if not verbose:
-            return [order]
-        n_batches = -(-len(order) // batch_size)
-        per_chunk = max(1, -(-n_batches // 50)) * batch_size
-        return [order[i:i + per_chunk] for i in range(0, len(order), per_chunk)]
-
-    @staticmethod
-    def _progress(n, epoch, epochs):
+    def _verbose_epoch(self, backend, X, Y, order, batch_size, epoch, epochs, snapshot):
+        """One epoch in about 50 pieces of whole batches, with a progress bar."""
         from tqdm.auto import tqdm
 
-        return tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", leave=True, file=sys.stderr,
-                    dynamic_ncols=True)
+        net = self.net
+        backends.save_snapshot(net, self.optimizer, snapshot)
+        n_batches = -(-len(order) // batch_size)
+        per_chunk = max(1, -(-n_batches // 50)) * batch_size
+        loss_sum, correct = 0.0, 0
+        with tqdm(total=len(order), desc=f"epoch {epoch}/{epochs}", unit="sample", file=sys.stderr,
+                  dynamic_ncols=True, mininterval=0.2) as bar:
+            try:
+                for i in range(0, len(order), per_chunk):
+                    chunk = order[i:i + per_chunk]
+                    chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
+                                                                    batch_size)
+                    loss_sum += chunk_loss
+                    correct += chunk_correct
+                    bar.update(len(chunk))
+            except KeyboardInterrupt as exc:
+                exc.completed = ((), ())
+                raise
+            postfix = {"loss": f"{loss_sum / len(order):.4f}"}
+            if net.is_classifier:
+                postfix["accuracy"] = f"{correct / len(order):.4f}"
+            bar.set_postfix(postfix)
+        return [loss_sum], [correct]

@@ -2,13 +2,25 @@
 """nn._core: the compiled kernels. Knows nothing of nn: memoryviews in, memoryviews out.
 
 Every hot function is a ``cdef ... noexcept nogil`` kernel over raw pointers, fused over float and
-double; a thin ``def`` wrapper exposes it to Python and to the tests. Wrappers check what a kernel
-relies on (shapes, codes) so that no call from Python can read or write out of bounds.
+double; a thin ``def`` wrapper exposes it to Python and to the tests. Wrappers check everything a kernel
+relies on (shapes, lengths, codes, offsets) so that no call from Python reads or writes out of bounds.
+
+Layout (as in nn): samples are rows; layer l has W_l (n_{l-1}, n_l) row-major and b_l (n_l,), stored
+in one flat theta: W_1, b_1, W_2, b_2, ... The numbers follow nn.functions / nn.backends.reference
+operation for operation, so the two agree to rounding.
 """
 from cython cimport floating
-from libc.math cimport exp, fabs, tanh
+from libc.math cimport exp, fabs, log, pow, sqrt, tanh
+from libc.float cimport DBL_EPSILON, FLT_EPSILON
+from libc.string cimport memcpy, memset
+from cpython.exc cimport PyErr_Clear
 
-# Activation codes, in the order of ACTIVATION_NAMES.
+cdef extern from "Python.h":
+    # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
+    int PyErr_CheckSignals()
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+# ----- codes (indices into the name tuples) -------------------------------------------------------
 cdef enum:
     IDENTITY = 0
     SIGMOID = 1
@@ -17,40 +29,137 @@ cdef enum:
     LEAKY_RELU = 4
     SOFTMAX = 5
 
+cdef enum:
+    MSE = 0
+    BINARY_CROSS_ENTROPY = 1
+    CROSS_ENTROPY = 2
+
+cdef enum:
+    SGD = 0
+    MOMENTUM = 1
+    RMSPROP = 2
+    ADAM = 3
+
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+LOSS_NAMES = ("mse", "binary_cross_entropy", "cross_entropy")
+OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam")
+# Optimizer hyper-parameters, in this order, in the `hyper` array.
+HYPER_NAMES = ("learning_rate", "weight_decay", "momentum", "nesterov", "rho", "beta1", "beta2", "eps")
+
 cdef double LEAKY_SLOPE = 0.01
+# Products smaller than this many multiply-adds run in plain loops: BLAS call overhead would dominate.
+cdef Py_ssize_t SMALL_PRODUCT = 8192
 
 
+# ----- matrix products ----------------------------------------------------------------------------
+cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, floating* A, int lda,
+               floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil:
+    """Row-major C (M x N) = alpha op(A) op(B) + beta C, op given by 'N' / 'T'.
+
+    BLAS is column-major, where the memory of a row-major matrix is its transpose, so C^T = op(B)^T
+    op(A)^T is asked for by swapping the operands and keeping the flags. With beta = 0, C is not read.
+    Small products, and those with one row of A (one sample: A is mostly zeros for MNIST, and the
+    loops skip zeros), run in loops.
+    """
+    if <Py_ssize_t>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
+            and not (K == 1 and trans_a == c'T'):
+        if floating is double:
+            dgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
+        else:
+            sgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
+        return
+    cdef Py_ssize_t i, j, k
+    cdef floating a, s
+    cdef floating* c_row
+    cdef floating* b_row
+    if beta == 0:
+        for i in range(M):
+            memset(C + i * ldc, 0, N * sizeof(floating))
+    elif beta != 1:
+        for i in range(M):
+            for j in range(N):
+                C[i * ldc + j] *= beta
+    if trans_a == c'N' and trans_b == c'N':
+        # C[i, :] += alpha A[i, k] B[k, :]
+        for i in range(M):
+            c_row = C + i * ldc
+            for k in range(K):
+                a = A[i * lda + k]
+                if a == 0:
+                    continue
+                b_row = B + k * ldb
+                if alpha == 1:
+                    for j in range(N):
+                        c_row[j] += a * b_row[j]
+                else:
+                    for j in range(N):
+                        c_row[j] += alpha * (a * b_row[j])
+    elif trans_a == c'T' and trans_b == c'N':
+        # C[i, :] += alpha A[k, i] B[k, :]   (A stored K x M)
+        for k in range(K):
+            b_row = B + k * ldb
+            for i in range(M):
+                a = A[k * lda + i]
+                if a == 0:
+                    continue
+                c_row = C + i * ldc
+                if alpha == 1:
+                    for j in range(N):
+                        c_row[j] += a * b_row[j]
+                else:
+                    for j in range(N):
+                        c_row[j] += alpha * (a * b_row[j])
+    elif trans_a == c'N' and trans_b == c'T':
+        # C[i, j] += alpha sum_k A[i, k] B[j, k]   (B stored N x K)
+        for i in range(M):
+            for j in range(N):
+                s = 0
+                for k in range(K):
+                    s += A[i * lda + k] * B[j * ldb + k]
+                C[i * ldc + j] += alpha * s
+    else:
+        for i in range(M):
+            for j in range(N):
+                s = 0
+                for k in range(K):
+                    s += A[k * lda + i] * B[j * ldb + k]
+                C[i * ldc + j] += alpha * s
+
+
+# ----- activations --------------------------------------------------------------------------------
 cdef inline floating sigmoid(floating z) noexcept nogil:
-    # e^-|z| never overflows; same formula as the reference.
+    # e^-|z| never overflows; the same formula as the reference.
     cdef floating e = <floating>exp(-fabs(z))
     if z >= 0:
         return 1 / (1 + e)
     return e / (1 + e)
 
 
-cdef void activate(floating* Z, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
-    """A = f(Z) in place over n rows of k units."""
-    cdef Py_ssize_t i, j, size = n * k
-    cdef floating m, s
+cdef void bias_activate(floating* Z, floating* b, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
+    """A = f(Z + b) in place over n rows of k units (b may be NULL: no bias)."""
+    cdef Py_ssize_t i, j
+    cdef floating m, s, z
     cdef floating* row
-    if activation == SIGMOID:
-        for i in range(size):
-            Z[i] = sigmoid(Z[i])
-    elif activation == TANH:
-        for i in range(size):
-            Z[i] = <floating>tanh(Z[i])
-    elif activation == RELU:
-        for i in range(size):
-            if not Z[i] > 0:
-                Z[i] = 0
-    elif activation == LEAKY_RELU:
-        for i in range(size):
-            if not Z[i] > 0:
-                Z[i] = <floating>(LEAKY_SLOPE * Z[i])
-    elif activation == SOFTMAX:
-        for i in range(n):
-            row = Z + i * k
+    for i in range(n):
+        row = Z + i * k
+        if b != NULL:
+            for j in range(k):
+                row[j] = row[j] + b[j]
+        if activation == SIGMOID:
+            for j in range(k):
+                row[j] = sigmoid(row[j])
+        elif activation == TANH:
+            for j in range(k):
+                row[j] = <floating>tanh(row[j])
+        elif activation == RELU:
+            for j in range(k):
+                if not row[j] > 0:
+                    row[j] = 0
+        elif activation == LEAKY_RELU:
+            for j in range(k):
+                if not row[j] > 0:
+                    row[j] = <floating>(LEAKY_SLOPE * row[j])
+        elif activation == SOFTMAX:
             m = row[0]
             for j in range(1, k):
                 if row[j] > m:
@@ -63,16 +172,566 @@ cdef void activate(floating* Z, Py_ssize_t n, Py_ssize_t k, int activation) noex
                 row[j] = row[j] / s
 
 
-cdef int check_activation(int activation) except -1:
-    if activation < 0 or activation > SOFTMAX:
-        raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
+cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
+    """G <- dL/dZ from G = dL/dA and the layer's output A (n x k), in place."""
+    cdef Py_ssize_t i, j, size = n * k
+    cdef floating s, a
+    if activation == SIGMOID:
+        for i in range(size):
+            G[i] = G[i] * A[i] * (1 - A[i])
+    elif activation == TANH:
+        for i in range(size):
+            G[i] = G[i] * (1 - A[i] * A[i])
+    elif activation == RELU:
+        for i in range(size):
+            if not A[i] > 0:
+                G[i] = 0
+    elif activation == LEAKY_RELU:
+        for i in range(size):
+            if not A[i] > 0:
+                G[i] = <floating>(G[i] * LEAKY_SLOPE)
+    elif activation == SOFTMAX:
+        # dz_j = a_j (g_j - sum_k g_k a_k)
+        for i in range(n):
+            s = 0
+            for j in range(k):
+                s += G[i * k + j] * A[i * k + j]
+            for j in range(k):
+                G[i * k + j] = A[i * k + j] * (G[i * k + j] - s)
+
+
+# ----- losses -------------------------------------------------------------------------------------
+cdef inline floating clipped_log(floating a) noexcept nogil:
+    cdef floating eps
+    if floating is double:
+        eps = DBL_EPSILON
+    else:
+        eps = FLT_EPSILON
+    return <floating>log(a if a > eps else eps)
+
+
+cdef double loss_value(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """The loss of the batch: A (n x k) against rows ``rows`` of Y (or its first n rows if rows is NULL)."""
+    cdef Py_ssize_t i, j
+    cdef double total = 0
+    cdef floating a, y
+    cdef floating* y_row
+    for i in range(n):
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        for j in range(k):
+            a = A[i * k + j]
+            y = y_row[j]
+            if loss == MSE:
+                total += (y - a) * (y - a)
+            elif loss == BINARY_CROSS_ENTROPY:
+                total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
+            elif y != 0:
+                total += y * clipped_log(a)
+    if loss == MSE:
+        return total / (n * k)
+    if loss == BINARY_CROSS_ENTROPY:
+        return -total / (n * k)
+    return -total / n
+
+
+cdef void output_delta(int loss, int activation, floating* A, floating* Y, Py_ssize_t* rows,
+                       Py_ssize_t n, Py_ssize_t k, floating* D) noexcept nogil:
+    """D = dL/dZ of the output layer: (A - Y)/n for cross-entropy (softmax), (A - Y)/(n k) for binary
+    cross-entropy (sigmoid), f'(A) * 2 (A - Y)/(n k) for mse."""
+    cdef Py_ssize_t i, j
+    cdef floating* y_row
+    cdef Py_ssize_t size = n * k
+    for i in range(n):
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        for j in range(k):
+            if loss == CROSS_ENTROPY:
+                D[i * k + j] = (A[i * k + j] - y_row[j]) / n
+            elif loss == BINARY_CROSS_ENTROPY:
+                D[i * k + j] = (A[i * k + j] - y_row[j]) / size
+            else:
+                D[i * k + j] = 2 * (A[i * k + j] - y_row[j]) / size
+    if loss == MSE:
+        backprop_activation(A, D, n, k, activation)
+
+
+cdef Py_ssize_t count_correct(int activation, floating* A, floating* Y, Py_ssize_t* rows,
+                              Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Rows predicted right: argmax (first maximum) for softmax, every output > 0.5 for sigmoid."""
+    cdef Py_ssize_t i, j, best_a, best_y, correct = 0
+    cdef floating* y_row
+    cdef floating* a_row
+    cdef bint ok
+    if activation != SOFTMAX and activation != SIGMOID:
+        return 0
+    for i in range(n):
+        a_row = A + i * k
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        if activation == SOFTMAX:
+            best_a = best_y = 0
+            for j in range(1, k):
+                if a_row[j] > a_row[best_a]:
+                    best_a = j
+                if y_row[j] > y_row[best_y]:
+                    best_y = j
+            correct += best_a == best_y
+        else:
+            ok = True
+            for j in range(k):
+                if (a_row[j] > 0.5) != (y_row[j] > 0.5):
+                    ok = False
+            correct += ok
+    return correct
+
+
+# ----- optimizers ---------------------------------------------------------------------------------
+cdef void optimizer_step(int optimizer, double* hyper, long long t, floating* p, floating* g,
+                         floating* s1, floating* s2, Py_ssize_t size) noexcept nogil:
+    """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state."""
+    cdef Py_ssize_t i
+    cdef double lr = hyper[0], wd = hyper[1], mu = hyper[2], rho = hyper[4]
+    cdef double beta1 = hyper[5], beta2 = hyper[6], eps = hyper[7]
+    cdef bint nesterov = hyper[3] != 0
+    cdef double c1, c2
+    if wd != 0:
+        for i in range(size):
+            g[i] = g[i] + <floating>(wd * p[i])
+    if optimizer == SGD:
+        for i in range(size):
+            p[i] = p[i] - <floating>(lr * g[i])
+    elif optimizer == MOMENTUM:
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * mu)
+            s1[i] = s1[i] + g[i]
+            if nesterov:
+                p[i] = p[i] - <floating>(lr * (g[i] + <floating>(mu * s1[i])))
+            else:
+                p[i] = p[i] - <floating>(lr * s1[i])
+    elif optimizer == RMSPROP:
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * rho)
+            s1[i] = s1[i] + <floating>((1 - rho) * g[i] * g[i])
+            p[i] = p[i] - <floating>(lr * g[i] / (sqrt(s1[i]) + eps))
+    elif optimizer == ADAM:
+        c1 = 1 - pow(beta1, <double>t)
+        c2 = 1 - pow(beta2, <double>t)
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * beta1)
+            s1[i] = s1[i] + <floating>((1 - beta1) * g[i])
+            s2[i] = <floating>(s2[i] * beta2)
+            s2[i] = s2[i] + <floating>((1 - beta2) * g[i] * g[i])
+            p[i] = p[i] - <floating>(lr * <floating>(s1[i] / c1) / (sqrt(<floating>(s2[i] / c2)) + eps))
+
+
+# ----- the network --------------------------------------------------------------------------------
+cdef struct Net:
+    # Layer l (0-based) maps sizes[l] -> sizes[l + 1]; W at theta + w_off[l], b at theta + w_off[l] +
+    # sizes[l] * sizes[l + 1]; its output for a batch at work + a_off[l + 1] (a_off[0]: the batch's
+    # input rows). Two delta buffers of max(sizes[1:]) * batch at work + d_off[0], d_off[1].
+    Py_ssize_t n_layers
+    Py_ssize_t* sizes
+    Py_ssize_t* acts
+    Py_ssize_t* w_off
+    Py_ssize_t* a_off
+    Py_ssize_t* d_off
+
+
+cdef floating* forward_batch(Net* net, floating* theta, floating* work, floating* X, Py_ssize_t* rows,
+                             Py_ssize_t n) noexcept nogil:
+    """Every layer's output for the n samples X[rows] (X[0:n] if rows is NULL); returns the output."""
+    cdef Py_ssize_t l, i, n_in = net.sizes[0], n_out
+    cdef floating* A_prev = work + net.a_off[0]
+    cdef floating* A
+    cdef floating* W
+    if rows == NULL:
+        A_prev = X
+    elif n == 1:
+        A_prev = X + rows[0] * n_in
+    else:
+        for i in range(n):
+            memcpy(A_prev + i * n_in, X + rows[i] * n_in, n_in * sizeof(floating))
+    for l in range(net.n_layers):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        A = work + net.a_off[l + 1]
+        gemm(c'N', c'N', <int>n, <int>n_out, <int>n_in, <floating>1, A_prev, <int>n_in, W, <int>n_out,
+             <floating>0, A, <int>n_out)
+        bias_activate(A, W + n_in * n_out, n, n_out, <int>net.acts[l])
+        A_prev = A
+    return A_prev
+
+
+cdef void backward_batch(Net* net, int loss, floating* theta, floating* work, floating* X, Py_ssize_t* rows,
+                         Py_ssize_t n, floating* Y, floating* grad, double sgd_rate) noexcept nogil:
+    """Backpropagation after forward_batch. With sgd_rate = 0, fill grad (theta's layout) with dL/dtheta.
+    With sgd_rate > 0, apply plain SGD directly (W += -rate A^T delta, written by the product itself)
+    and leave grad alone.
+
+    delta_L from the loss; for l from the top: dW_l = A_{l-1}^T delta_l, db_l = column sums of delta_l,
+    delta_{l-1} = f'_{l-1}(A_{l-1}) * (delta_l @ W_l^T), taken before W_l changes.
+    """
+    cdef Py_ssize_t L = net.n_layers, l, i, j, n_in, n_out, which = 0
+    cdef floating* A_prev
+    cdef floating* W
+    cdef floating* db
+    cdef floating* delta = work + net.d_off[0]
+    cdef floating* delta_prev
+    cdef floating s
+    output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L], Y, rows, n, net.sizes[L], delta)
+    for l in range(L - 1, -1, -1):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        if l == 0:
+            A_prev = X if rows == NULL else (X + rows[0] * n_in if n == 1 else work + net.a_off[0])
+        else:
+            A_prev = work + net.a_off[l]
+            delta_prev = work + net.d_off[1 - which]
+            gemm(c'N', c'T', <int>n, <int>n_in, <int>n_out, <floating>1, delta, <int>n_out, W, <int>n_out,
+                 <floating>0, delta_prev, <int>n_in)
+            backprop_activation(A_prev, delta_prev, n, n_in, <int>net.acts[l - 1])
+        if sgd_rate > 0:
+            gemm(c'T', c'N', <int>n_in, <int>n_out, <int>n, <floating>(-sgd_rate), A_prev, <int>n_in, delta,
+                 <int>n_out, <floating>1, W, <int>n_out)
+            db = W + n_in * n_out
+            for j in range(n_out):
+                s = 0
+                for i in range(n):
+                    s += delta[i * n_out + j]
+                db[j] = db[j] - <floating>(sgd_rate * s)
+        else:
+            gemm(c'T', c'N', <int>n_in, <int>n_out, <int>n, <floating>1, A_prev, <int>n_in, delta, <int>n_out,
+                 <floating>0, grad + net.w_off[l], <int>n_out)
+            db = grad + net.w_off[l] + n_in * n_out
+            for j in range(n_out):
+                s = 0
+                for i in range(n):
+                    s += delta[i * n_out + j]
+                db[j] = s
+        if l > 0:
+            delta = delta_prev
+            which = 1 - which
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``train``; ``epochs_done`` epochs had been completed."""
+
+    def __init__(self, epochs_done):
+        super().__init__(epochs_done)
+        self.epochs_done = epochs_done
+
+
+cdef int check_signals() noexcept nogil:
+    """1 if Ctrl-C (or another signal handler) asked to stop; the exception is re-raised by the caller."""
+    with gil:
+        if PyErr_CheckSignals() != 0:
+            PyErr_Clear()
+            return 1
     return 0
 
 
-def activate_inplace(floating[:, ::1] Z not None, int activation):
-    """Z <- f(Z) in place, f given by its code (index into ACTIVATION_NAMES)."""
-    check_activation(activation)
+cdef Py_ssize_t train_loop(Net* net, int loss, int optimizer, double* hyper, long long* t,
+                           floating* theta, floating* grad, floating* s1, floating* s2, floating* work,
+                           floating* X, floating* Y, Py_ssize_t* order, Py_ssize_t n_epochs, Py_ssize_t m,
+                           Py_ssize_t batch_size, double* epoch_loss, Py_ssize_t* epoch_correct,
+                           floating* snapshot, Py_ssize_t n_params, Py_ssize_t check_every,
+                           bint* interrupted) noexcept nogil:
+    """Run n_epochs epochs over the rows order[e, :m] in batches; returns the epochs completed.
+
+    After an epoch whose loss is not finite, stop (its start is in snapshot, when given).
+    """
+    cdef Py_ssize_t e, start, n, batch = 0, k_out = net.sizes[net.n_layers]
+    cdef Py_ssize_t* rows
+    cdef floating* A
+    cdef bint fused_sgd = optimizer == SGD and hyper[1] == 0
+    cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
+    for e in range(n_epochs):
+        if snapshot != NULL:
+            memcpy(snapshot, theta, n_params * sizeof(floating))
+            if n_state >= 1:
+                memcpy(snapshot + n_params, s1, n_params * sizeof(floating))
+            if n_state == 2:
+                memcpy(snapshot + 2 * n_params, s2, n_params * sizeof(floating))
+        epoch_loss[e] = 0
+        epoch_correct[e] = 0
+        start = 0
+        while start < m:
+            if check_every > 0 and batch % check_every == 0 and batch > 0 and check_signals():
+                interrupted[0] = True
+                return e
+            batch += 1
+            n = batch_size if start + batch_size <= m else m - start
+            rows = order + e * m + start
+            A = forward_batch(net, theta, work, X, rows, n)
+            epoch_loss[e] += loss_value(loss, A, Y, rows, n, k_out) * n
+            epoch_correct[e] += count_correct(<int>net.acts[net.n_layers - 1], A, Y, rows, n, k_out)
+            if fused_sgd:
+                backward_batch(net, loss, theta, work, X, rows, n, Y, grad, hyper[0])
+            else:
+                backward_batch(net, loss, theta, work, X, rows, n, Y, grad, 0)
+                t[0] += 1
+                optimizer_step(optimizer, hyper, t[0], theta, grad, s1, s2, n_params)
+            start += batch_size
+        if fused_sgd:
+            t[0] += (m + batch_size - 1) // batch_size
+        if not (epoch_loss[e] - epoch_loss[e] == 0):  # NaN or inf
+            return e + 1
+    return n_epochs
+
+
+# ----- Python entry points: every check happens here, before the kernels run -----------------------
+cdef class _Layout:
+    """The network's layout, checked against the buffers it will index."""
+    cdef Net net
+    cdef Py_ssize_t[::1] sizes, acts, w_off, a_off, d_off
+    cdef Py_ssize_t n_params, work_size, batch
+    cdef bint inference
+
+    def __init__(self, Py_ssize_t[::1] sizes, Py_ssize_t[::1] acts, Py_ssize_t batch, bint inference=False):
+        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, widest = 0
+        if L < 1 or sizes.shape[0] != L + 1:
+            raise ValueError(f"sizes must have one more entry than acts (got {sizes.shape[0]} and {L})")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        for l in range(L + 1):
+            if sizes[l] < 1:
+                raise ValueError(f"layer sizes must be >= 1, got {list(sizes)}")
+        for l in range(L):
+            if acts[l] < 0 or acts[l] > SOFTMAX:
+                raise ValueError(f"activation codes must be in 0..{SOFTMAX}, got {acts[l]}")
+        self.sizes, self.acts, self.batch, self.inference = sizes, acts, batch, inference
+        self.w_off = _zeros(L)
+        self.a_off = _zeros(L + 1)
+        self.d_off = _zeros(2)
+        for l in range(L):
+            self.w_off[l] = offset
+            offset += sizes[l] * sizes[l + 1] + sizes[l + 1]
+            widest = max(widest, sizes[l + 1])
+        self.n_params = offset
+        # Inference reads its input in place and needs no deltas: only the layers' outputs.
+        offset = 0
+        for l in range(L + 1):
+            self.a_off[l] = offset
+            if l > 0 or not inference:
+                offset += batch * sizes[l]
+        if inference:
+            widest = 0
+        self.d_off[0] = offset
+        self.d_off[1] = offset + batch * widest
+        self.work_size = offset + 2 * batch * widest
+        self.net.n_layers = L
+        self.net.sizes = &self.sizes[0]
+        self.net.acts = &self.acts[0]
+        self.net.w_off = &self.w_off[0]
+        self.net.a_off = &self.a_off[0]
+        self.net.d_off = &self.d_off[0]
+
+    @property
+    def n_params(self):
+        return self.n_params
+
+    @property
+    def work_size(self):
+        return self.work_size
+
+    def output_offsets(self):
+        """[(offset, rows, cols)] of each layer's output in work, for a full batch."""
+        return [(self.a_off[l + 1], self.batch, self.sizes[l + 1]) for l in range(self.net.n_layers)]
+
+    cdef check(self, Py_ssize_t theta_size, Py_ssize_t work_size, Py_ssize_t x_rows, Py_ssize_t x_cols,
+               Py_ssize_t y_rows, Py_ssize_t y_cols):
+        if theta_size != self.n_params:
+            raise ValueError(f"theta has {theta_size} entries, the layout needs {self.n_params}")
+        if work_size < self.work_size:
+            raise ValueError(f"work has {work_size} entries, the layout needs {self.work_size}")
+        if x_cols != self.sizes[0]:
+            raise ValueError(f"X has {x_cols} columns, the layout expects {self.sizes[0]}")
+        if y_cols != self.sizes[self.net.n_layers] or y_rows != x_rows:
+            raise ValueError(f"Y has shape ({y_rows}, {y_cols}); expected ({x_rows}, {self.sizes[self.net.n_layers]})")
+        if x_rows < 1:
+            raise ValueError("X has no rows")
+
+
+cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
+    import numpy as np
+    return np.zeros(n, dtype=np.intp)
+
+
+def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch, bint inference=False):
+    """A checked layout for a network of ``sizes`` (n_in, n_1, ..., n_L) with activation codes ``acts``
+    and batches of up to ``batch`` rows. ``work_size`` is the scratch length it needs; an inference
+    layout serves ``forward`` only."""
+    return _Layout(sizes, acts, batch, inference)
+
+
+cdef _check_training(_Layout lay):
+    if lay.inference:
+        raise ValueError("an inference layout cannot train or compute gradients")
+
+
+def forward(_Layout lay not None, floating[::1] theta not None, floating[::1] work not None,
+            floating[:, ::1] X not None):
+    """Run X (n <= lay.batch rows) through the network into work; returns nothing (read the outputs
+    with ``lay`` offsets from Python: see nn.backends.compiled)."""
+    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1], X.shape[0], lay.sizes[lay.net.n_layers])
+    if X.shape[0] > lay.batch:
+        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    with nogil:
+        forward_batch(&lay.net, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0])
+
+
+def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floating[::1] work not None,
+              floating[:, ::1] X not None, floating[:, ::1] Y not None, floating[::1] grad not None):
+    """Loss of the batch (X, Y) and dL/dtheta into grad (theta's layout)."""
+    cdef double value
+    cdef floating* A
+    _check_training(lay)
+    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    _check_codes(loss, SGD)
+    if grad.shape[0] != theta.shape[0]:
+        raise ValueError(f"grad has {grad.shape[0]} entries, theta {theta.shape[0]}")
+    if X.shape[0] > lay.batch:
+        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    with nogil:
+        A = forward_batch(&lay.net, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0])
+        value = loss_value(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1])
+        backward_batch(&lay.net, loss, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0], &Y[0, 0], &grad[0], 0)
+    return value
+
+
+cdef _check_codes(int loss, int optimizer):
+    if loss < 0 or loss > CROSS_ENTROPY:
+        raise ValueError(f"loss code must be in 0..{CROSS_ENTROPY}, got {loss}")
+    if optimizer < 0 or optimizer > ADAM:
+        raise ValueError(f"optimizer code must be in 0..{ADAM}, got {optimizer}")
+
+
+def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not None, long long[::1] steps not None,
+          floating[::1] theta not None, floating[::1] grad not None, floating[::1] state1 not None,
+          floating[::1] state2 not None, floating[::1] work not None, floating[:, ::1] X not None,
+          floating[:, ::1] Y not None, Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
+          double[::1] epoch_loss not None, Py_ssize_t[::1] epoch_correct not None,
+          floating[::1] snapshot not None, Py_ssize_t check_every=0):
+    """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
+    the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
+    (sum of batch loss x batch rows) and epoch_correct. Stops after an epoch whose loss is not finite;
+    with a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there.
+    Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving the
+    weights of the last completed batch. Returns the number of epochs completed.
+    """
+    cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i, done
+    cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
+    cdef Py_ssize_t n_rows = X.shape[0]
+    cdef bint interrupted = False
+    cdef floating* snap = NULL
+    _check_training(lay)
+    lay.check(P, work.shape[0], X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
+    _check_codes(loss, optimizer)
+    if hyper.shape[0] != len(HYPER_NAMES):
+        raise ValueError(f"hyper must hold {len(HYPER_NAMES)} values: {HYPER_NAMES}")
+    if not hyper[0] > 0:
+        raise ValueError(f"learning_rate must be > 0, got {hyper[0]}")
+    if steps.shape[0] != 1:
+        raise ValueError("steps must hold one value")
+    if grad.shape[0] != P:
+        raise ValueError(f"grad has {grad.shape[0]} entries, theta {P}")
+    if (n_state >= 1 and state1.shape[0] != P) or (n_state == 2 and state2.shape[0] != P):
+        raise ValueError(f"{OPTIMIZER_NAMES[optimizer]} needs {n_state} state arrays of {P} entries")
+    if snapshot.shape[0] != 0 and snapshot.shape[0] != (1 + n_state) * P:
+        raise ValueError(f"snapshot must be empty or hold {(1 + n_state) * P} entries")
+    if batch_size < 1 or batch_size > lay.batch:
+        raise ValueError(f"batch_size must be in 1..{lay.batch}, got {batch_size}")
+    if epoch_loss.shape[0] < n_epochs or epoch_correct.shape[0] < n_epochs:
+        raise ValueError(f"epoch_loss and epoch_correct must hold {n_epochs} values")
+    if m == 0 or n_epochs == 0:
+        return 0
+    for i in range(n_epochs * m):
+        if order[i // m, i % m] < 0 or order[i // m, i % m] >= n_rows:
+            raise ValueError(f"order holds row {order[i // m, i % m]}, outside 0..{n_rows - 1}")
+    if snapshot.shape[0] != 0:
+        snap = &snapshot[0]
+    with nogil:
+        done = train_loop(&lay.net, loss, optimizer, &hyper[0], &steps[0], &theta[0], &grad[0],
+                          &state1[0] if state1.shape[0] else NULL, &state2[0] if state2.shape[0] else NULL,
+                          &work[0], &X[0, 0], &Y[0, 0], &order[0, 0], n_epochs, m, batch_size,
+                          &epoch_loss[0], &epoch_correct[0], snap, P, check_every, &interrupted)
+    if interrupted:
+        raise Interrupted(done)
+    return done
+
+
+# ----- kernels exposed one by one, for the tests that pair them with their NumPy twins -------------
+def activate_inplace(floating[:, ::1] Z not None, int activation, floating[::1] bias=None):
+    """Z <- f(Z + bias) in place, f given by its code (index into ACTIVATION_NAMES)."""
+    if activation < 0 or activation > SOFTMAX:
+        raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
+    if bias is not None and bias.shape[0] != Z.shape[1]:
+        raise ValueError(f"bias has {bias.shape[0]} entries, Z has {Z.shape[1]} columns")
     if Z.shape[0] == 0 or Z.shape[1] == 0:
         return
     with nogil:
-        activate(&Z[0, 0], Z.shape[0], Z.shape[1], activation)
+        bias_activate(&Z[0, 0], &bias[0] if bias is not None else NULL, Z.shape[0], Z.shape[1], activation)
+
+
+def backprop_inplace(floating[:, ::1] A not None, floating[:, ::1] G not None, int activation):
+    """G <- dL/dZ from G = dL/dA and the output A, in place."""
+    if activation < 0 or activation > SOFTMAX:
+        raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
+    if A.shape[0] != G.shape[0] or A.shape[1] != G.shape[1]:
+        raise ValueError(f"A and G must have the same shape, got ({A.shape[0]}, {A.shape[1]}) and ({G.shape[0]}, {G.shape[1]})")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        return
+    with nogil:
+        backprop_activation(&A[0, 0], &G[0, 0], A.shape[0], A.shape[1], activation)
+
+
+def loss_and_delta(int loss, int activation, floating[:, ::1] A not None, floating[:, ::1] Y not None,
+                   floating[:, ::1] D not None):
+    """(loss, correct rows) of A against Y, and the output delta dL/dZ into D."""
+    cdef double value
+    cdef Py_ssize_t correct
+    _check_codes(loss, SGD)
+    if activation < 0 or activation > SOFTMAX:
+        raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
+    if A.shape[0] != Y.shape[0] or A.shape[1] != Y.shape[1] or A.shape[0] != D.shape[0] or A.shape[1] != D.shape[1]:
+        raise ValueError("A, Y and D must have the same shape")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError("A is empty")
+    with nogil:
+        value = loss_value(loss, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1])
+        correct = count_correct(activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1])
+        output_delta(loss, activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1], &D[0, 0])
+    return value, correct
+
+
+def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:, ::1] C not None,
+           bint trans_a=False, bint trans_b=False, double alpha=1, double beta=0):
+    """C <- alpha op(A) op(B) + beta C (row-major), through BLAS or the small-product loops."""
+    cdef Py_ssize_t M = A.shape[1] if trans_a else A.shape[0], K = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t KB = B.shape[1] if trans_b else B.shape[0], N = B.shape[0] if trans_b else B.shape[1]
+    if K != KB or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError(f"shapes do not match: op(A) {M}x{K}, op(B) {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        raise ValueError("the inner dimension is 0")
+    with nogil:
+        gemm(c'T' if trans_a else c'N', c'T' if trans_b else c'N', <int>M, <int>N, <int>K, <floating>alpha,
+             &A[0, 0], <int>A.shape[1], &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], <int>C.shape[1])
+
+
+def step(int optimizer, double[::1] hyper not None, long long t, floating[::1] p not None,
+         floating[::1] g not None, floating[::1] s1 not None, floating[::1] s2 not None):
+    """One optimizer update of p from g (g is scratch), t the step number (from 1)."""
+    cdef Py_ssize_t n = p.shape[0]
+    cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
+    _check_codes(MSE, optimizer)
+    if hyper.shape[0] != len(HYPER_NAMES):
+        raise ValueError(f"hyper must hold {len(HYPER_NAMES)} values: {HYPER_NAMES}")
+    if g.shape[0] != n or (n_state >= 1 and s1.shape[0] != n) or (n_state == 2 and s2.shape[0] != n):
+        raise ValueError("p, g and the state arrays must have the same length")
+    if t < 1:
+        raise ValueError(f"t must be >= 1, got {t}")
+    if n == 0:
+        return
+    with nogil:
+        optimizer_step(optimizer, &hyper[0], t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
+                       &s2[0] if n_state == 2 else NULL, n)

@@ -124,23 +124,28 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(rng):
         np.testing.assert_array_equal(net.theta, good[max(good)])
 
 
-def test_ctrl_c_returns_the_history_so_far(rng, monkeypatch):
-    X, y = blobs(rng)
-    net, trainer = make(batch_size=10)
-    backend = get_backend(net.backend)
-    real = backend.train_epoch
-    calls = {"n": 0}
+@pytest.mark.parametrize("verbose", [False, True])
+def test_ctrl_c_returns_the_history_so_far(rng, verbose):
+    """A real SIGINT in the middle of training: fit returns, history and weights intact."""
+    import os
+    import signal
+    import threading
 
-    def interrupted(net_, X_, Y_, loss, optimizer, order, batch_size):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(net_, X_, Y_, loss, optimizer, order, batch_size)
-
-    monkeypatch.setattr(backend, "train_epoch", interrupted)
-    history = trainer.fit(X, y, epochs=5, verbose=False)
-    assert history.interrupted and len(history) == 2
+    X = rng.normal(size=(2000, 20))
+    y = rng.integers(0, 3, size=2000)
+    net = nn.Network([20, 64, 3], activation="relu", output="softmax", seed=0)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(1e-3), batch_size=1, seed=0)
+    trainer.fit(X, y, epochs=1, verbose=False)  # warm-up: imports and buffers
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        history = trainer.fit(X, y, epochs=10_000, verbose=verbose)
+    finally:
+        timer.cancel()
+    assert history.interrupted
+    assert len(history) < 10_000 and len(history.loss) == len(history)
     assert np.isfinite(net.theta).all()
+    assert trainer.optimizer.steps >= 2000 * (1 + len(history))
 
 
 def test_progress_bar_when_verbose(rng, capsys):

@@ -4,7 +4,7 @@ import importlib
 import os
 
 NAMES = ("compiled", "reference")
-DEFAULT = "reference"  # becomes "compiled" once the core covers training
+DEFAULT = "compiled"
 
 
 def resolve(name=None):
@@ -30,3 +30,24 @@ def layer_views(net, flat):
                       flat[offset + n_w:offset + n_w + layer.n_out]))
         offset += n_w + layer.n_out
     return views
+
+
+def snapshot_size(net, optimizer):
+    """Length of a snapshot of the network and the optimizer's state: (1 + state arrays) * n_params."""
+    return (1 + len(optimizer.state_names)) * net.n_params
+
+
+def save_snapshot(net, optimizer, snapshot):
+    """Copy theta, then each optimizer state array, into ``snapshot``."""
+    optimizer.init_state([net._theta])
+    parts = [net._theta] + [optimizer.state[name][0] for name in optimizer.state_names]
+    for i, part in enumerate(parts):
+        snapshot[i * net.n_params:(i + 1) * net.n_params] = part
+
+
+def restore_snapshot(net, optimizer, snapshot):
+    """The reverse of save_snapshot."""
+    optimizer.init_state([net._theta])
+    parts = [net._theta] + [optimizer.state[name][0] for name in optimizer.state_names]
+    for i, part in enumerate(parts):
+        part[...] = snapshot[i * net.n_params:(i + 1) * net.n_params]

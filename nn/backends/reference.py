@@ -6,7 +6,7 @@ Shapes: X (n, n_in); layer l has W_l (n_{l-1}, n_l), b_l (n_l,); A_0 = X, A_l = 
 import numpy as np
 
 from ..functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
-from . import layer_views
+from . import layer_views, save_snapshot
 
 
 def forward(net, X):
@@ -61,3 +61,25 @@ def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
             backward(net, activations, Yb, loss, grads)
             optimizer.step([theta], [grad])
     return loss_sum, correct
+
+
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
+    """One epoch per row of ``orders``; returns (loss_sums, corrects) for the epochs completed, stopping
+    after the first whose loss is not finite. With ``snapshot``, the start of the last epoch run is
+    left there (see save_snapshot). Ctrl-C raises KeyboardInterrupt carrying ``completed``, the
+    figures of the epochs completed."""
+    loss_sums, corrects = [], []
+    figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
+    try:
+        for order in np.atleast_2d(orders):
+            if snapshot is not None:
+                save_snapshot(net, optimizer, snapshot)
+            loss_sum, correct = train_epoch(net, X, Y, loss, optimizer, order, batch_size)
+            loss_sums.append(loss_sum)
+            corrects.append(correct)
+            if not np.isfinite(loss_sum):
+                break
+    except KeyboardInterrupt as exc:
+        exc.completed = figures()
+        raise
+    return figures()

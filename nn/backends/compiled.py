@@ -1,0 +1,105 @@
+"""The compiled backend: the reference's functions, same signatures, over nn._core.
+
+Everything the core relies on is prepared here: C-contiguous arrays of the network's dtype, codes for
+activations, losses and optimizers, a scratch buffer sized once per (network, batch size). The core
+checks shapes again, so a mistake here is an exception, never a crash.
+"""
+import numpy as np
+
+from .. import _core
+from ..optimizers import SGD, Adam, Momentum, RMSprop
+from . import layer_views, reference
+
+ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
+LOSS_CODES = {name: i for i, name in enumerate(_core.LOSS_NAMES)}
+OPTIMIZER_CODES = {SGD: 0, Momentum: 1, RMSprop: 2, Adam: 3}
+INFERENCE_ROWS = 4096  # forward runs in pieces of this many rows
+SIGNAL_CHECK_WORK = 200_000  # check for Ctrl-C about every this many multiply-adds of training
+
+
+def _layout(net, batch, inference=False):
+    """The core layout and a scratch buffer for batches of up to ``batch`` rows, kept on the network."""
+    key = (tuple(net.sizes), tuple(net.activations), batch, inference, np.dtype(net.dtype).name)
+    cache = net.__dict__.setdefault("_core_cache", {})
+    if key not in cache:
+        if len(cache) >= 4:
+            cache.pop(next(iter(cache)))
+        lay = _core.layout(np.array(net.sizes, dtype=np.intp),
+                           np.array([ACTIVATION_CODES[a] for a in net.activations], dtype=np.intp), batch, inference)
+        cache[key] = (lay, np.empty(lay.work_size, dtype=net.dtype))
+    return cache[key]
+
+
+def _contiguous(net, A):
+    return np.ascontiguousarray(A, dtype=net.dtype)
+
+
+def forward(net, X):
+    """[A_0 = X, A_1, ..., A_L]: every layer's output, as the reference."""
+    X = _contiguous(net, X)
+    n = len(X)
+    outputs = [np.empty((n, size), dtype=net.dtype) for size in net.sizes[1:]]
+    lay, work = _layout(net, min(n, INFERENCE_ROWS), inference=True)
+    for start in range(0, n, INFERENCE_ROWS):
+        piece = X[start:start + INFERENCE_ROWS]
+        _core.forward(lay, net._theta, work, piece)
+        for out, (offset, _, cols) in zip(outputs, lay.output_offsets()):
+            out[start:start + len(piece)] = work[offset:offset + len(piece) * cols].reshape(-1, cols)
+    return [X] + outputs
+
+
+def gradients(net, X, Y, loss):
+    """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
+    X, Y = _contiguous(net, X), _contiguous(net, Y)
+    lay, work = _layout(net, len(X))
+    grad = np.empty_like(net._theta)
+    value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad)
+    return value, grad
+
+
+def _hyper(optimizer):
+    return np.array([float(getattr(optimizer, name, 0.0)) for name in _core.HYPER_NAMES], dtype=np.float64)
+
+
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
+    """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, in one
+    call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
+    epoch, the sum over batches of loss * batch length and the correct predictions. Stops after the
+    first epoch whose loss is not finite. With ``snapshot`` (a vector of (1 + state arrays) * n_params),
+    the start of the last epoch run is left there: theta, then the optimizer's state arrays.
+    Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
+    """
+    code = OPTIMIZER_CODES.get(type(optimizer))
+    if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
+        return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot)
+    theta = net._theta
+    optimizer.init_state([theta])
+    states = [optimizer.state[name][0] for name in optimizer.state_names]
+    empty = np.empty(0, dtype=net.dtype)
+    state1, state2 = (states + [empty, empty])[:2]
+    orders = np.ascontiguousarray(np.atleast_2d(orders), dtype=np.intp)
+    lay, work = _layout(net, batch_size)
+    grad = net.__dict__.setdefault("_core_grad", {}).setdefault(np.dtype(net.dtype).name, np.empty_like(theta))
+    loss_sums = np.zeros(len(orders))
+    corrects = np.zeros(len(orders), dtype=np.intp)
+    steps = np.array([optimizer.steps], dtype=np.longlong)
+    check_every = max(1, SIGNAL_CHECK_WORK // (batch_size * net.n_params))
+    try:
+        done = _core.train(lay, LOSS_CODES[loss], code, _hyper(optimizer), steps, theta, grad, state1, state2,
+                           work, X, Y, orders, batch_size, loss_sums, corrects,
+                           empty if snapshot is None else snapshot, check_every)
+    except _core.Interrupted as exc:
+        exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
+        raise
+    finally:
+        optimizer.steps = int(steps[0])
+    return loss_sums[:done], corrects[:done]
+
+
+def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
+    """Train on the samples ``order`` in batches; returns (sum of batch loss * length, correct)."""
+    loss_sums, corrects = train_epochs(net, X, Y, loss, optimizer, np.asarray(order)[None, :], batch_size)
+    return float(loss_sums[0]), int(corrects[0])
+
+
+__all__ = ["forward", "gradients", "train_epoch", "train_epochs", "layer_views"]
