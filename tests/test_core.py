@@ -1,27 +1,107 @@
-"""Each kernel of nn._core against its NumPy twin in nn.functions, over dtypes and shapes."""
+"""Each kernel of nn._core against its NumPy twin (nn.functions, nn.optimizers), over dtypes and shapes.
+
+rtol 1e-12 in float64 and 1e-5 in float32, as scikit-learn's Cython tests.
+"""
 import numpy as np
 import pytest
 
+import nn
 from nn import _core
-from nn.functions import ACTIVATIONS
+from nn.functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
 
+DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 SHAPES = [(1, 1), (1, 7), (5, 1), (13, 10), (64, 33)]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def close(actual, expected, dtype, atol_scale=1e-3):
+    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * atol_scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("name", _core.ACTIVATION_NAMES)
-def test_activate_matches_reference(name, shape, dtype, rng):
+def test_bias_activate_matches_reference(name, shape, dtype, rng):
     Z = (rng.normal(size=shape) * 5).astype(dtype)
-    Z.flat[0] = 900 if Z.size > 1 else Z.flat[0]  # a large input must not overflow
-    expected = ACTIVATIONS[name](Z.copy())
-    _core.activate_inplace(Z, _core.ACTIVATION_NAMES.index(name))
+    b = rng.normal(size=shape[1]).astype(dtype)
+    if Z.size > 1:
+        Z.flat[0] = 900  # a large input must not overflow
+    expected = ACTIVATIONS[name](Z + b)
+    _core.activate_inplace(Z, _core.ACTIVATION_NAMES.index(name), b)
     assert Z.dtype == dtype
-    np.testing.assert_allclose(Z, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-3)
+    close(Z, expected, dtype)
 
 
-def test_activate_rejects_bad_codes_and_arrays():
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", _core.ACTIVATION_NAMES)
+def test_backprop_matches_reference(name, shape, dtype, rng):
+    A = ACTIVATIONS[name](rng.normal(size=shape)).astype(dtype)
+    G = rng.normal(size=shape).astype(dtype)
+    expected = BACKPROP[name](A, G)
+    _core.backprop_inplace(A, G, _core.ACTIVATION_NAMES.index(name))
+    close(G, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("loss, activation", [("mse", "identity"), ("mse", "sigmoid"), ("mse", "tanh"),
+                                              ("mse", "softmax"), ("binary_cross_entropy", "sigmoid"),
+                                              ("cross_entropy", "softmax")])
+def test_loss_delta_and_correct_match_reference(loss, activation, shape, dtype, rng):
+    A = ACTIVATIONS[activation](rng.normal(size=shape) * 3).astype(dtype)
+    if activation == "softmax":
+        Y = np.eye(shape[1], dtype=dtype)[rng.integers(0, shape[1], size=shape[0])]
+    else:
+        Y = rng.integers(0, 2, size=shape).astype(dtype)
+    if shape[0] > 1:
+        A[0, 0] = 0  # a clipped log
+    D = np.empty_like(A)
+    value, correct = _core.loss_and_delta(_core.LOSS_NAMES.index(loss), _core.ACTIVATION_NAMES.index(activation),
+                                          A, Y, D)
+    np.testing.assert_allclose(value, LOSSES[loss](Y, A), rtol=RTOL[dtype])
+    close(D, output_delta(loss, activation, A, Y), dtype)
+    assert correct == n_correct(activation, A, Y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 128, 784), (3, 5, 7), (32, 128, 784), (33, 17, 65), (200, 64, 9)])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (-0.1, 1.0), (0.5, 2.0)])
+def test_matmul_matches_numpy(M, N, K, trans_a, trans_b, alpha, beta, dtype, rng):
+    A = rng.normal(size=(K, M) if trans_a else (M, K)).astype(dtype)
+    A[A < -1] = 0  # the loops skip zeros
+    B = rng.normal(size=(N, K) if trans_b else (K, N)).astype(dtype)
+    C = rng.normal(size=(M, N)).astype(dtype)
+    opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
+    expected = alpha * (opA.astype(np.float64) @ opB.astype(np.float64)) + beta * C
+    _core.matmul(A, B, C, trans_a, trans_b, alpha, beta)
+    np.testing.assert_allclose(C, expected, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 10 * np.sqrt(K))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 7, 1000])
+@pytest.mark.parametrize("optimizer", [nn.SGD(0.1), nn.SGD(0.1, weight_decay=0.01), nn.Momentum(0.1, 0.9),
+                                       nn.Momentum(0.05, 0.8, nesterov=True, weight_decay=0.1), nn.RMSprop(0.01),
+                                       nn.Adam(0.01), nn.Adam(0.02, 0.8, 0.99, 1e-6, weight_decay=0.01)], ids=repr)
+def test_optimizer_step_matches_reference(optimizer, size, dtype, rng):
+    p = rng.normal(size=size).astype(dtype)
+    p_ref = p.copy()
+    optimizer.reset()
+    hyper = np.array([float(getattr(optimizer, n, 0.0)) for n in _core.HYPER_NAMES])
+    states = [np.zeros_like(p) for _ in optimizer.state_names] + [np.empty(0, dtype), np.empty(0, dtype)]
+    code = ["SGD", "Momentum", "RMSprop", "Adam"].index(type(optimizer).__name__)
+    for t in range(1, 4):
+        g = rng.normal(size=size).astype(dtype)
+        optimizer.step([p_ref], [g.copy()])
+        _core.step(code, hyper, t, p, g, states[0], states[1])
+        close(p, p_ref, dtype, atol_scale=1)  # parameters are ~1: float32 cancellation near 0 is ~1e-7
+    for name, state in zip(optimizer.state_names, states):
+        close(state, optimizer.state[name][0], dtype, atol_scale=1)
+
+
+# ----- bad input never reaches a kernel ---------------------------------------------------------------
+def test_kernels_reject_bad_codes_and_arrays():
     Z = np.zeros((2, 2))
     with pytest.raises(ValueError, match="activation code"):
         _core.activate_inplace(Z, 6)
@@ -31,4 +111,56 @@ def test_activate_rejects_bad_codes_and_arrays():
         _core.activate_inplace(np.zeros((2, 2), dtype=np.int64), 1)
     with pytest.raises((ValueError, TypeError)):
         _core.activate_inplace(np.zeros(4), 1)
+    with pytest.raises(ValueError, match="bias has 3 entries"):
+        _core.activate_inplace(Z, 1, np.zeros(3))
+    read_only = np.zeros((2, 2))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError):
+        _core.activate_inplace(read_only, 1)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _core.matmul(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="same shape"):
+        _core.backprop_inplace(np.zeros((2, 3)), np.zeros((3, 2)), 1)
+    with pytest.raises(ValueError, match="loss code"):
+        _core.loss_and_delta(7, 1, Z, Z, Z)
+    with pytest.raises(ValueError, match="t must be >= 1"):
+        _core.step(0, np.zeros(8), 0, np.zeros(2), np.zeros(2), np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match="state arrays"):
+        _core.step(3, np.zeros(8), 1, np.zeros(2), np.zeros(2), np.zeros(1), np.zeros(2))
+    with pytest.raises((TypeError, ValueError)):
+        _core.matmul(np.zeros((2, 2)), np.zeros((2, 2), dtype=np.float32), np.zeros((2, 2)))  # mixed dtypes
     _core.activate_inplace(np.zeros((0, 3)), 1)  # empty: nothing to do, no crash
+
+
+def test_layout_checks_everything_train_relies_on():
+    sizes, acts = np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp)
+    lay = _core.layout(sizes, acts, 8)
+    assert lay.n_params == 3 * 4 + 4 + 4 * 2 + 2
+    P, work = lay.n_params, np.zeros(lay.work_size)
+    X, Y = np.zeros((10, 3)), np.eye(2)[np.zeros(10, dtype=int)]
+    args = dict(theta=np.zeros(P), grad=np.zeros(P), state1=np.zeros(0), state2=np.zeros(0), work=work, X=X, Y=Y,
+                order=np.arange(10, dtype=np.intp)[None], batch_size=4, epoch_loss=np.zeros(1),
+                epoch_correct=np.zeros(1, dtype=np.intp), snapshot=np.zeros(0))
+
+    def train(**changes):
+        a = {**args, **changes}
+        return _core.train(lay, 2, 0, np.array([0.1, 0, 0, 0, 0, 0, 0, 0]), np.zeros(1, dtype=np.longlong),
+                           a["theta"], a["grad"], a["state1"], a["state2"], a["work"], a["X"], a["Y"], a["order"],
+                           a["batch_size"], a["epoch_loss"], a["epoch_correct"], a["snapshot"])
+
+    assert train() == 1
+    for changes, match in [(dict(theta=np.zeros(P - 1)), "theta has"), (dict(work=np.zeros(5)), "work has"),
+                           (dict(X=np.zeros((10, 4))), "X has 4 columns"), (dict(Y=np.zeros((9, 2))), "Y has shape"),
+                           (dict(order=np.array([[0, 10]], dtype=np.intp)), "outside 0..9"),
+                           (dict(order=np.array([[-1]], dtype=np.intp)), "outside"),
+                           (dict(batch_size=9), "batch_size must be in 1..8"), (dict(batch_size=0), "batch_size"),
+                           (dict(snapshot=np.zeros(3)), "snapshot"), (dict(epoch_loss=np.zeros(0)), "epoch_loss"),
+                           (dict(grad=np.zeros(2)), "grad has")]:
+        with pytest.raises(ValueError, match=match):
+            train(**changes)
+    with pytest.raises(ValueError, match="sizes must have one more entry"):
+        _core.layout(np.array([3, 4], dtype=np.intp), acts, 8)
+    with pytest.raises(ValueError, match="activation codes"):
+        _core.layout(sizes, np.array([1, 9], dtype=np.intp), 8)
+    with pytest.raises(ValueError, match="inference layout"):
+        _core.gradients(_core.layout(sizes, acts, 8, True), 2, np.zeros(P), work, X[:8], Y[:8], np.zeros(P))

@@ -1,0 +1,120 @@
+"""The compiled backend gives the reference's numbers: forward, gradients, and whole training runs."""
+import numpy as np
+import pytest
+
+import nn
+from nn.backends import get as get_backend
+from nn.functions import LOSS_OUTPUT
+
+from conftest import MNIST_DIR, mnist_available
+
+BATCH_SIZES = [1, 7, 32, None]
+PAIRS = [(loss, out) for loss in sorted(nn.LOSSES) for out in sorted(nn.ACTIVATIONS) if LOSS_OUTPUT[loss] in (None, out)]
+OPTIMIZERS = [lambda: nn.SGD(0.05), lambda: nn.SGD(0.05, weight_decay=0.01), lambda: nn.Momentum(0.05, 0.9),
+              lambda: nn.Momentum(0.05, 0.9, nesterov=True), lambda: nn.RMSprop(0.005), lambda: nn.Adam(0.005),
+              lambda: nn.Adam(0.005, weight_decay=0.01)]
+
+
+def problem(rng, loss, n_out, n=70, n_in=5):
+    X = rng.normal(size=(n, n_in))
+    if loss == "cross_entropy":
+        return X, rng.integers(0, n_out, size=n)
+    if loss == "binary_cross_entropy":
+        return X, rng.integers(0, 2, size=(n, n_out)).astype(float)
+    return X, rng.normal(size=(n, n_out))
+
+
+def train_both(make_net, make_optimizer, loss, X, y, batch_size, epochs=1, dtype="float64"):
+    results = []
+    for backend in ("reference", "compiled"):
+        net = make_net(backend)
+        trainer = nn.Trainer(net, loss=loss, optimizer=make_optimizer(), batch_size=batch_size, seed=3)
+        history = trainer.fit(X, y, epochs=epochs, verbose=False)
+        results.append((net, history, trainer))
+    return results
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES)
+@pytest.mark.parametrize("loss, output", PAIRS)
+@pytest.mark.parametrize("hidden", sorted(nn.ACTIVATIONS))
+def test_one_epoch_every_activation_and_loss(hidden, loss, output, batch_size, rng):
+    n_out = 2 if output == "sigmoid" else 3
+    X, y = problem(rng, loss, n_out)
+    make = lambda backend: nn.Network([5, 8, 6, n_out], activation=hidden, output=output, seed=1, backend=backend)
+    (ref, h_ref, _), (comp, h_comp, _) = train_both(make, lambda: nn.SGD(0.02), loss, X, y, batch_size)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+    assert h_comp.accuracy == h_ref.accuracy
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES)
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
+def test_three_epochs_every_optimizer(make_optimizer, batch_size, rng):
+    X, y = problem(rng, "cross_entropy", 4)
+    make = lambda backend: nn.Network([5, 16, 4], activation="relu", output="softmax", seed=2, backend=backend)
+    (ref, h_ref, t_ref), (comp, h_comp, t_comp) = train_both(make, make_optimizer, "cross_entropy", X, y,
+                                                             batch_size, epochs=3)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+    assert t_comp.optimizer.steps == t_ref.optimizer.steps
+    for name in t_ref.optimizer.state_names:
+        np.testing.assert_allclose(t_comp.optimizer.state[name][0], t_ref.optimizer.state[name][0],
+                                   rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_float32_training_agrees_to_float32_precision(batch_size, rng):
+    X, y = problem(rng, "cross_entropy", 3)
+    make = lambda backend: nn.Network([5, 16, 3], activation="tanh", output="softmax", seed=2, dtype="float32",
+                                      backend=backend)
+    (ref, _, _), (comp, _, _) = train_both(make, lambda: nn.Adam(0.01), "cross_entropy", X, y, batch_size)
+    assert comp.theta.dtype == np.float32
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_forward_and_gradients_agree(dtype, rng):
+    X = rng.normal(size=(5000, 20))  # more rows than one inference piece
+    Y = np.eye(4)[rng.integers(0, 4, size=5000)]
+    nets = [nn.Network([20, 33, 17, 4], activation="leaky_relu", output="softmax", seed=4, dtype=dtype, backend=b)
+            for b in ("reference", "compiled")]
+    tol = dict(rtol=1e-12, atol=1e-15) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    for a_ref, a_comp in zip(*[get_backend(net.backend).forward(net, X.astype(dtype)) for net in nets]):
+        np.testing.assert_allclose(a_comp, a_ref, **tol)
+    (l_ref, g_ref), (l_comp, g_comp) = [get_backend(net.backend).gradients(net, X[:64].astype(dtype),
+                                                                         Y[:64].astype(dtype), "cross_entropy")
+                                        for net in nets]
+    np.testing.assert_allclose(l_comp, l_ref, **tol)
+    np.testing.assert_allclose(g_comp, g_ref, rtol=tol["rtol"] * 100, atol=tol["atol"] * 100)
+
+
+def test_gender_network_1000_epochs_same_loss():
+    from test_lessons import GENDER, PEOPLE
+
+    make = lambda backend: nn.Network([2, 2, 1], activation="sigmoid", seed=0, init="normal", backend=backend)
+    (ref, h_ref, t_ref), (comp, h_comp, t_comp) = train_both(make, lambda: nn.SGD(0.1), "mse", PEOPLE, GENDER, 1,
+                                                             epochs=1000)
+    assert abs(t_comp.evaluate(PEOPLE, GENDER)["loss"] - t_ref.evaluate(PEOPLE, GENDER)["loss"]) < 1e-12
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+
+
+def test_many_epochs_in_one_call_equal_epoch_by_epoch(rng):
+    """The trainer's fast path (all epochs in one core call) and the per-epoch path (with a callback)."""
+    X, y = problem(rng, "cross_entropy", 3)
+    thetas = []
+    for callbacks in ((), (lambda epoch, logs: None,)):
+        net = nn.Network([5, 8, 3], activation="tanh", output="softmax", seed=1)
+        nn.Trainer(net, optimizer=nn.Adam(0.01), batch_size=7, seed=9).fit(X, y, epochs=5, callbacks=callbacks,
+                                                                           verbose=False)
+        thetas.append(net.theta)
+    np.testing.assert_array_equal(thetas[0], thetas[1])
+
+
+@pytest.mark.skipif(not mnist_available(), reason="../shared/data/mnist is absent")
+def test_mnist_one_epoch_batch_32():
+    from nn.datasets import load_mnist
+
+    X, y = load_mnist(MNIST_DIR, "train")
+    make = lambda backend: nn.Network([784, 128, 10], activation="relu", output="softmax", seed=0, backend=backend)
+    (ref, _, _), (comp, _, _) = train_both(make, lambda: nn.SGD(0.1), "cross_entropy", X, y, 32)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-9, atol=1e-12)
