@@ -118,3 +118,24 @@ def test_mnist_one_epoch_batch_32():
     make = lambda backend: nn.Network([784, 128, 10], activation="relu", output="softmax", seed=0, backend=backend)
     (ref, _, _), (comp, _, _) = train_both(make, lambda: nn.SGD(0.1), "cross_entropy", X, y, 32)
     np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_training_memory_does_not_grow(batch_size, rng):
+    """Everything is allocated before the loop: a second and third epoch allocate nothing that stays."""
+    import tracemalloc
+
+    X = rng.normal(size=(3000, 50))
+    y = rng.integers(0, 10, size=3000)
+    net = nn.Network([50, 64, 10], activation="relu", output="softmax", seed=0)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(1e-3), batch_size=batch_size, seed=0)
+    trainer.fit(X, y, epochs=1, verbose=False)
+    tracemalloc.start()
+    try:
+        trainer.fit(X, y, epochs=1, verbose=False)
+        before, _ = tracemalloc.get_traced_memory()
+        trainer.fit(X, y, epochs=2, verbose=False)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 1_000_000
