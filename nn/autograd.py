@@ -1,0 +1,279 @@
+"""Scalar automatic differentiation: Value, and a small network library over Values.
+
+A Value records how it was made: its inputs (``children``) and, computed right then, the local
+derivative of the result with respect to each input (``local_grads``). ``backward()`` applies the chain rule in reverse
+topological order: for every node, ``child.grad += local * node.grad``.
+
+    a = Value(2.0); b = Value(-3.0); c = Value(10.0); f = Value(-2.0)
+    L = (a * b + c) * f      # L.data == -8.0
+    L.backward()             # a.grad == 6.0, b.grad == -4.0, c.grad == -2.0, f.grad == 4.0
+
+Gradients accumulate across backward() calls until zeroed, as in PyTorch. The topological order is
+found without recursion, so graphs of any depth work.
+"""
+import math
+import random
+import shutil
+import subprocess
+
+__all__ = ["Value", "Neuron", "Layer", "MLP", "draw", "render", "zero_grad"]
+
+
+class Value:
+    """A scalar that remembers the operations that made it."""
+
+    __slots__ = ("data", "grad", "label", "op", "children", "local_grads", "_topo", "_g")
+
+    def __init__(self, data, label="", op="", children=(), local_grads=()):
+        self.data = float(data)
+        self.grad = 0.0
+        self.label = label
+        self.op = op
+        self.children = children
+        self.local_grads = local_grads  # d self / d child, one per child
+        self._topo = None
+        self._g = 0.0
+
+    def __repr__(self):
+        label = f"{self.label!r}, " if self.label else ""
+        return f"Value({label}data={self.data:.6g}, grad={self.grad:.6g})"
+
+    # ----- basic operations: each knows its local derivatives ------------------------------------
+    # A plain number is a constant: it is folded into the operation rather than made a node.
+    def __add__(self, other):
+        if isinstance(other, Value):
+            return Value(self.data + other.data, "", "+", (self, other), (1.0, 1.0))
+        return Value(self.data + other, "", f"+{other:g}", (self,), (1.0,))
+
+    def __mul__(self, other):
+        if isinstance(other, Value):
+            return Value(self.data * other.data, "", "*", (self, other), (other.data, self.data))
+        return Value(self.data * other, "", f"*{other:g}", (self,), (float(other),))
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Value) or not isinstance(exponent, (int, float)):
+            raise TypeError(f"only number exponents are supported, got {type(exponent).__name__}")
+        return Value(self.data ** exponent, "", f"**{exponent:g}", (self,), (exponent * self.data ** (exponent - 1),))
+
+    def exp(self):
+        # e^x overflows a float beyond about 709.78: the limit is infinity, not an error.
+        out = math.exp(self.data) if self.data < 709.78 else math.inf
+        return Value(out, "", "exp", (self,), (out,))
+
+    def log(self):
+        if self.data <= 0:
+            raise ValueError(f"log of a non-positive number: {self.data}")
+        return Value(math.log(self.data), "", "log", (self,), (1.0 / self.data,))
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return Value(t, "", "tanh", (self,), (1.0 - t * t,))
+
+    def sigmoid(self):
+        # From e^-|x|, which never overflows.
+        e = math.exp(-abs(self.data))
+        s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
+        return Value(s, "", "sigmoid", (self,), (s * (1.0 - s),))
+
+    def relu(self):
+        positive = self.data > 0
+        return Value(self.data if positive else 0.0, "", "relu", (self,), (1.0 if positive else 0.0,))
+
+    def identity(self):
+        return self
+
+    # ----- derived operations, built from the basic ones -----------------------------------------
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __truediv__(self, other):
+        if isinstance(other, Value):
+            return self * other ** -1
+        return self * (1.0 / other)
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return -self + other
+
+    def __rtruediv__(self, other):
+        return self ** -1 * other
+
+    # ----- backpropagation ------------------------------------------------------------------------
+    def topological_order(self):
+        """Every node of the graph, each after all of its children: an iterative depth-first search
+        (a node goes out once all it was made from has). Cached: backward() again reuses it."""
+        if self._topo is None:
+            order, seen = [], set()
+            stack = [(self, False)]
+            push, pop = stack.append, stack.pop
+            while stack:
+                node, children_done = pop()
+                if children_done:
+                    order.append(node)
+                elif node not in seen:
+                    seen.add(node)
+                    push((node, True))
+                    for child in node.children:
+                        if child not in seen:
+                            push((child, False))
+            self._topo = order
+        return self._topo
+
+    def backward(self):
+        """d self / d node for every node of the graph, added to node.grad (the chain rule).
+
+        This pass's gradients are gathered apart (in node._g, zero between passes) and then added to
+        .grad, so a second backward() adds the same gradients again, as PyTorch does."""
+        order = self.topological_order()
+        self._g = 1.0
+        for node in reversed(order):
+            g = node._g
+            for child, local in zip(node.children, node.local_grads):
+                child._g += local * g
+        for node in order:
+            node.grad += node._g
+            node._g = 0.0
+
+
+def zero_grad(root):
+    """Set grad to 0 in every node of root's graph."""
+    for node in root.topological_order():
+        node.grad = 0.0
+
+
+# ----- pictures ------------------------------------------------------------------------------------
+def draw(root):
+    """The graph of ``root`` in Graphviz DOT text: a box per value (label, data, grad), an ellipse per
+    operation, edges from inputs to outputs."""
+    lines = ["digraph value {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for node in root.topological_order():
+        name = f"v{id(node)}"
+        label = f"{node.label} | " if node.label else ""
+        lines.append(f'  {name} [shape=record, label="{{ {label}data {node.data:.4f} | grad {node.grad:.4f} }}"];')
+        if node.op:
+            lines.append(f'  {name}_op [label="{node.op}"];')
+            lines.append(f"  {name}_op -> {name};")
+            for child in node.children:
+                lines.append(f"  v{id(child)} -> {name}_op;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(root, path, format=None):
+    """Write the graph as an image (format from the file name: svg, png, pdf) with Graphviz's ``dot``."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError("rendering needs Graphviz's `dot` program, which is not installed "
+                           "(e.g. `apt-get install graphviz`); draw(value) gives the DOT text without it")
+    format = format or str(path).rsplit(".", 1)[-1]
+    subprocess.run([dot, f"-T{format}", "-o", str(path)], input=draw(root).encode(), check=True)
+    return path
+
+
+# ----- a network over Values -----------------------------------------------------------------------
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
+
+
+class Module:
+    def parameters(self):
+        return []
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    """f(w . x + b), weights and bias uniform in [-1, 1]."""
+
+    def __init__(self, n_in, activation="tanh", seed=None, rng=None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(ACTIVATIONS)}")
+        rng = rng or random.Random(seed)
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(n_in)]
+        self.b = Value(rng.uniform(-1, 1))
+        self.activation = activation
+
+    def __call__(self, x):
+        z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return getattr(z, self.activation)()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def __repr__(self):
+        return f"Neuron({len(self.w)}, activation={self.activation!r})"
+
+
+class Layer(Module):
+    def __init__(self, n_in, n_out, activation="tanh", seed=None, rng=None):
+        rng = rng or random.Random(seed)
+        self.neurons = [Neuron(n_in, activation, rng=rng) for _ in range(n_out)]
+
+    def __call__(self, x):
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self):
+        return f"Layer([{', '.join(map(repr, self.neurons))}])"
+
+
+class MLP(Module):
+    """MLP(3, [4, 4, 1]): layers of neurons; ``activation`` everywhere, ``output`` (default: the same)
+    on the last layer."""
+
+    def __init__(self, n_in, sizes, activation="tanh", output=None, seed=None):
+        rng = random.Random(seed)
+        dims = [n_in] + list(sizes)
+        acts = [activation] * (len(sizes) - 1) + [output or activation]
+        self.layers = [Layer(a, b, f, rng=rng) for a, b, f in zip(dims, dims[1:], acts)]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+            x = x if isinstance(x, list) else [x]
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self):
+        return f"MLP([{', '.join(map(repr, self.layers))}])"
+
+    # ----- the same weights as an nn.Network --------------------------------------------------------
+    def to_network(self, **kwargs):
+        """An nn.Network with these weights: W[i, j] is neuron j's weight on input i."""
+        from .network import Dense, Network
+
+        dense = []
+        for layer in self.layers:
+            W = [[n.w[i].data for n in layer.neurons] for i in range(len(layer.neurons[0].w))]
+            b = [n.b.data for n in layer.neurons]
+            dense.append(Dense(len(W), len(b), layer.neurons[0].activation, weights=W, bias=b))
+        return Network(dense, **kwargs)
+
+    @classmethod
+    def from_network(cls, net):
+        """An MLP with the weights and activations of an nn.Network (float64 copies)."""
+        acts = [layer.activation for layer in net.layers]
+        if any(a not in ACTIVATIONS for a in acts):
+            raise ValueError(f"Value networks support {', '.join(ACTIVATIONS)}; the network has {acts}")
+        mlp = cls(net.layers[0].n_in, [layer.n_out for layer in net.layers], activation=acts[0])
+        for layer, values in zip(net.layers, mlp.layers):
+            for j, neuron in enumerate(values.neurons):
+                neuron.activation = layer.activation
+                for i, w in enumerate(neuron.w):
+                    w.data = float(layer.W[i, j])
+                neuron.b.data = float(layer.b[j])
+        return mlp
