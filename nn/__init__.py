@@ -1,4 +1,5 @@
 """nn: small neural networks from scratch, a readable NumPy reference and a fast compiled core."""
+from .autograd import Value
 from .functions import ACTIVATIONS, LOSSES
 from .gradcheck import gradcheck
 from .network import Dense, Network, Neuron
@@ -9,5 +10,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
-    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "gradcheck",
+    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "gradcheck",
 ]
