@@ -4,11 +4,11 @@ from .functions import ACTIVATIONS, LOSSES
 from .gradcheck import gradcheck
 from .network import Dense, Network, Neuron
 from .optimizers import SGD, Adam, Momentum, RMSprop
-from .trainer import EarlyStopping, History, Trainer, TrainingDiverged
+from .trainer import EarlyStopping, History, Trainer, TrainingDiverged, WeightTrace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
-    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "gradcheck",
+    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "gradcheck",
 ]

@@ -1,61 +1,235 @@
-"""The `nn` command: `nn train` (MNIST by default, on the bundled sample) and `nn info`.
+"""The `nn` command: train, predict, gradcheck, bench, info.
 
 Errors are one clear line on stderr and a non-zero exit, not a traceback.
 """
 import argparse
+import os
 import sys
 import time
 
 import numpy as np
 
 from . import __version__, backends
-from .datasets import load_mnist
+from .datasets import TOY_SETS, load_mnist, shift_images, standardize, train_test_split
+from .functions import ACTIVATIONS, LOSS_OUTPUT, LOSSES
 from .network import Network
 from .optimizers import OPTIMIZERS
-from .trainer import EarlyStopping, Trainer, TrainingDiverged
+from .trainer import EarlyStopping, Trainer, TrainingDiverged, WeightTrace
+
+DATASETS = ["mnist", *TOY_SETS]
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
+    return value
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="nn", description="Small neural networks from scratch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a network on MNIST (the bundled sample unless --data)")
+
+    train = sub.add_parser("train", help="train a network (784-128-10 on the bundled MNIST sample by default)")
+    train.add_argument("--dataset", default="mnist", choices=DATASETS)
     train.add_argument("--data", help="folder of MNIST IDX files (default: the sample bundled with nn)")
-    train.add_argument("--hidden", type=int, nargs="+", default=[128], help="hidden layer sizes (default: 128)")
-    train.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=0.1)
+    train.add_argument("--hidden", type=int, nargs="+", default=None,
+                       help="hidden layer sizes (default: 128 for mnist, 16 16 for the 2-D sets, 2 for gender/xor)")
+    train.add_argument("--activation", default=None, help="hidden activation (default: relu; sigmoid for gender/xor)")
+    train.add_argument("--epochs", type=int, default=None, help="(default: 20 for mnist, more for the toy sets)")
+    train.add_argument("--batch-size", type=int, default=None, help="(default: 16; 1 for gender)")
+    train.add_argument("--learning-rate", type=float, default=None, help="(default: 0.1, or the optimizer's)")
     train.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     train.add_argument("--backend", default=None, choices=list(backends.NAMES))
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--validation-split", type=float, default=None)
+    train.add_argument("--validation-split", type=_fraction, default=None)
     train.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
+    train.add_argument("--augment", type=int, default=1, metavar="PIXELS",
+                       help="mnist: shift each image by up to this many pixels each epoch (0: off; default 1)")
+    train.add_argument("--fine-tune", type=_fraction, default=0.2, metavar="FRACTION",
+                       help="with --augment: the last FRACTION of the epochs run on the plain images at a "
+                            "tenth of the learning rate (default 0.2)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
+    train.add_argument("--plots", metavar="DIR", help="write PNG figures here (needs matplotlib)")
+
+    predict = sub.add_parser("predict", help="accuracy and confusion matrix of a saved MNIST model")
+    predict.add_argument("model", help="a file written by nn train --save")
+    predict.add_argument("--data", help="folder of MNIST IDX files (default: the bundled sample)")
+    predict.add_argument("--kind", default="test", choices=["test", "train"])
+    predict.add_argument("--plots", metavar="DIR", help="write the confusion matrix and mistakes as PNGs")
+
+    gradcheck = sub.add_parser("gradcheck", help="check backpropagation against finite differences")
+    gradcheck.add_argument("--backend", default=None, choices=list(backends.NAMES))
+    gradcheck.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("bench", help="run the benchmarks (options: nn bench --help)", add_help=False)
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
     return parser
 
 
+# ----- train ------------------------------------------------------------------------------------------
+TOY_DEFAULTS = {  # hidden, activation, output, loss, epochs, batch size, learning rate
+    "gender": ([2], "sigmoid", "sigmoid", "mse", 1000, 1, 0.1),
+    "xor": ([4], "tanh", "sigmoid", "binary_cross_entropy", 2000, 4, 0.5),
+    "spirals": ([32, 32], "relu", "softmax", "cross_entropy", 300, 16, 0.1),
+    "moons": ([16, 16], "relu", "softmax", "cross_entropy", 200, 16, 0.1),
+}
+
+
+def _load(args):
+    """(X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch size, learning rate)."""
+    if args.dataset == "mnist":
+        X, y = load_mnist(args.data, "train", dtype=args.dtype)
+        X_test, y_test = load_mnist(args.data, "test", dtype=args.dtype)
+        return X, y, X_test, y_test, [128], "relu", "softmax", "cross_entropy", 20, 16, 0.1
+    if args.data:
+        raise ValueError("--data is for --dataset mnist")
+    X, y = TOY_SETS[args.dataset](seed=args.seed) if args.dataset in ("spirals", "moons") else TOY_SETS[args.dataset]()
+    if args.dataset in ("spirals", "moons"):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=args.seed)
+        X_train, X_test = standardize(X_train, X_test)
+        return (X_train, y_train, X_test, y_test, *TOY_DEFAULTS[args.dataset])
+    return (X, y, X, y, *TOY_DEFAULTS[args.dataset])  # four samples: the training set is the test
+
+
 def train(args):
-    X, y = load_mnist(args.data, "train", dtype=args.dtype)
-    X_test, y_test = load_mnist(args.data, "test", dtype=args.dtype)
-    net = Network([X.shape[1], *args.hidden, 10], activation=args.activation, output="softmax",
-                  dtype=args.dtype, seed=args.seed, backend=args.backend)
-    optimizer = OPTIMIZERS[args.optimizer](learning_rate=args.learning_rate)
-    trainer = Trainer(net, loss="cross_entropy", optimizer=optimizer, batch_size=args.batch_size, seed=args.seed)
-    print(f"training on {len(X)} images ({args.data or 'bundled sample'}), testing on {len(X_test)}")
+    X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch_size, learning_rate = _load(args)
+    hidden = args.hidden or hidden
+    activation = args.activation or activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}")
+    epochs = args.epochs if args.epochs is not None else epochs
+    batch_size = args.batch_size if args.batch_size is not None else batch_size
+    n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
+    net = Network([X.shape[1], *hidden, n_out], activation=activation, output=output, dtype=args.dtype,
+                  seed=args.seed, backend=args.backend)
+    optimizer_class = OPTIMIZERS[args.optimizer]
+    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
+        optimizer_class(learning_rate=learning_rate) if args.optimizer in ("sgd", "momentum") else optimizer_class())
+    trainer = Trainer(net, loss=loss, optimizer=optimizer, batch_size=batch_size, seed=args.seed)
+    source = args.data or "bundled sample" if args.dataset == "mnist" else args.dataset
+    print(f"training on {len(X)} {'images' if args.dataset == 'mnist' else 'samples'} ({source}), "
+          f"testing on {len(X_test)}")
     print(net.summary())
+
+    callbacks, augment = [], None
+    if args.dataset == "mnist" and args.augment > 0:
+        augment, fine_tune = _augmentation(args, epochs, optimizer, callbacks)
+        print(f"augmenting: images shifted by up to {args.augment} pixel(s) for {epochs - fine_tune} epochs, "
+              f"then {fine_tune} on the plain images at a tenth of the learning rate")
+    trace = None
+    if args.plots and net.n_params <= 5000:
+        trace = WeightTrace(0, 0, 0)
+        callbacks.append(trace)
     stopper = None if args.early_stopping is None else EarlyStopping(args.early_stopping)
     start = time.perf_counter()
-    history = trainer.fit(X, y, epochs=args.epochs, validation_split=args.validation_split,
-                          early_stopping=stopper, verbose=True)
-    accuracy = float(np.mean(net.predict(X_test) == y_test))
-    print(f"{len(history)} epochs in {time.perf_counter() - start:.1f} s; "
-          f"test accuracy {accuracy:.4f} on {len(X_test)} images")
+    history = trainer.fit(X, y, epochs=epochs, validation_split=args.validation_split, early_stopping=stopper,
+                          callbacks=callbacks, augment=augment, verbose=epochs <= 100)
+    predictions = net.predict(X_test)
+    accuracy = float(np.mean(predictions == np.asarray(y_test).ravel()))
+    print(f"{len(history)} epochs in {time.perf_counter() - start:.1f} s; final training loss "
+          f"{history.loss[-1]:.4f}; test accuracy {accuracy:.4f} on {len(X_test)} "
+          f"{'images' if args.dataset == 'mnist' else 'samples'}")
     if args.save:
         net.save(args.save)
         print(f"saved to {args.save}")
+    if args.plots:
+        _train_plots(args.plots, args.dataset, net, history, trace, X, y, X_test, y_test, predictions)
     return 0
+
+
+def _augmentation(args, epochs, optimizer, callbacks):
+    fine_tune = int(round(epochs * args.fine_tune)) if epochs > 1 else 0
+    shifted_epochs = epochs - fine_tune
+    augment = lambda X, rng, epoch: shift_images(X, rng, args.augment) if epoch <= shifted_epochs else X
+
+    def lower_rate(epoch, logs):
+        if epoch == shifted_epochs and fine_tune:
+            optimizer.learning_rate /= 10
+    callbacks.append(lower_rate)
+    return augment, fine_tune
+
+
+def _train_plots(folder, dataset, net, history, trace, X, y, X_test, y_test, predictions):
+    from . import plots
+
+    os.makedirs(folder, exist_ok=True)
+    plots.training_curves(history, os.path.join(folder, "curves.png"))
+    written = ["curves.png"]
+    if trace is not None:
+        plots.weight_trace(trace, os.path.join(folder, "weight.png"))
+        written.append("weight.png")
+    if X.shape[1] == 2 and net.is_classifier:
+        plots.decision_boundary(net, X, y, os.path.join(folder, "boundary.png"))
+        written.append("boundary.png")
+    if dataset == "mnist":
+        written += _mnist_plots(folder, X_test, y_test, predictions)
+    print(f"figures written to {folder}: {', '.join(written)}")
+    plots.close_all()
+
+
+def _mnist_plots(folder, X, y, predictions):
+    from . import plots
+
+    plots.confusion(y, predictions, os.path.join(folder, "confusion.png"))
+    plots.misclassified(X, y, predictions, os.path.join(folder, "misclassified.png"))
+    return ["confusion.png", "misclassified.png"]
+
+
+# ----- predict, gradcheck, bench, info ------------------------------------------------------------------
+def predict(args):
+    from .plots import confusion_matrix
+
+    net = Network.load(args.model)
+    X, y = load_mnist(args.data, args.kind, dtype=np.dtype(net.dtype).name)
+    predictions = net.predict(X)
+    counts = confusion_matrix(y, predictions, n_classes=10)
+    print(f"{args.model}: accuracy {np.mean(predictions == y):.4f} on {len(y)} {args.kind} images "
+          f"({args.data or 'bundled sample'})")
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{j:6d}" for j in range(10)))
+    for i, row in enumerate(counts):
+        print(f"{i:6d}" + "".join(f"{c:6d}" for c in row))
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
+        print(f"figures written to {args.plots}: {', '.join(_mnist_plots(args.plots, X, y, predictions))}")
+        from .plots import close_all
+
+        close_all()
+    return 0
+
+
+def gradcheck(args):
+    from .gradcheck import gradcheck as check
+
+    rng = np.random.default_rng(args.seed)
+    worst = 0.0
+    print(f"{'hidden':>10s} {'output':>10s} {'loss':>21s}  relative error")
+    for loss in sorted(LOSSES):
+        for output in sorted(ACTIVATIONS):
+            if LOSS_OUTPUT[loss] not in (None, output):
+                continue
+            for hidden in sorted(ACTIVATIONS):
+                n_out = 1 if loss == "binary_cross_entropy" else 3
+                net = Network([4, 5, n_out], activation=hidden, output=output, seed=args.seed,
+                              bias_init="normal", backend=args.backend)
+                X = rng.normal(size=(6, 4))
+                y = (rng.integers(0, n_out, size=6) if loss == "cross_entropy" else
+                     rng.integers(0, 2, size=6).astype(float) if loss == "binary_cross_entropy" else
+                     rng.normal(size=(6, n_out)))
+                error = check(net, X, y, loss)
+                worst = max(worst, error)
+                print(f"{hidden:>10s} {output:>10s} {loss:>21s}  {error:.2e}")
+    verdict = "pass" if worst < 1e-6 else "FAIL"
+    print(f"max relative error {worst:.2e}: {verdict} (below 1e-6 passes)")
+    return 0 if worst < 1e-6 else 1
+
+
+def bench(argv):
+    from .benchmark import run
+
+    return run(argv)
 
 
 def info(args):
@@ -69,14 +243,29 @@ def info(args):
     except ImportError as exc:
         print(f"compiled core: NOT loaded ({exc})")
     print(f"default backend: {backends.resolve()}; dtypes: float64, float32")
-    print(f"numpy {np.__version__}, scipy {scipy.__version__} (the core calls SciPy's BLAS)")
+    print(f"numpy {np.__version__}, scipy {scipy.__version__}: the core calls SciPy's BLAS "
+          f"(scipy.linalg.cython_blas), the reference NumPy's")
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            print(f"  {pool.get('internal_api')} {pool.get('version')} ({pool.get('num_threads')} threads): "
+                  f"{pool.get('filepath')}")
+    except ImportError:
+        pass
     return 0
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its options are the benchmark's own
+        return bench(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        return {"train": train, "info": info}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, TrainingDiverged) as exc:
+        return {"train": train, "predict": predict, "gradcheck": gradcheck, "info": info}[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, TrainingDiverged) as exc:
         print(f"nn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"nn {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -96,3 +96,110 @@ def one_hot(y, n_classes=None, dtype="float64"):
     out = np.zeros((y.size, n_classes), dtype=check_dtype(dtype))
     out[np.arange(y.size), y] = 1
     return out
+
+
+def shift_images(X, rng, max_shift=1, image_shape=(28, 28)):
+    """Each image (a row of X) moved by a random whole number of pixels in [-max_shift, max_shift]
+    along each axis, vacated pixels 0: data augmentation, as ``Trainer.fit(augment=...)`` expects
+    (``augment=lambda X, rng, epoch: shift_images(X, rng)``)."""
+    X = np.asarray(X)
+    height, width = image_shape
+    if X.ndim != 2 or X.shape[1] != height * width:
+        raise ValueError(f"X must have shape (n, {height * width}) for images of {height}x{width}, got {X.shape}")
+    if max_shift < 0 or max_shift >= min(height, width):
+        raise ValueError(f"max_shift must be in 0..{min(height, width) - 1}, got {max_shift}")
+    images = X.reshape(-1, height, width)
+    out = np.zeros_like(images)
+    dy = rng.integers(-max_shift, max_shift + 1, size=len(X))
+    dx = rng.integers(-max_shift, max_shift + 1, size=len(X))
+    for sy in range(-max_shift, max_shift + 1):
+        for sx in range(-max_shift, max_shift + 1):
+            rows = np.flatnonzero((dy == sy) & (dx == sx))
+            # destination and source windows of the shift
+            dst_y, src_y = slice(max(sy, 0), height + min(sy, 0)), slice(max(-sy, 0), height + min(-sy, 0))
+            dst_x, src_x = slice(max(sx, 0), width + min(sx, 0)), slice(max(-sx, 0), width + min(-sx, 0))
+            out[rows, dst_y, dst_x] = images[rows, src_y, src_x]
+    return out.reshape(X.shape)
+
+
+# ----- the lessons' toy sets --------------------------------------------------------------------------
+def xor():
+    """The four XOR cases: X (4, 2), y (4,) in {0, 1}."""
+    return np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64), np.array([0, 1, 1, 0])
+
+
+def gender():
+    """The lessons' four people (Alice, Bob, Charlie, Diana): X = [weight - 135 lb, height - 66 in],
+    y = 1 for female."""
+    X = np.array([[-2, -1], [25, 6], [17, 4], [-15, -6]], dtype=np.float64)
+    return X, np.array([1, 0, 0, 1])
+
+
+def toy4():
+    """The micrograd lesson's 4 samples of 3 inputs with targets +-1."""
+    X = np.array([[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]])
+    return X, np.array([1.0, -1.0, -1.0, 1.0])
+
+
+def spirals(n=100, classes=3, noise=0.2, seed=None):
+    """``classes`` interleaved spiral arms of ``n`` points each in 2-D (the classic cs231n set):
+    X (n * classes, 2), y class ids."""
+    if n < 1 or classes < 2:
+        raise ValueError(f"spirals needs n >= 1 and classes >= 2, got n={n}, classes={classes}")
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n * classes, 2))
+    y = np.repeat(np.arange(classes), n)
+    for k in range(classes):
+        radius = np.linspace(0.0, 1.0, n)
+        angle = np.linspace(k * 4.0, (k + 1) * 4.0, n) + rng.normal(scale=noise, size=n)
+        X[k * n:(k + 1) * n] = np.c_[radius * np.sin(angle), radius * np.cos(angle)]
+    return X, y
+
+
+def moons(n=200, noise=0.1, seed=None):
+    """Two interleaving half circles of n // 2 and n - n // 2 points, with Gaussian noise:
+    X (n, 2), y in {0, 1}."""
+    if n < 2:
+        raise ValueError(f"moons needs n >= 2, got {n}")
+    rng = np.random.default_rng(seed)
+    n_top = n // 2
+    t_top, t_bottom = np.linspace(0, np.pi, n_top), np.linspace(0, np.pi, n - n_top)
+    top = np.c_[np.cos(t_top), np.sin(t_top)]
+    bottom = np.c_[1 - np.cos(t_bottom), 0.5 - np.sin(t_bottom)]
+    X = np.r_[top, bottom] + rng.normal(scale=noise, size=(n, 2))
+    return X, np.r_[np.zeros(n_top, dtype=np.int64), np.ones(n - n_top, dtype=np.int64)]
+
+
+# ----- scaling and splitting ---------------------------------------------------------------------------
+def standardize(train, *others):
+    """(x - mean) / std with the mean and std of ``train`` (columns of zero spread are left centred),
+    applied to ``train`` and to every array in ``others``. Returns the scaled arrays in order."""
+    train = np.asarray(train, dtype=np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return tuple((np.asarray(a, dtype=np.float64) - mean) / std for a in (train, *others))
+
+
+def minmax(train, *others):
+    """Scale every column to [0, 1] by the minimum and maximum of ``train`` (constant columns map to 0),
+    applied to ``train`` and to every array in ``others``."""
+    train = np.asarray(train, dtype=np.float64)
+    low, span = train.min(axis=0), np.ptp(train, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    return tuple((np.asarray(a, dtype=np.float64) - low) / span for a in (train, *others))
+
+
+def train_test_split(X, y, test_size=0.2, seed=None):
+    """A shuffled split: (X_train, X_test, y_train, y_test), ``test_size`` a fraction or a count."""
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    n_test = int(round(test_size * len(X))) if isinstance(test_size, float) else int(test_size)
+    if not 0 < n_test < len(X):
+        raise ValueError(f"test_size={test_size} leaves no data for training or testing ({len(X)} samples)")
+    order = np.random.default_rng(seed).permutation(len(X))
+    test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+TOY_SETS = {"xor": xor, "gender": gender, "spirals": spirals, "moons": moons}

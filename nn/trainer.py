@@ -124,7 +124,7 @@ class Trainer:
 
     # ----- training -------------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, validation_data=None, validation_split=None, early_stopping=None,
-            callbacks=(), verbose=True):
+            callbacks=(), verbose=True, augment=None):
         """Train for ``epochs`` epochs and return the History.
 
         validation_data: (X_val, y_val); validation_split: a fraction in (0, 1) of (X, y), taken from
@@ -138,19 +138,26 @@ class Trainer:
         X, Y = self._data(X, y)
         X, Y, validation = self._validation(X, Y, validation_data, validation_split)
         stopper = self._early_stopping(early_stopping, validation is not None)
-        callbacks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks]
+        if augment is not None and not callable(augment):
+            raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
+        batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_begin")]
+        callbacks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks if not hasattr(cb, "on_batch_begin")
+                     or hasattr(cb, "on_epoch_end")]
         for cb in callbacks:
             if not callable(cb):
-                raise TypeError(f"callbacks must be callables f(epoch, logs), got {cb!r}")
+                raise TypeError(f"callbacks must be callables f(epoch, logs) or have on_epoch_end / "
+                                f"on_batch_begin methods, got {cb!r}")
 
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
         # Nothing needs Python between epochs: run many epochs in one backend call.
-        block = epochs if not (verbose or validation is not None or stopper or callbacks) else 1
+        per_epoch = verbose or validation is not None or stopper or callbacks or batch_callbacks or augment
+        block = 1 if per_epoch else epochs
         epoch = 0
         while epoch < epochs:
             n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
-            epoch_logs = self._epochs(X, Y, epoch, n_block, epochs, verbose, history)
+            X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
+            epoch_logs = self._epochs(X_epoch, Y, epoch, n_block, epochs, verbose, history, batch_callbacks)
             stop = history.interrupted
             for logs in epoch_logs:
                 epoch += 1
@@ -166,6 +173,13 @@ class Trainer:
         if stopper is not None and stopper.restore_best_weights and history.stopped_early:
             self.net._theta[...] = best["theta"]
         return history
+
+    def _augmented(self, augment, X, epoch):
+        X_epoch = augment(X, self.rng, epoch)
+        X_epoch = as_numeric("augment(X)", X_epoch, self.net.dtype, ndim=(2,))
+        if X_epoch.shape != X.shape:
+            raise ValueError(f"augment must return an array of X's shape {X.shape}, got {X_epoch.shape}")
+        return X_epoch
 
     def _validation(self, X, Y, validation_data, validation_split):
         if validation_data is not None and validation_split is not None:
@@ -213,7 +227,7 @@ class Trainer:
             return True
         return False
 
-    def _epochs(self, X, Y, done, n_epochs, epochs, verbose, history):
+    def _epochs(self, X, Y, done, n_epochs, epochs, verbose, history, batch_callbacks=()):
         """Run ``n_epochs`` epochs (after ``done``); returns the logs of those completed.
 
         A NaN/inf loss rolls its epoch back and raises TrainingDiverged; Ctrl-C sets
@@ -228,9 +242,9 @@ class Trainer:
         steps_before = optimizer.steps
         start = time.perf_counter()
         try:
-            if verbose:
-                loss_sums, corrects = self._verbose_epoch(backend, X, Y, orders[0], batch_size, done + 1, epochs,
-                                                          snapshot)
+            if verbose or batch_callbacks:
+                loss_sums, corrects = self._chunked_epoch(backend, X, Y, orders[0], batch_size, done + 1, epochs,
+                                                          snapshot, verbose, batch_callbacks)
             else:
                 loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
                                                            snapshot)
@@ -258,20 +272,23 @@ class Trainer:
             all_logs.append(logs)
         return all_logs
 
-    def _verbose_epoch(self, backend, X, Y, order, batch_size, epoch, epochs, snapshot):
-        """One epoch in about 50 pieces of whole batches, with a progress bar."""
+    def _chunked_epoch(self, backend, X, Y, order, batch_size, epoch, epochs, snapshot, verbose, batch_callbacks):
+        """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
+        of whole batches to move the progress bar."""
         from tqdm.auto import tqdm
 
         net = self.net
         backends.save_snapshot(net, self.optimizer, snapshot)
         n_batches = -(-len(order) // batch_size)
-        per_chunk = max(1, -(-n_batches // 50)) * batch_size
+        per_chunk = batch_size if batch_callbacks else max(1, -(-n_batches // 50)) * batch_size
         loss_sum, correct = 0.0, 0
         with tqdm(total=len(order), desc=f"epoch {epoch}/{epochs}", unit="sample", file=sys.stderr,
-                  dynamic_ncols=True, mininterval=0.2) as bar:
+                  dynamic_ncols=True, mininterval=0.2, disable=not verbose) as bar:
             try:
                 for i in range(0, len(order), per_chunk):
                     chunk = order[i:i + per_chunk]
+                    for cb in batch_callbacks:
+                        cb.on_batch_begin(self, X[chunk], Y[chunk])
                     chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
                                                                     batch_size)
                     loss_sum += chunk_loss
@@ -285,3 +302,32 @@ class Trainer:
                 postfix["accuracy"] = f"{correct / len(order):.4f}"
             bar.set_postfix(postfix)
         return [loss_sum], [correct]
+
+
+class WeightTrace:
+    """A callback that records, before every training step, one weight ``W[source, target]`` of layer
+    ``layer`` (0-based), its gradient on that step's batch and the batch's loss: the lessons' view of a
+    single weight being learnt. Lists: ``weights``, ``gradients``, ``losses``. (It makes the trainer
+    go batch by batch, and computes each gradient once more: meant for small networks.)"""
+
+    def __init__(self, layer=0, source=0, target=0):
+        self.layer, self.source, self.target = (check_int(n, v, low=0) for n, v in
+                                                (("layer", layer), ("source", source), ("target", target)))
+        self.weights, self.gradients, self.losses = [], [], []
+
+    def on_batch_begin(self, trainer, X, Y):
+        net = trainer.net
+        if self.layer >= len(net.layers):
+            raise ValueError(f"WeightTrace layer {self.layer} does not exist: the network has {len(net.layers)} layers")
+        dense = net.layers[self.layer]
+        if self.source >= dense.n_in or self.target >= dense.n_out:
+            raise ValueError(f"WeightTrace W[{self.source}, {self.target}] is outside layer {self.layer}'s "
+                             f"{dense.n_in} x {dense.n_out} weights")
+        offset = sum(layer.n_params for layer in net.layers[:self.layer]) + self.source * dense.n_out + self.target
+        loss, grad = backends.get(net.backend).gradients(net, X, Y, trainer.loss)
+        self.weights.append(float(dense.W[self.source, self.target]))
+        self.gradients.append(float(grad[offset]))
+        self.losses.append(float(loss))
+
+    def __repr__(self):
+        return f"WeightTrace(layer={self.layer}, source={self.source}, target={self.target}, steps={len(self.weights)})"
