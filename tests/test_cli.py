@@ -43,3 +43,43 @@ def test_errors_are_one_line_and_a_nonzero_exit(args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dataset", ["gender", "xor", "spirals", "moons"])
+def test_train_the_toy_sets_with_plots(tmp_path, dataset):
+    pytest.importorskip("matplotlib")
+    result = run("train", "--dataset", dataset, "--plots", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    accuracy = float(result.stdout.split("test accuracy ")[1].split()[0])
+    assert accuracy >= 0.9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boundary.png", "curves.png", "weight.png"]
+
+
+def test_train_mnist_plots_then_predict(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = tmp_path / "m.npz"
+    result = run("train", "--epochs", "2", "--hidden", "16", "--save", str(model), "--plots", str(tmp_path / "f"))
+    assert result.returncode == 0, result.stderr
+    assert "augmenting" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["confusion.png", "curves.png", "misclassified.png"]
+    result = run("predict", str(model))
+    assert result.returncode == 0, result.stderr
+    assert "on 2000 test images" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines()[-10:]]
+    assert [int(r[0]) for r in rows] == list(range(10))
+    assert sum(int(c) for r in rows for c in r[1:]) == 2000
+    bad = run("predict", str(tmp_path / "missing.npz"))
+    assert bad.returncode != 0 and "missing.npz" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_gradcheck_command_checks_every_pair():
+    result = run("gradcheck")
+    assert result.returncode == 0, result.stderr
+    assert "pass" in result.stdout.splitlines()[-1]
+    assert len(result.stdout.splitlines()) == 2 + 6 * (6 + 1 + 1)
+
+
+def test_bench_command_runs():
+    result = run("bench", "--only", "W1", "--repeat", "1", "--json", "")
+    assert result.returncode == 0, result.stderr
+    assert "W1 gender" in result.stdout and "core time per SGD step" in result.stdout

@@ -96,3 +96,75 @@ def test_one_hot():
     assert one_hot(np.array([1]), 4).shape == (1, 4)
     with pytest.raises(ValueError):
         one_hot([3], 2)
+
+
+# ----- toy sets, scaling, splits, augmentation ---------------------------------------------------------
+from nn.datasets import gender, minmax, moons, shift_images, spirals, standardize, toy4, train_test_split, xor  # noqa
+
+
+def test_the_lessons_toy_sets():
+    X, y = xor()
+    assert X.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and y.tolist() == [0, 1, 1, 0]
+    X, y = gender()
+    assert X.tolist() == [[-2, -1], [25, 6], [17, 4], [-15, -6]] and y.tolist() == [1, 0, 0, 1]
+    X, y = toy4()
+    assert X.shape == (4, 3) and y.tolist() == [1, -1, -1, 1]
+
+
+@pytest.mark.parametrize("make", [lambda s: spirals(50, 3, 0.2, seed=s), lambda s: moons(101, 0.1, seed=s)])
+def test_generators_are_seeded_and_balanced(make):
+    X, y = make(0)
+    X2, y2 = make(0)
+    np.testing.assert_array_equal(X, X2)
+    assert not np.array_equal(X, make(1)[0])
+    counts = np.bincount(y)
+    assert X.shape == (len(y), 2) and counts.max() - counts.min() <= 1
+
+
+def test_generators_reject_bad_sizes():
+    with pytest.raises(ValueError, match="classes >= 2"):
+        spirals(10, classes=1)
+    with pytest.raises(ValueError, match="n >= 2"):
+        moons(1)
+
+
+def test_standardize_and_minmax_fit_on_train_only(rng):
+    train, test = rng.normal(3, 2, size=(100, 3)), rng.normal(3, 2, size=(10, 3))
+    train[:, 2] = 5.0  # a constant column
+    s_train, s_test = standardize(train, test)
+    np.testing.assert_allclose(s_train[:, :2].mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(s_train[:, :2].std(axis=0), 1)
+    np.testing.assert_allclose(s_test[:, 0], (test[:, 0] - train[:, 0].mean()) / train[:, 0].std())
+    assert np.all(s_train[:, 2] == 0)
+    m_train, m_test = minmax(train, test)
+    assert m_train[:, :2].min() == 0 and m_train[:, :2].max() == 1
+    np.testing.assert_allclose(m_test[:, 1], (test[:, 1] - train[:, 1].min()) / np.ptp(train[:, 1]))
+
+
+def test_train_test_split_is_a_seeded_partition():
+    X, y = np.arange(20).reshape(10, 2), np.arange(10)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, seed=0)
+    assert len(y_test) == 3 and sorted(np.r_[y_train, y_test]) == list(range(10))
+    np.testing.assert_array_equal(X_test[:, 0] // 2, y_test)
+    assert train_test_split(X, y, 0.3, seed=0)[3].tolist() == y_test.tolist()
+    with pytest.raises(ValueError, match="leaves no data"):
+        train_test_split(X, y, test_size=1.0)
+    with pytest.raises(ValueError, match="10 samples but y has 9"):
+        train_test_split(X, y[:-1])
+
+
+def test_shift_images_moves_each_image_by_at_most_max_shift(rng):
+    X = np.zeros((200, 36))
+    X[:, 2 * 6 + 3] = 1.0  # one lit pixel at row 2, column 3 of a 6x6 image
+    shifted = shift_images(X, rng, max_shift=1, image_shape=(6, 6))
+    assert shifted.shape == X.shape
+    rows, cols = np.divmod(shifted.argmax(axis=1), 6)
+    assert np.all(shifted.sum(axis=1) == 1)  # the pixel stays in the picture
+    assert set(rows) == {1, 2, 3} and set(cols) == {2, 3, 4}  # every shift in -1..1 happens
+    edge = np.zeros((50, 36))
+    edge[:, 0] = 1.0  # a corner pixel falls off for some shifts, nothing wraps around
+    assert shift_images(edge, rng, 1, (6, 6))[:, 35].sum() == 0
+    with pytest.raises(ValueError, match="max_shift"):
+        shift_images(X, rng, 6, (6, 6))
+    with pytest.raises(ValueError, match=r"shape \(n, 784\)"):
+        shift_images(X, rng)

@@ -186,3 +186,44 @@ def test_bad_trainer_arguments(kwargs, error, match):
     net = nn.Network([4, 8, 3], output="softmax")
     with pytest.raises(error, match=match):
         nn.Trainer(net, **kwargs)
+
+
+def test_augment_changes_each_epochs_inputs_reproducibly(rng):
+    X, y = blobs(rng)
+    seen = []
+
+    def augment(X_, rng_, epoch):
+        seen.append(epoch)
+        return X_ + rng_.normal(scale=0.1, size=X_.shape)
+
+    thetas = []
+    for _ in range(2):
+        net, trainer = make(seed=4)
+        trainer.fit(X, y, epochs=3, augment=augment, verbose=False)
+        thetas.append(net.theta)
+    assert seen == [1, 2, 3, 1, 2, 3]
+    np.testing.assert_array_equal(thetas[0], thetas[1])
+    net, trainer = make(seed=4)
+    trainer.fit(X, y, epochs=3, verbose=False)
+    assert not np.array_equal(net.theta, thetas[0])
+    with pytest.raises(ValueError, match="augment must return an array of X's shape"):
+        trainer.fit(X, y, augment=lambda X_, r, e: X_[:10], verbose=False)
+    with pytest.raises(TypeError, match="augment must be a function"):
+        trainer.fit(X, y, augment=3, verbose=False)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_weight_trace_records_every_step(rng, batch_size):
+    X, y = blobs(rng, n=20)
+    net, trainer = make(batch_size=batch_size)
+    trace = nn.WeightTrace(layer=1, source=2, target=1)
+    start = net.layers[1].W[2, 1]
+    trainer.fit(X, y, epochs=2, callbacks=[trace], verbose=False)
+    steps = 2 * -(-20 // batch_size)
+    assert len(trace.weights) == len(trace.gradients) == len(trace.losses) == steps
+    assert trace.weights[0] == start
+    # plain SGD: each step moves the weight by -learning_rate x its gradient
+    np.testing.assert_allclose(np.diff(trace.weights + [net.layers[1].W[2, 1]]), -0.1 * np.array(trace.gradients),
+                               rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="outside layer 0"):
+        trainer.fit(X, y, callbacks=[nn.WeightTrace(0, 9, 0)], verbose=False)
