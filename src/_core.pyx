@@ -52,6 +52,19 @@ cdef Py_ssize_t SMALL_PRODUCT = 8192
 
 
 # ----- matrix products ----------------------------------------------------------------------------
+cdef inline void add_scaled_row(floating* c_row, floating alpha, floating a, floating* b_row,
+                                Py_ssize_t n) noexcept nogil:
+    """c_row += alpha (a b_row): one row of an outer-product update (alpha last, as the reference's
+    W - lr (a b) rounds)."""
+    cdef Py_ssize_t j
+    if alpha == 1:
+        for j in range(n):
+            c_row[j] += a * b_row[j]
+    else:
+        for j in range(n):
+            c_row[j] += alpha * (a * b_row[j])
+
+
 cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, floating* A, int lda,
                floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil:
     """Row-major C (M x N) = alpha op(A) op(B) + beta C, op given by 'N' / 'T'.
@@ -87,13 +100,7 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
                 a = A[i * lda + k]
                 if a == 0:
                     continue
-                b_row = B + k * ldb
-                if alpha == 1:
-                    for j in range(N):
-                        c_row[j] += a * b_row[j]
-                else:
-                    for j in range(N):
-                        c_row[j] += alpha * (a * b_row[j])
+                add_scaled_row(c_row, alpha, a, B + k * ldb, N)
     elif trans_a == c'T' and trans_b == c'N':
         # C[i, :] += alpha A[k, i] B[k, :]   (A stored K x M)
         for k in range(K):
@@ -102,13 +109,7 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
                 a = A[k * lda + i]
                 if a == 0:
                     continue
-                c_row = C + i * ldc
-                if alpha == 1:
-                    for j in range(N):
-                        c_row[j] += a * b_row[j]
-                else:
-                    for j in range(N):
-                        c_row[j] += alpha * (a * b_row[j])
+                add_scaled_row(C + i * ldc, alpha, a, b_row, N)
     elif trans_a == c'N' and trans_b == c'T':
         # C[i, j] += alpha sum_k A[i, k] B[j, k]   (B stored N x K)
         for i in range(M):

@@ -20,3 +20,14 @@ def rng():
 
 def mnist_available():
     return (MNIST_DIR / "train-images-idx3-ubyte.gz").exists()
+
+
+def random_problem(rng, loss, n_out, n, n_in):
+    """Random inputs (n, n_in) and targets that suit ``loss``: class ids for cross_entropy, 0/1 for
+    binary_cross_entropy, real values for mse."""
+    X = rng.normal(size=(n, n_in))
+    if loss == "cross_entropy":
+        return X, rng.integers(0, n_out, size=n)
+    if loss == "binary_cross_entropy":
+        return X, rng.integers(0, 2, size=(n, n_out)).astype(float)
+    return X, rng.normal(size=(n, n_out))

@@ -6,7 +6,7 @@ import nn
 from nn.backends import get as get_backend
 from nn.functions import LOSS_OUTPUT
 
-from conftest import MNIST_DIR, mnist_available
+from conftest import MNIST_DIR, mnist_available, random_problem
 
 BATCH_SIZES = [1, 7, 32, None]
 PAIRS = [(loss, out) for loss in sorted(nn.LOSSES) for out in sorted(nn.ACTIVATIONS) if LOSS_OUTPUT[loss] in (None, out)]
@@ -15,13 +15,8 @@ OPTIMIZERS = [lambda: nn.SGD(0.05), lambda: nn.SGD(0.05, weight_decay=0.01), lam
               lambda: nn.Adam(0.005, weight_decay=0.01)]
 
 
-def problem(rng, loss, n_out, n=70, n_in=5):
-    X = rng.normal(size=(n, n_in))
-    if loss == "cross_entropy":
-        return X, rng.integers(0, n_out, size=n)
-    if loss == "binary_cross_entropy":
-        return X, rng.integers(0, 2, size=(n, n_out)).astype(float)
-    return X, rng.normal(size=(n, n_out))
+def problem(rng, loss, n_out):
+    return random_problem(rng, loss, n_out, n=70, n_in=5)
 
 
 def train_both(make_net, make_optimizer, loss, X, y, batch_size, epochs=1, dtype="float64"):

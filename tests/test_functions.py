@@ -7,6 +7,17 @@ import pytest
 from nn.functions import ACTIVATIONS, BACKPROP, LOSSES, output_delta
 
 
+def numeric_gradient(scalar_function, Z, eps=1e-6):
+    """d scalar_function / dZ by central differences, element by element."""
+    numeric = np.zeros_like(Z)
+    for idx in np.ndindex(Z.shape):
+        Zp, Zm = Z.copy(), Z.copy()
+        Zp[idx] += eps
+        Zm[idx] -= eps
+        numeric[idx] = (scalar_function(Zp) - scalar_function(Zm)) / (2 * eps)
+    return numeric
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_no_overflow_warnings_or_nans_on_large_inputs(name, dtype):
@@ -38,13 +49,7 @@ def test_backprop_matches_finite_differences(name, rng):
     Z[np.abs(Z) < 1e-3] = 0.5  # away from the kinks of relu / leaky_relu
     G = rng.normal(size=Z.shape)
     analytic = BACKPROP[name](ACTIVATIONS[name](Z), G)
-    eps = 1e-6
-    numeric = np.zeros_like(Z)
-    for idx in np.ndindex(Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += eps
-        Zm[idx] -= eps
-        numeric[idx] = np.sum(G * (ACTIVATIONS[name](Zp) - ACTIVATIONS[name](Zm))) / (2 * eps)
+    numeric = numeric_gradient(lambda Z_: np.sum(G * ACTIVATIONS[name](Z_)), Z)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -63,11 +68,5 @@ def test_output_delta_is_the_loss_gradient_through_the_activation(loss, activati
     Y = np.eye(4)[[0, 2, 3]]
     f = ACTIVATIONS[activation]
     delta = output_delta(loss, activation, f(Z), Y)
-    eps = 1e-6
-    numeric = np.zeros_like(Z)
-    for idx in np.ndindex(Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += eps
-        Zm[idx] -= eps
-        numeric[idx] = (LOSSES[loss](Y, f(Zp)) - LOSSES[loss](Y, f(Zm))) / (2 * eps)
+    numeric = numeric_gradient(lambda Z_: LOSSES[loss](Y, f(Z_)), Z)
     np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-10)

@@ -7,18 +7,15 @@ import pytest
 import nn
 from nn.functions import LOSS_OUTPUT
 
+from conftest import random_problem
+
 HIDDEN = sorted(nn.ACTIVATIONS)
 PAIRS = [(loss, out) for loss in sorted(nn.LOSSES) for out in sorted(nn.ACTIVATIONS)
          if LOSS_OUTPUT[loss] in (None, out)]
 
 
-def data(rng, n_out, loss, n=6, n_in=3):
-    X = rng.normal(size=(n, n_in))
-    if loss == "cross_entropy":
-        return X, rng.integers(0, n_out, size=n)
-    if loss == "binary_cross_entropy":
-        return X, rng.integers(0, 2, size=(n, n_out)).astype(float)
-    return X, rng.normal(size=(n, n_out))
+def data(rng, n_out, loss):
+    return random_problem(rng, loss, n_out, n=6, n_in=3)
 
 
 @pytest.mark.parametrize("hidden", HIDDEN)
