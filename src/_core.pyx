@@ -153,13 +153,13 @@ cdef void bias_activate(floating* Z, floating* b, Py_ssize_t n, Py_ssize_t k, in
             for j in range(k):
                 row[j] = <floating>tanh(row[j])
         elif activation == RELU:
+            # Written to compile without branches (half of the signs are unpredictable); NaN stays NaN
+            # as in np.maximum.
             for j in range(k):
-                if not row[j] > 0:
-                    row[j] = 0
+                row[j] = 0 if row[j] < 0 else row[j]
         elif activation == LEAKY_RELU:
             for j in range(k):
-                if not row[j] > 0:
-                    row[j] = <floating>(LEAKY_SLOPE * row[j])
+                row[j] = row[j] if row[j] > 0 else <floating>(LEAKY_SLOPE * row[j])
         elif activation == SOFTMAX:
             m = row[0]
             for j in range(1, k):
@@ -184,13 +184,12 @@ cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t
         for i in range(size):
             G[i] = G[i] * (1 - A[i] * A[i])
     elif activation == RELU:
+        # G * (A > 0), as the reference: no branch, and a NaN in G stays NaN.
         for i in range(size):
-            if not A[i] > 0:
-                G[i] = 0
+            G[i] = G[i] * (A[i] > 0)
     elif activation == LEAKY_RELU:
         for i in range(size):
-            if not A[i] > 0:
-                G[i] = <floating>(G[i] * LEAKY_SLOPE)
+            G[i] = G[i] * (<floating>1 if A[i] > 0 else <floating>LEAKY_SLOPE)
     elif activation == SOFTMAX:
         # dz_j = a_j (g_j - sum_k g_k a_k)
         for i in range(n):
