@@ -104,8 +104,7 @@ class Trainer:
 
     # ----- data -----------------------------------------------------------------------------------
     def _data(self, X, y, name="X"):
-        X = as_numeric(name, X, self.net.dtype, ndim=(2,))
-        X, _ = check_X(X, self.net.n_inputs, self.net.dtype)
+        X, _ = check_X(X, self.net.n_inputs, self.net.dtype, ndim=(2,), name=name)
         Y = check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name="y" if name == "X" else name + "_y")
         return X, Y
 

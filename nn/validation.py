@@ -40,19 +40,32 @@ def as_numeric(name, values, dtype, ndim=(1, 2)):
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
 
 
-def check_X(X, n_features, dtype):
+def all_finite(arr, chunk=1 << 18):
+    """np.isfinite(arr).all() in pieces, so that a large array needs no mask of its own size."""
+    flat = arr.reshape(-1)
+    if flat.dtype.kind in "iub":
+        return True
+    mask = np.empty(min(flat.size, chunk), dtype=bool)
+    for start in range(0, flat.size, chunk):
+        piece = flat[start:start + chunk]
+        if not np.isfinite(piece, out=mask[:piece.size]).all():
+            return False
+    return True
+
+
+def check_X(X, n_features, dtype, ndim=(1, 2), name="X"):
     """X as a 2-D array (n_samples, n_features); a 1-D X is one sample. Returns (X, was_1d)."""
-    X = as_numeric("X", X, dtype)
+    X = as_numeric(name, X, dtype, ndim)
     one_sample = X.ndim == 1
     if one_sample:
         X = X.reshape(1, -1)
     if X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features but the network expects {n_features}")
+        raise ValueError(f"{name} has {X.shape[1]} features but the network expects {n_features}")
     return X, one_sample
 
 

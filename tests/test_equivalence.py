@@ -134,3 +134,26 @@ def test_training_memory_does_not_grow(batch_size, rng):
     finally:
         tracemalloc.stop()
     assert after - before < 1_000_000
+
+
+@pytest.mark.parametrize("batch_size", [7, 32])
+@pytest.mark.parametrize("make_optimizer", [lambda: nn.SGD(0.1), lambda: nn.Adam(0.01, weight_decay=0.01)],
+                         ids=["sgd", "adam"])
+def test_inputs_with_zero_columns(make_optimizer, batch_size, rng):
+    """Batches whose inputs are zero in many columns (MNIST's blank borders) run the first layer on the
+    nonzero columns only; the numbers stay the reference's, all-zero batches included."""
+    X = rng.normal(size=(96, 40)) * (rng.random(size=(96, 40)) < 0.1)
+    X[:, :15] = 0  # columns that are always zero
+    X[32:64] = 0   # whole batches of zeros
+    y = rng.integers(0, 4, size=96)
+    make = lambda backend: nn.Network([40, 24, 4], activation="relu", output="softmax", seed=5, backend=backend)
+    results = []
+    for backend in ("reference", "compiled"):
+        net = make(backend)
+        trainer = nn.Trainer(net, optimizer=make_optimizer(), batch_size=batch_size, seed=3)
+        trainer.fit(X, y, epochs=3, verbose=False, callbacks=[lambda e, logs: None])  # epoch by epoch
+        net2 = make(backend)
+        nn.Trainer(net2, optimizer=make_optimizer(), batch_size=batch_size, seed=3).fit(X, y, epochs=3, verbose=False)
+        np.testing.assert_array_equal(net.theta, net2.theta)
+        results.append(net.theta)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-13)
