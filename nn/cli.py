@@ -243,17 +243,19 @@ def info(args):
     except ImportError as exc:
         print(f"compiled core: NOT loaded ({exc})")
     print(f"default backend: {backends.resolve()}; dtypes: float64, float32")
-    print(f"numpy {np.__version__}, scipy {scipy.__version__}: the core calls SciPy's BLAS "
-          f"(scipy.linalg.cython_blas), the reference NumPy's")
-    try:
-        from threadpoolctl import threadpool_info
-
-        for pool in threadpool_info():
-            print(f"  {pool.get('internal_api')} {pool.get('version')} ({pool.get('num_threads')} threads): "
-                  f"{pool.get('filepath')}")
-    except ImportError:
-        pass
+    for name, module, role in (("scipy", scipy, "the compiled core's products"), ("numpy", np, "the reference's")):
+        print(f"{name} {module.__version__}: {_blas(module)} ({role})")
+    print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset: all cores)')}")
     return 0
+
+
+def _blas(module):
+    """The BLAS a NumPy or SciPy build links, from its build configuration."""
+    try:
+        blas = module.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # older builds describe themselves differently
+        return "BLAS (see show_config())"
 
 
 def main(argv=None):

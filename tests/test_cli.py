@@ -83,3 +83,19 @@ def test_bench_command_runs():
     result = run("bench", "--only", "W1", "--repeat", "1", "--json", "")
     assert result.returncode == 0, result.stderr
     assert "W1 gender" in result.stdout and "core time per SGD step" in result.stdout
+
+
+def test_python_dash_m_nn_works_too():
+    result = subprocess.run([sys.executable, "-m", "nn", "info"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "compiled core: loaded" in result.stdout
+    assert "scipy" in result.stdout and "BLAS threads" in result.stdout
+
+
+@pytest.mark.skipif(not __import__("conftest").mnist_available(), reason="../shared/data/mnist is absent")
+def test_ten_epochs_on_the_shared_mnist_reach_97_5_percent():
+    from conftest import MNIST_DIR
+
+    result = run("train", "--data", str(MNIST_DIR), "--epochs", "10")
+    assert result.returncode == 0, result.stderr
+    assert "on 10000 images" in result.stdout
+    assert float(result.stdout.split("test accuracy ")[1].split()[0]) >= 0.975
