@@ -157,3 +157,16 @@ def test_inputs_with_zero_columns(make_optimizer, batch_size, rng):
         np.testing.assert_array_equal(net.theta, net2.theta)
         results.append(net.theta)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.skipif(not mnist_available(), reason="../shared/data/mnist is absent")
+def test_mnist_five_epochs_same_test_accuracy():
+    from nn.datasets import load_mnist
+
+    X, y = load_mnist(MNIST_DIR, "train")
+    X_test, y_test = load_mnist(MNIST_DIR, "test")
+    make = lambda backend: nn.Network([784, 128, 10], activation="relu", output="softmax", seed=0, backend=backend)
+    (ref, _, _), (comp, _, _) = train_both(make, lambda: nn.SGD(0.1), "cross_entropy", X, y, 32, epochs=5)
+    accuracies = [np.mean(net.predict(X_test) == y_test) for net in (ref, comp)]
+    assert accuracies[0] == accuracies[1] >= 0.95
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-7, atol=1e-9)
