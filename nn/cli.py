@@ -237,9 +237,9 @@ def info(args):
 
     print(f"nn {__version__}")
     try:
-        from . import _core
+        from .backends import compiled
 
-        print(f"compiled core: loaded ({_core.__file__})")
+        print(f"compiled core: loaded ({compiled.CORE_FILE})")
     except ImportError as exc:
         print(f"compiled core: NOT loaded ({exc})")
     print(f"default backend: {backends.resolve()}; dtypes: float64, float32")

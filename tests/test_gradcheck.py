@@ -1,6 +1,4 @@
 """Finite-difference gradient checks for every activation x loss pair (float64)."""
-import itertools
-
 import numpy as np
 import pytest
 

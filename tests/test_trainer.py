@@ -114,14 +114,36 @@ def test_callbacks_see_logs_and_may_stop(rng):
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(rng):
     X, y = blobs(rng)
     net = nn.Network([4, 8, 1], activation="relu", output="identity", seed=0)
-    trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(0.2), batch_size=4, seed=0)
+    optimizer = nn.Momentum(0.001, 0.9)
+    trainer = nn.Trainer(net, loss="mse", optimizer=optimizer, batch_size=4, seed=0)
     good = {}
-    with pytest.raises(nn.TrainingDiverged, match=r"epoch (\d+).*lower learning rate") as info:
-        trainer.fit(X * 1e3, y.astype(float), epochs=50, verbose=False,
-                    callbacks=[lambda epoch, logs: good.__setitem__(epoch, net.theta)])
-    assert np.isfinite(net.theta).all()
-    if good:
-        np.testing.assert_array_equal(net.theta, good[max(good)])
+
+    def record_then_break(epoch, logs):
+        good[epoch] = (net.theta, optimizer.state["velocity"][0].copy(), optimizer.steps)
+        if epoch == 3:
+            optimizer.learning_rate = 1e4  # a bad schedule: epoch 4 blows up
+
+    with pytest.raises(nn.TrainingDiverged, match=r"in epoch 4; .* end of epoch 3. Try a lower learning rate"):
+        trainer.fit(X, y.astype(float), epochs=10, verbose=False, callbacks=[record_then_break])
+    theta, velocity, steps = good[3]
+    np.testing.assert_array_equal(net.theta, theta)
+    np.testing.assert_array_equal(optimizer.state["velocity"][0], velocity)
+    assert optimizer.steps == steps and max(good) == 3
+
+
+def test_nan_loss_in_the_many_epochs_path_rolls_back_too(rng):
+    """No callbacks: all epochs run in one backend call, which keeps each epoch's start itself."""
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 1], activation="relu", output="identity", seed=0)
+    start = net.theta
+    trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(0.001), batch_size=4, seed=0)
+    history = trainer.fit(X, y.astype(float), epochs=3, verbose=False)
+    after_three = net.theta
+    trainer.optimizer.learning_rate = 10.0
+    with pytest.raises(nn.TrainingDiverged, match="in epoch 1; .* end of epoch 0"):
+        trainer.fit(X, y.astype(float), epochs=20, verbose=False)
+    np.testing.assert_array_equal(net.theta, after_three)
+    assert trainer.optimizer.steps == 3 * 30 and len(history) == 3 and not np.array_equal(start, after_three)
 
 
 @pytest.mark.parametrize("verbose", [False, True])

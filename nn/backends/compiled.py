@@ -10,6 +10,7 @@ from .. import _core
 from ..optimizers import SGD, Adam, Momentum, RMSprop
 from . import layer_views, reference
 
+CORE_FILE = _core.__file__
 ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
 LOSS_CODES = {name: i for i, name in enumerate(_core.LOSS_NAMES)}
 OPTIMIZER_CODES = {SGD: 0, Momentum: 1, RMSprop: 2, Adam: 3}
@@ -55,6 +56,11 @@ def gradients(net, X, Y, loss):
     grad = np.empty_like(net._theta)
     value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad)
     return value, grad
+
+
+def matmul(A, B, C):
+    """C = A @ B through the core's product (SciPy's BLAS for large matrices): for the benchmark."""
+    _core.matmul(A, B, C)
 
 
 def _hyper(optimizer):
