@@ -170,3 +170,17 @@ def test_mnist_five_epochs_same_test_accuracy():
     accuracies = [np.mean(net.predict(X_test) == y_test) for net in (ref, comp)]
     assert accuracies[0] == accuracies[1] >= 0.95
     np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-7, atol=1e-9)
+
+
+def test_an_optimizer_of_the_users_own_trains_on_both_backends(rng):
+    """The core knows four update rules; any other Optimizer subclass works too (its loop runs in Python)."""
+
+    class SignSGD(nn.optimizers.Optimizer):
+        def _update(self, i, p, g):
+            p -= self.learning_rate * np.sign(g)
+
+    X, y = problem(rng, "cross_entropy", 3)
+    make = lambda backend: nn.Network([5, 8, 3], activation="tanh", output="softmax", seed=1, backend=backend)
+    (ref, h_ref, _), (comp, h_comp, _) = train_both(make, lambda: SignSGD(0.01), "cross_entropy", X, y, 7, epochs=2)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-12)
+    assert h_comp.loss[-1] < h_comp.loss[0]

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from ..optimizers import SGD, Adam, Momentum, RMSprop
-from . import layer_views, reference
+from . import reference
 
 CORE_FILE = _core.__file__
 ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
@@ -108,4 +108,4 @@ def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
     return float(loss_sums[0]), int(corrects[0])
 
 
-__all__ = ["forward", "gradients", "train_epoch", "train_epochs", "layer_views"]
+__all__ = ["forward", "gradients", "train_epoch", "train_epochs", "matmul"]
