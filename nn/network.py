@@ -139,19 +139,13 @@ class Network:
     def _allocate(self):
         """One flat theta; each layer's W and b become views into it (keeping given values)."""
         self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
-        self._given = []
-        offset = 0
-        for layer in self.layers:
-            n_w = layer.n_in * layer.n_out
-            W = self._theta[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            b = self._theta[offset + n_w:offset + layer.n_params]
-            self._given.append((layer.W is not None, layer.b is not None))
+        self._given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
+        for layer, (W, b) in zip(self.layers, backends.layer_views(self, self._theta)):
             if layer.W is not None:
                 W[...] = layer.W
             if layer.b is not None:
                 b[...] = layer.b
             layer._W, layer._b = W, b
-            offset += layer.n_params
 
     def _initialise(self, rng):
         # Draw in float64 whatever the dtype, so a seed gives the same weights in float32 and float64.

@@ -3,6 +3,7 @@
 The shuffle order of each epoch is drawn here, from the trainer's seeded generator, and handed to the
 backend: both backends see the same batches and give the same result.
 """
+import copy
 import math
 import sys
 import time
@@ -204,7 +205,8 @@ class Trainer:
             return None
         if not isinstance(early_stopping, EarlyStopping):
             early_stopping = EarlyStopping(patience=early_stopping)
-        if early_stopping.monitor is None:
+        if early_stopping.monitor is None:  # a copy: the caller's object may serve another fit
+            early_stopping = copy.copy(early_stopping)
             early_stopping.monitor = "val_loss" if has_validation else "loss"
         if early_stopping.monitor.startswith("val_") and not has_validation:
             raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no validation data")

@@ -177,7 +177,7 @@ cdef void bias_activate(floating* Z, floating* b, Py_ssize_t n, Py_ssize_t k, in
 cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
     """G <- dL/dZ from G = dL/dA and the layer's output A (n x k), in place."""
     cdef Py_ssize_t i, j, size = n * k
-    cdef floating s, a
+    cdef floating s
     if activation == SIGMOID:
         for i in range(size):
             G[i] = G[i] * A[i] * (1 - A[i])
@@ -426,7 +426,6 @@ cdef void backward_batch(Net* net, int loss, floating* theta, floating* work, fl
     cdef floating* db
     cdef floating* delta = work + net.d_off[0]
     cdef floating* delta_prev
-    cdef floating s
     output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L], Y, rows, n, net.sizes[L], delta)
     for l in range(L - 1, -1, -1):
         n_in, n_out = net.sizes[l], net.sizes[l + 1]

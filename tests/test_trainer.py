@@ -90,6 +90,16 @@ def test_early_stopping_restores_the_best_weights(rng):
     np.testing.assert_array_equal(net.theta, seen[best])
 
 
+def test_an_early_stopping_object_serves_several_fits(rng):
+    """Its default monitor is chosen per fit (val_loss with validation data, else loss), not stored."""
+    X, y = blobs(rng)
+    stopper = nn.EarlyStopping(patience=2)
+    _, trainer = make()
+    trainer.fit(X[:90], y[:90], epochs=3, validation_data=(X[90:], y[90:]), early_stopping=stopper, verbose=False)
+    trainer.fit(X, y, epochs=3, early_stopping=stopper, verbose=False)  # no validation data this time
+    assert stopper.monitor is None
+
+
 def test_early_stopping_needs_validation_for_val_metrics(rng):
     X, y = blobs(rng)
     _, trainer = make()

@@ -37,17 +37,19 @@ def snapshot_size(net, optimizer):
     return (1 + len(optimizer.state_names)) * net.n_params
 
 
+def _snapshot_parts(net, optimizer):
+    """theta, then each optimizer state array: what a snapshot holds, in order."""
+    optimizer.init_state([net._theta])
+    return [net._theta] + [optimizer.state[name][0] for name in optimizer.state_names]
+
+
 def save_snapshot(net, optimizer, snapshot):
     """Copy theta, then each optimizer state array, into ``snapshot``."""
-    optimizer.init_state([net._theta])
-    parts = [net._theta] + [optimizer.state[name][0] for name in optimizer.state_names]
-    for i, part in enumerate(parts):
+    for i, part in enumerate(_snapshot_parts(net, optimizer)):
         snapshot[i * net.n_params:(i + 1) * net.n_params] = part
 
 
 def restore_snapshot(net, optimizer, snapshot):
     """The reverse of save_snapshot."""
-    optimizer.init_state([net._theta])
-    parts = [net._theta] + [optimizer.state[name][0] for name in optimizer.state_names]
-    for i, part in enumerate(parts):
+    for i, part in enumerate(_snapshot_parts(net, optimizer)):
         part[...] = snapshot[i * net.n_params:(i + 1) * net.n_params]

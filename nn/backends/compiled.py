@@ -85,7 +85,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     state1, state2 = (states + [empty, empty])[:2]
     orders = np.ascontiguousarray(np.atleast_2d(orders), dtype=np.intp)
     lay, work = _layout(net, batch_size)
-    grad = net.__dict__.setdefault("_core_grad", {}).setdefault(np.dtype(net.dtype).name, np.empty_like(theta))
+    grad = net.__dict__.setdefault("_core_grad", np.empty_like(theta))  # scratch, one per network
     loss_sums = np.zeros(len(orders))
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)
