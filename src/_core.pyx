@@ -12,7 +12,7 @@ operation for operation, so the two agree to rounding.
 from cython cimport floating
 from libc.math cimport exp, fabs, log, pow, sqrt, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
 
@@ -211,8 +211,9 @@ cdef inline floating clipped_log(floating a) noexcept nogil:
     return <floating>log(a if a > eps else eps)
 
 
-cdef double loss_value(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """The loss of the batch: A (n x k) against rows ``rows`` of Y (or its first n rows if rows is NULL)."""
+cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """The sum over the n rows of A (n x k) of each row's loss against its target, row rows[i] of Y (or
+    row i if rows is NULL): the batch's loss is this over n."""
     cdef Py_ssize_t i, j
     cdef double total = 0
     cdef floating a, y
@@ -229,24 +230,25 @@ cdef double loss_value(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_
             elif y != 0:
                 total += y * clipped_log(a)
     if loss == MSE:
-        return total / (n * k)
+        return total / k
     if loss == BINARY_CROSS_ENTROPY:
-        return -total / (n * k)
-    return -total / n
+        return -total / k
+    return -total
 
 
 cdef void output_delta(int loss, int activation, floating* A, floating* Y, Py_ssize_t* rows,
-                       Py_ssize_t n, Py_ssize_t k, floating* D) noexcept nogil:
-    """D = dL/dZ of the output layer: (A - Y)/n for cross-entropy (softmax), (A - Y)/(n k) for binary
-    cross-entropy (sigmoid), f'(A) * 2 (A - Y)/(n k) for mse."""
+                       Py_ssize_t n, Py_ssize_t batch, Py_ssize_t k, floating* D) noexcept nogil:
+    """D = dL/dZ of the output layer for n rows (targets as in loss_total) of a batch of `batch` rows:
+    (A - Y)/batch for cross-entropy (softmax), (A - Y)/(batch k) for binary cross-entropy (sigmoid),
+    f'(A) * 2 (A - Y)/(batch k) for mse."""
     cdef Py_ssize_t i, j
     cdef floating* y_row
-    cdef Py_ssize_t size = n * k
+    cdef Py_ssize_t size = batch * k
     for i in range(n):
         y_row = Y + (rows[i] if rows != NULL else i) * k
         for j in range(k):
             if loss == CROSS_ENTROPY:
-                D[i * k + j] = (A[i * k + j] - y_row[j]) / n
+                D[i * k + j] = (A[i * k + j] - y_row[j]) / batch
             elif loss == BINARY_CROSS_ENTROPY:
                 D[i * k + j] = (A[i * k + j] - y_row[j]) / size
             else:
@@ -327,9 +329,9 @@ cdef void optimizer_step(int optimizer, double* hyper, long long t, floating* p,
 cdef struct Net:
     # Layer l (0-based) maps sizes[l] -> sizes[l + 1]; W at theta + w_off[l], b at theta + w_off[l] +
     # sizes[l] * sizes[l + 1]; its output for a batch at work + a_off[l + 1] (a_off[0]: the batch's
-    # input rows). Two delta buffers of max(sizes[1:]) * batch at work + d_off[0], d_off[1].
+    # input rows) and its delta dL/dZ at work + d_off[l], both batch x sizes[l + 1], row i for sample i.
     # Training layouts also hold, at work + wc_off, room for the rows of W_1 that a batch uses
-    # (see gather_rows).
+    # (see columns_in_use).
     Py_ssize_t n_layers
     Py_ssize_t* sizes
     Py_ssize_t* acts
@@ -344,142 +346,166 @@ cdef struct Net:
 cdef double COMPACT_LIMIT = 0.85
 
 
-cdef Py_ssize_t gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in, floating* A0,
-                            Py_ssize_t* cols, unsigned char* mark) noexcept nogil:
-    """Copy the batch's rows X[rows] (n x n_in) into A0. With cols (room for n_in indices) and mark
-    (n_in bytes), and few enough columns holding a nonzero in this batch, copy only those columns:
-    A0 is then n x n_cols, their indices in cols. Returns n_cols (n_in: every column, cols unused)."""
-    cdef Py_ssize_t i, k, n_cols = 0
+cdef inline Py_ssize_t part(Py_ssize_t n, int i, int parts) noexcept nogil:
+    """Start of part i when 0..n is cut into `parts` contiguous parts (part(n, parts, parts) == n)."""
+    return n * i // parts
+
+
+cdef void mark_nonzero(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in,
+                       unsigned char* mark) noexcept nogil:
+    """mark[k] = 1 if column k of X[rows[0:n]] holds a nonzero, else 0."""
+    cdef Py_ssize_t i, k
     cdef floating* row
-    if cols != NULL:
-        memset(mark, 0, n_in)
-        for i in range(n):
-            row = X + rows[i] * n_in
-            for k in range(n_in):
-                mark[k] |= row[k] != 0
-        for k in range(n_in):
-            if mark[k]:
-                cols[n_cols] = k
-                n_cols += 1
-        if n_cols <= COMPACT_LIMIT * n_in:
-            for i in range(n):
-                row = X + rows[i] * n_in
-                for k in range(n_cols):
-                    A0[i * n_cols + k] = row[cols[k]]
-            return n_cols
+    memset(mark, 0, n_in)
     for i in range(n):
-        memcpy(A0 + i * n_in, X + rows[i] * n_in, n_in * sizeof(floating))
-    return n_in
+        row = X + rows[i] * n_in
+        for k in range(n_in):
+            mark[k] |= row[k] != 0
 
 
-cdef floating* forward_batch(Net* net, floating* theta, floating* work, floating* X, Py_ssize_t* rows,
-                             Py_ssize_t n, Py_ssize_t* cols=NULL, unsigned char* mark=NULL,
-                             Py_ssize_t* n_cols=NULL) noexcept nogil:
-    """Every layer's output for the n samples X[rows] (X[0:n] if rows is NULL); returns the output.
+cdef Py_ssize_t columns_in_use(unsigned char* marks, int n_marks, Py_ssize_t n_in, Py_ssize_t* cols) noexcept nogil:
+    """The columns marked in any of the n_marks mark arrays (n_in bytes each), into cols; returns their
+    count, or n_in (cols unused) when too many are in use for the compact first layer to pay."""
+    cdef Py_ssize_t k, n_cols = 0
+    cdef int i
+    cdef unsigned char used
+    for k in range(n_in):
+        used = 0
+        for i in range(n_marks):
+            used |= marks[i * n_in + k]
+        if used:
+            cols[n_cols] = k
+            n_cols += 1
+    return n_cols if n_cols <= COMPACT_LIMIT * n_in else n_in
 
-    With cols and mark (training), the first layer may run on the batch's nonzero input columns only:
-    then *n_cols < sizes[0], A_0 holds those columns and work + wc_off the matching rows of W_1.
-    """
-    cdef Py_ssize_t l, i, k, n_in = net.sizes[0], n_out, K = net.sizes[0]
-    cdef floating* A_prev = work + net.a_off[0]
+
+cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, floating* A0,
+                      Py_ssize_t* cols, Py_ssize_t K) noexcept nogil:
+    """Rows r0..r1 of the batch, X[rows[i]], into A0 (row i at A0 + i K): whole (K == n_in), or only the
+    K columns cols."""
+    cdef Py_ssize_t i, k
+    cdef floating* row
+    for i in range(r0, r1):
+        row = X + rows[i] * n_in
+        if K == n_in:
+            memcpy(A0 + i * n_in, row, n_in * sizeof(floating))
+        else:
+            for k in range(K):
+                A0[i * K + k] = row[cols[k]]
+
+
+cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
+                            Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Every layer's output for rows r0..r1 of a batch whose inputs are A0 (row i at A0 + i K); returns
+    the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
+    work + wc_off the matching rows of W_1."""
+    cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0
+    cdef floating* A_prev = A0 + r0 * K
     cdef floating* A
     cdef floating* W
-    if rows == NULL:
-        A_prev = X
-    elif n == 1:
-        A_prev = X + rows[0] * n_in  # one sample: the loops skip its zeros anyway
-    else:
-        K = gather_rows(X, rows, n, n_in, A_prev, cols, mark)
-    if n_cols != NULL:
-        n_cols[0] = K
     for l in range(net.n_layers):
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         W = theta + net.w_off[l]
-        A = work + net.a_off[l + 1]
-        if l == 0 and K < n_in:
-            for k in range(K):
-                memcpy(work + net.wc_off + k * n_out, W + cols[k] * n_out, n_out * sizeof(floating))
-            gemm(c'N', c'N', <int>n, <int>n_out, <int>K, <floating>1, A_prev, <int>max(K, 1),
-                 work + net.wc_off, <int>n_out, <floating>0, A, <int>n_out)
-        else:
-            gemm(c'N', c'N', <int>n, <int>n_out, <int>n_in, <floating>1, A_prev, <int>n_in, W, <int>n_out,
-                 <floating>0, A, <int>n_out)
-        bias_activate(A, W + n_in * n_out, n, n_out, <int>net.acts[l])
+        A = work + net.a_off[l + 1] + r0 * n_out
+        if nr > 0:
+            if l == 0:
+                gemm(c'N', c'N', <int>nr, <int>n_out, <int>K, <floating>1, A_prev, <int>max(K, 1),
+                     W if K == n_in else work + net.wc_off, <int>n_out, <floating>0, A, <int>n_out)
+            else:
+                gemm(c'N', c'N', <int>nr, <int>n_out, <int>n_in, <floating>1, A_prev, <int>n_in, W, <int>n_out,
+                     <floating>0, A, <int>n_out)
+            bias_activate(A, W + n_in * n_out, nr, n_out, <int>net.acts[l])
         A_prev = A
     return A_prev
 
 
-cdef void backward_batch(Net* net, int loss, floating* theta, floating* work, floating* X, Py_ssize_t* rows,
-                         Py_ssize_t n, floating* Y, floating* grad, double sgd_rate, Py_ssize_t* cols=NULL,
-                         Py_ssize_t n_cols=-1) noexcept nogil:
-    """Backpropagation after forward_batch. With sgd_rate = 0, fill grad (theta's layout) with dL/dtheta.
-    With sgd_rate > 0, apply plain SGD directly (W += -rate A^T delta, written by the product itself)
-    and leave grad alone. cols and n_cols: as forward_batch left them (the rows of W_1 whose inputs
-    were all zero get a zero gradient: they are left as they are, or zeroed in grad).
+cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
+    """After forward_rows: every layer's delta for rows r0..r1 of a batch of n (the targets of row i are
+    Y[rows[i]], or Y[i] if rows is NULL). delta_L from the loss; delta_{l-1} = f'(A_{l-1}) * (delta_l
+    @ W_l^T), from the weights as they are (before the batch's update)."""
+    cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k = net.sizes[L], nr = r1 - r0
+    cdef floating* delta = work + net.d_off[L - 1] + r0 * k
+    cdef floating* delta_prev
+    if nr <= 0:
+        return
+    output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L] + r0 * k, Y if rows != NULL else Y + r0 * k,
+                 rows + r0 if rows != NULL else NULL, nr, n, k, delta)
+    for l in range(L - 1, 0, -1):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        delta_prev = work + net.d_off[l - 1] + r0 * n_in
+        gemm(c'N', c'T', <int>nr, <int>n_in, <int>n_out, <floating>1, delta, <int>n_out, theta + net.w_off[l],
+             <int>n_out, <floating>0, delta_prev, <int>n_in)
+        backprop_activation(work + net.a_off[l] + r0 * n_in, delta_prev, nr, n_in, <int>net.acts[l - 1])
+        delta = delta_prev
 
-    delta_L from the loss; for l from the top: dW_l = A_{l-1}^T delta_l, db_l = column sums of delta_l,
-    delta_{l-1} = f'_{l-1}(A_{l-1}) * (delta_l @ W_l^T), taken before W_l changes.
+
+cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
+                      Py_ssize_t n, int i, int parts, floating* grad, double sgd_rate) noexcept nogil:
+    """Part i of `parts` of the batch's weight update, after backward_rows of all its n rows: rows
+    part(.., i) to part(.., i + 1) of every W_l and those columns of every b_l.
+
+    dW_l = A_{l-1}^T delta_l, db_l = column sums of delta_l (row by row, as NumPy sums axis 0). With
+    sgd_rate = 0 they go to grad (theta's layout); with sgd_rate > 0 plain SGD is applied directly
+    (W += -rate A^T delta, written by the product itself; db through grad's b block as scratch).
+    Compact first layer (K < sizes[0]): only W_1's rows cols[0..K] can have a nonzero gradient; SGD
+    updates them in work + wc_off and copies them back, the gradient zeroes the others.
     """
-    cdef Py_ssize_t L = net.n_layers, l, i, j, n_in, n_out, which = 0
+    cdef Py_ssize_t l, r, k, j, s, n_in, n_out, R, i0, i1, lda, lo, hi
     cdef floating* A_prev
     cdef floating* W
+    cdef floating* dW
     cdef floating* db
-    cdef floating* delta = work + net.d_off[0]
-    cdef floating* delta_prev
-    output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L], Y, rows, n, net.sizes[L], delta)
-    for l in range(L - 1, -1, -1):
+    cdef floating* delta
+    cdef floating* Wc = work + net.wc_off
+    cdef bint compact
+    for l in range(net.n_layers):
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         W = theta + net.w_off[l]
+        dW = grad + net.w_off[l]
+        delta = work + net.d_off[l]
+        compact = l == 0 and K < n_in
         if l == 0:
-            A_prev = X if rows == NULL else (X + rows[0] * n_in if n == 1 else work + net.a_off[0])
+            A_prev, lda, R = A0, K, K
         else:
-            A_prev = work + net.a_off[l]
-            delta_prev = work + net.d_off[1 - which]
-            gemm(c'N', c'T', <int>n, <int>n_in, <int>n_out, <floating>1, delta, <int>n_out, W, <int>n_out,
-                 <floating>0, delta_prev, <int>n_in)
-            backprop_activation(A_prev, delta_prev, n, n_in, <int>net.acts[l - 1])
-        # dW = A_prev^T delta: into grad, or for plain SGD straight into W by the product itself.
-        if l == 0 and 0 <= n_cols < n_in:
-            first_layer_compact(W, grad + net.w_off[l], work + net.wc_off, A_prev, delta, n, n_in, n_out, cols,
-                                n_cols, sgd_rate)
-        elif sgd_rate > 0:
-            gemm(c'T', c'N', <int>n_in, <int>n_out, <int>n, <floating>(-sgd_rate), A_prev, <int>n_in, delta,
-                 <int>n_out, <floating>1, W, <int>n_out)
-        else:
-            gemm(c'T', c'N', <int>n_in, <int>n_out, <int>n, <floating>1, A_prev, <int>n_in, delta, <int>n_out,
-                 <floating>0, grad + net.w_off[l], <int>n_out)
-        # db = column sums of delta, row by row as NumPy sums axis 0, into grad's b block; SGD applies it.
-        db = grad + net.w_off[l] + n_in * n_out
-        memcpy(db, delta, n_out * sizeof(floating))
-        for i in range(1, n):
-            for j in range(n_out):
-                db[j] += delta[i * n_out + j]
+            A_prev, lda, R = work + net.a_off[l], n_in, n_in
+        i0, i1 = part(R, i, parts), part(R, i + 1, parts)
+        if i1 > i0:
+            if compact:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>(-sgd_rate if sgd_rate > 0 else 1),
+                     A_prev + i0, <int>max(lda, 1), delta, <int>n_out, <floating>(1 if sgd_rate > 0 else 0),
+                     Wc + i0 * n_out, <int>n_out)
+                for k in range(i0, i1):
+                    memcpy((W if sgd_rate > 0 else dW) + cols[k] * n_out, Wc + k * n_out, n_out * sizeof(floating))
+                if sgd_rate == 0:
+                    # The rows between this part's columns (and before / after them, for the first and last
+                    # part) have no input in the batch: zero gradient.
+                    lo = 0 if i0 == 0 else cols[i0 - 1] + 1
+                    hi = n_in if i1 == K else cols[i1 - 1] + 1
+                    k = i0
+                    for r in range(lo, hi):
+                        if k < i1 and cols[k] == r:
+                            k += 1
+                        else:
+                            memset(dW + r * n_out, 0, n_out * sizeof(floating))
+            elif sgd_rate > 0:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>(-sgd_rate), A_prev + i0, <int>lda,
+                     delta, <int>n_out, <floating>1, W + i0 * n_out, <int>n_out)
+            else:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>1, A_prev + i0, <int>lda, delta,
+                     <int>n_out, <floating>0, dW + i0 * n_out, <int>n_out)
+        elif compact and K == 0 and i == 0 and sgd_rate == 0:
+            memset(dW, 0, n_in * n_out * sizeof(floating))  # a batch of zeros: no part has a column
+        db = dW + n_in * n_out
+        i0, i1 = part(n_out, i, parts), part(n_out, i + 1, parts)
+        for j in range(i0, i1):
+            db[j] = delta[j]
+        for s in range(1, n):
+            for j in range(i0, i1):
+                db[j] += delta[s * n_out + j]
         if sgd_rate > 0:
-            for j in range(n_out):
+            for j in range(i0, i1):
                 W[n_in * n_out + j] = W[n_in * n_out + j] - <floating>(sgd_rate * db[j])
-        if l > 0:
-            delta = delta_prev
-            which = 1 - which
-
-
-cdef void first_layer_compact(floating* W, floating* dW, floating* Wc, floating* A0, floating* delta,
-                              Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t* cols, Py_ssize_t n_cols,
-                              double sgd_rate) noexcept nogil:
-    """dW_1 = A_0^T delta for a batch whose inputs are zero outside the columns ``cols``: only those rows
-    of dW_1 are nonzero. Plain SGD updates them in Wc (the rows forward_batch gathered) and writes them
-    back to W; otherwise they go to dW (W_1's block of grad, its other rows zeroed)."""
-    cdef Py_ssize_t k
-    if sgd_rate > 0:
-        gemm(c'T', c'N', <int>n_cols, <int>n_out, <int>n, <floating>(-sgd_rate), A0, <int>max(n_cols, 1), delta,
-             <int>n_out, <floating>1, Wc, <int>n_out)
-        for k in range(n_cols):
-            memcpy(W + cols[k] * n_out, Wc + k * n_out, n_out * sizeof(floating))
-    else:
-        gemm(c'T', c'N', <int>n_cols, <int>n_out, <int>n, <floating>1, A0, <int>max(n_cols, 1), delta, <int>n_out,
-             <floating>0, Wc, <int>n_out)
-        memset(dW, 0, n_in * n_out * sizeof(floating))
-        for k in range(n_cols):
-            memcpy(dW + cols[k] * n_out, Wc + k * n_out, n_out * sizeof(floating))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -499,53 +525,221 @@ cdef int check_signals() noexcept nogil:
     return 0
 
 
-cdef Py_ssize_t train_loop(Net* net, int loss, int optimizer, double* hyper, long long* t,
-                           floating* theta, floating* grad, floating* s1, floating* s2, floating* work,
-                           floating* X, floating* Y, Py_ssize_t* order, Py_ssize_t n_epochs, Py_ssize_t m,
-                           Py_ssize_t batch_size, double* epoch_loss, Py_ssize_t* epoch_correct,
-                           floating* snapshot, Py_ssize_t n_params, Py_ssize_t check_every,
-                           bint* interrupted, Py_ssize_t* cols, unsigned char* mark) noexcept nogil:
-    """Run n_epochs epochs over the rows order[e, :m] in batches; returns the epochs completed.
-
-    After an epoch whose loss is not finite, stop (its start is in snapshot, when given).
+# ----- training, on one thread or a team of them ----------------------------------------------------
+cdef extern from *:
     """
-    cdef Py_ssize_t e, start, n, batch = 0, k_out = net.sizes[net.n_layers], n_cols
-    cdef Py_ssize_t* rows
+    #include <pthread.h>
+    #include <sched.h>
+    /* A sense-reversing barrier for the threads of one training call. Waiting spins (the wait between
+       two phases of a batch is microseconds), then yields the processor if it lasts. */
+    typedef struct { int count; int sense; } nn_barrier;
+    static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
+        int s = !*local_sense;
+        long spins = 0;
+        *local_sense = s;
+        if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
+            __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
+            return;
+        }
+        while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
+            if (++spins > 200000) {
+                sched_yield();
+            } else {
+    #if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+    #endif
+            }
+        }
+    }
+    static inline int nn_load(int* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void nn_store(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    """
+    ctypedef struct nn_barrier:
+        int count
+        int sense
+    void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) nogil
+    int nn_load(int* p) nogil
+    void nn_store(int* p, int v) nogil
+    ctypedef unsigned long pthread_t
+    int pthread_create(pthread_t* thread, void* attr, void* (*start)(void*) noexcept nogil, void* arg) nogil
+    int pthread_join(pthread_t thread, void** retval) nogil
+    void sched_yield() nogil
+
+
+cdef struct Job:
+    # One train call, shared by its threads. Thread i owns rows part(n, i, T) .. part(n, i + 1, T) of
+    # each batch (forward, loss, deltas) and part i of every weight matrix's rows (update).
+    Net* net
+    int loss, optimizer, n_threads
+    double* hyper
+    void* theta
+    void* grad
+    void* s1
+    void* s2
+    void* work
+    void* X
+    void* Y
+    void* snapshot
+    Py_ssize_t* order
+    Py_ssize_t n_epochs, m, batch_size, n_params, check_every
+    double* epoch_loss
+    Py_ssize_t* epoch_correct
+    double* loss_part        # [e * n_threads + thread]: a thread's share of epoch e
+    Py_ssize_t* correct_part
+    unsigned char* marks     # n_threads x sizes[0]: the input columns each thread's rows use
+    Py_ssize_t* cols         # n_threads x sizes[0]: each thread's copy of the columns in use
+    nn_barrier barrier
+    int go                   # 0 wait, 1 run, -1 leave (a thread could not be started)
+    int stop                 # set by thread 0 on Ctrl-C
+    bint is_double
+
+
+cdef struct Worker:
+    Job* job
+    int index
+    int sense                # this thread's barrier sense
+    long long t              # optimizer steps taken
+    Py_ssize_t done          # epochs completed
+    bint interrupted
+
+
+cdef inline void sync(Worker* w) noexcept nogil:
+    if w.job.n_threads > 1:
+        nn_barrier_wait(&w.job.barrier, w.job.n_threads, &w.sense)
+
+
+cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
+    """One thread's share of the epochs; returns the epochs completed. With one thread, the whole job.
+
+    Per batch: mark the input columns of own rows | sync | gather own rows (and a part of W_1's rows in
+    use: | sync) | forward, loss, deltas of own rows | sync | update own part of the weights (other
+    optimizers: gradient part | sync | step on own part of theta). The next batch's first sync
+    separates its reads of theta from this batch's updates. After an epoch whose loss is not finite,
+    stop (its start is in snapshot, when given).
+    """
+    cdef Job* job = w.job
+    cdef Net* net = job.net
+    cdef int me = w.index, T = job.n_threads, i
+    cdef Py_ssize_t L = net.n_layers, n_in = net.sizes[0], k_out = net.sizes[L], P = job.n_params
+    cdef Py_ssize_t e, start, n, r0, r1, K, k, batch = 0, p0, p1, correct, m = job.m
+    cdef Py_ssize_t n_state = (job.optimizer != SGD) + (job.optimizer == ADAM)
+    cdef floating* work = <floating*>job.work
+    cdef floating* X = <floating*>job.X
+    cdef floating* Y = <floating*>job.Y
+    cdef floating* grad = <floating*>job.grad
+    cdef floating* s1 = <floating*>job.s1
+    cdef floating* s2 = <floating*>job.s2
+    cdef floating* snapshot = <floating*>job.snapshot
+    cdef floating* W1 = theta + net.w_off[0]
+    cdef floating* A0
     cdef floating* A
-    cdef bint fused_sgd = optimizer == SGD and hyper[1] == 0
-    cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
-    for e in range(n_epochs):
-        if snapshot != NULL:
-            memcpy(snapshot, theta, n_params * sizeof(floating))
+    cdef Py_ssize_t* cols = job.cols + me * n_in
+    cdef Py_ssize_t* rows
+    cdef bint fused_sgd = job.optimizer == SGD and job.hyper[1] == 0
+    cdef double total
+    for e in range(job.n_epochs):
+        if me == 0 and snapshot != NULL:  # every thread is past the last epoch's updates
+            memcpy(snapshot, theta, P * sizeof(floating))
             if n_state >= 1:
-                memcpy(snapshot + n_params, s1, n_params * sizeof(floating))
+                memcpy(snapshot + P, s1, P * sizeof(floating))
             if n_state == 2:
-                memcpy(snapshot + 2 * n_params, s2, n_params * sizeof(floating))
-        epoch_loss[e] = 0
-        epoch_correct[e] = 0
+                memcpy(snapshot + 2 * P, s2, P * sizeof(floating))
+        job.loss_part[e * T + me] = 0
+        job.correct_part[e * T + me] = 0
         start = 0
         while start < m:
-            if check_every > 0 and batch % check_every == 0 and batch > 0 and check_signals():
-                interrupted[0] = True
-                return e
+            n = job.batch_size if start + job.batch_size <= m else m - start
+            rows = job.order + e * m + start
+            r0, r1 = part(n, me, T), part(n, me + 1, T)
+            if n > 1:
+                mark_nonzero(X, rows + r0, r1 - r0, n_in, job.marks + me * n_in)
+            if me == 0 and job.check_every > 0 and batch % job.check_every == 0 and batch > 0 and check_signals():
+                nn_store(&job.stop, 1)
             batch += 1
-            n = batch_size if start + batch_size <= m else m - start
-            rows = order + e * m + start
-            A = forward_batch(net, theta, work, X, rows, n, cols, mark, &n_cols)
-            epoch_loss[e] += loss_value(loss, A, Y, rows, n, k_out) * n
-            epoch_correct[e] += count_correct(<int>net.acts[net.n_layers - 1], A, Y, rows, n, k_out)
-            if fused_sgd:
-                backward_batch(net, loss, theta, work, X, rows, n, Y, grad, hyper[0], cols, n_cols)
+            sync(w)
+            if nn_load(&job.stop):
+                w.interrupted = True
+                return e
+            if n == 1:  # one sample: read in place (the product's loops skip its zeros)
+                A0, K = X + rows[0] * n_in, n_in
             else:
-                backward_batch(net, loss, theta, work, X, rows, n, Y, grad, 0, cols, n_cols)
-                t[0] += 1
-                optimizer_step(optimizer, hyper, t[0], theta, grad, s1, s2, n_params)
-            start += batch_size
+                A0 = work + net.a_off[0]
+                K = columns_in_use(job.marks, T, n_in, cols)
+                gather_rows(X, rows, r0, r1, n_in, A0, cols, K)
+                if K < n_in:
+                    for k in range(part(K, me, T), part(K, me + 1, T)):
+                        memcpy(work + net.wc_off + k * net.sizes[1], W1 + cols[k] * net.sizes[1],
+                               net.sizes[1] * sizeof(floating))
+                    sync(w)
+            A = forward_rows(net, theta, work, A0, K, r0, r1)
+            job.loss_part[e * T + me] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k_out)
+            job.correct_part[e * T + me] += count_correct(<int>net.acts[L - 1], A, Y, rows + r0, r1 - r0, k_out)
+            backward_rows(net, job.loss, theta, work, Y, rows, r0, r1, n)
+            sync(w)
+            if fused_sgd:
+                update_part(net, theta, work, A0, K, cols, n, me, T, grad, job.hyper[0])
+            else:
+                update_part(net, theta, work, A0, K, cols, n, me, T, grad, 0)
+                sync(w)
+                w.t += 1
+                p0, p1 = part(P, me, T), part(P, me + 1, T)
+                optimizer_step(job.optimizer, job.hyper, w.t, theta + p0, grad + p0,
+                               s1 + p0 if n_state >= 1 else NULL, s2 + p0 if n_state == 2 else NULL, p1 - p0)
+            start += job.batch_size
         if fused_sgd:
-            t[0] += (m + batch_size - 1) // batch_size
-        if not (epoch_loss[e] - epoch_loss[e] == 0):  # NaN or inf
+            w.t += (m + job.batch_size - 1) // job.batch_size
+        sync(w)  # every thread's share of the epoch is in
+        total = 0
+        correct = 0
+        for i in range(T):
+            total += job.loss_part[e * T + i]
+            correct += job.correct_part[e * T + i]
+        if me == 0:
+            job.epoch_loss[e] = total
+            job.epoch_correct[e] = correct
+        if not (total - total == 0):  # NaN or inf
             return e + 1
-    return n_epochs
+    return job.n_epochs
+
+
+cdef void run_worker(Worker* w) noexcept nogil:
+    if w.job.is_double:
+        w.done = train_thread(w, <double*>w.job.theta)
+    else:
+        w.done = train_thread(w, <float*>w.job.theta)
+
+
+cdef void* worker_main(void* arg) noexcept nogil:
+    cdef Worker* w = <Worker*>arg
+    cdef int go = nn_load(&w.job.go)
+    while go == 0:
+        sched_yield()
+        go = nn_load(&w.job.go)
+    if go > 0:
+        run_worker(w)
+    return NULL
+
+
+cdef void run_job(Job* job, Worker* workers, pthread_t* handles) noexcept nogil:
+    """Run the job on job.n_threads threads: this one (thread 0) and the others started here. If a
+    thread cannot be started, the job runs on this thread alone."""
+    cdef int i, started = 0
+    for i in range(1, job.n_threads):
+        if pthread_create(&handles[i], NULL, worker_main, &workers[i]) != 0:
+            break
+        started += 1
+    if started < job.n_threads - 1:
+        nn_store(&job.go, -1)
+        for i in range(1, started + 1):
+            pthread_join(handles[i], NULL)
+        job.n_threads = 1
+        run_worker(&workers[0])
+        return
+    nn_store(&job.go, 1)
+    run_worker(&workers[0])
+    for i in range(1, job.n_threads):
+        pthread_join(handles[i], NULL)
 
 
 # ----- Python entry points: every check happens here, before the kernels run -----------------------
@@ -557,7 +751,7 @@ cdef class _Layout:
     cdef bint inference
 
     def __init__(self, Py_ssize_t[::1] sizes, Py_ssize_t[::1] acts, Py_ssize_t batch, bint inference=False):
-        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, widest = 0
+        cdef Py_ssize_t l, L = acts.shape[0], offset = 0
         if L < 1 or sizes.shape[0] != L + 1:
             raise ValueError(f"sizes must have one more entry than acts (got {sizes.shape[0]} and {L})")
         if batch < 1:
@@ -571,11 +765,10 @@ cdef class _Layout:
         self.sizes, self.acts, self.batch, self.inference = sizes, acts, batch, inference
         self.w_off = _zeros(L)
         self.a_off = _zeros(L + 1)
-        self.d_off = _zeros(2)
+        self.d_off = _zeros(L)
         for l in range(L):
             self.w_off[l] = offset
             offset += sizes[l] * sizes[l + 1] + sizes[l + 1]
-            widest = max(widest, sizes[l + 1])
         self.n_params = offset
         # Inference reads its input in place and needs no deltas: only the layers' outputs.
         offset = 0
@@ -583,12 +776,13 @@ cdef class _Layout:
             self.a_off[l] = offset
             if l > 0 or not inference:
                 offset += batch * sizes[l]
-        if inference:
-            widest = 0
-        self.d_off[0] = offset
-        self.d_off[1] = offset + batch * widest
-        self.net.wc_off = offset + 2 * batch * widest
-        self.work_size = self.net.wc_off + (0 if inference else sizes[0] * sizes[1])
+        # Training: each layer's delta, and room for W_1's rows in use.
+        for l in range(L):
+            self.d_off[l] = offset
+            if not inference:
+                offset += batch * sizes[l + 1]
+        self.net.wc_off = offset
+        self.work_size = offset + (0 if inference else sizes[0] * sizes[1])
         self.net.n_layers = L
         self.net.sizes = &self.sizes[0]
         self.net.acts = &self.acts[0]
@@ -647,7 +841,7 @@ def forward(_Layout lay not None, floating[::1] theta not None, floating[::1] wo
     if X.shape[0] > lay.batch:
         raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
     with nogil:
-        forward_batch(&lay.net, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0])
+        forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
 
 
 def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floating[::1] work not None,
@@ -663,9 +857,10 @@ def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floa
     if X.shape[0] > lay.batch:
         raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
     with nogil:
-        A = forward_batch(&lay.net, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0])
-        value = loss_value(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1])
-        backward_batch(&lay.net, loss, &theta[0], &work[0], &X[0, 0], NULL, X.shape[0], &Y[0, 0], &grad[0], 0)
+        A = forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
+        value = loss_total(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
+        backward_rows(&lay.net, loss, &theta[0], &work[0], &Y[0, 0], NULL, 0, X.shape[0], X.shape[0])
+        update_part(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], NULL, X.shape[0], 0, 1, &grad[0], 0)
     return value
 
 
@@ -676,24 +871,31 @@ cdef _check_codes(int loss, int optimizer):
         raise ValueError(f"optimizer code must be in 0..{ADAM}, got {optimizer}")
 
 
+# At most this many threads train one network.
+MAX_THREADS = 64
+
+
 def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not None, long long[::1] steps not None,
           floating[::1] theta not None, floating[::1] grad not None, floating[::1] state1 not None,
           floating[::1] state2 not None, floating[::1] work not None, floating[:, ::1] X not None,
           floating[:, ::1] Y not None, Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
           double[::1] epoch_loss not None, Py_ssize_t[::1] epoch_correct not None,
-          floating[::1] snapshot not None, Py_ssize_t check_every=0):
+          floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
-    (sum of batch loss x batch rows) and epoch_correct. Stops after an epoch whose loss is not finite;
-    with a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there.
-    Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving the
-    weights of the last completed batch. Returns the number of epochs completed.
+    (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
+    is not finite; with a non-empty snapshot (theta and the state, concatenated), that epoch's start is
+    kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
+    the weights of the last completed batch. Returns the number of epochs completed.
+
+    threads > 1 splits every batch between that many threads (at most batch_size): each runs its share
+    of the rows forward and back, and updates its share of each weight matrix's rows. Their products
+    call BLAS at the same time: it should be set to one thread of its own meanwhile (the caller's job).
     """
-    cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i, done
+    cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
     cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
-    cdef Py_ssize_t n_rows = X.shape[0]
-    cdef bint interrupted = False
-    cdef floating* snap = NULL
+    cdef Py_ssize_t n_rows = X.shape[0], n_in
+    cdef int T
     _check_training(lay)
     lay.check(P, work.shape[0], X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_codes(loss, optimizer)
@@ -713,33 +915,55 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
         raise ValueError(f"batch_size must be in 1..{lay.batch}, got {batch_size}")
     if epoch_loss.shape[0] < n_epochs or epoch_correct.shape[0] < n_epochs:
         raise ValueError(f"epoch_loss and epoch_correct must hold {n_epochs} values")
+    if threads < 1 or threads > MAX_THREADS:
+        raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
     if m == 0 or n_epochs == 0:
         return 0
     for i in range(n_epochs * m):
         if order[i // m, i % m] < 0 or order[i // m, i % m] >= n_rows:
             raise ValueError(f"order holds row {order[i // m, i % m]}, outside 0..{n_rows - 1}")
-    if snapshot.shape[0] != 0:
-        snap = &snapshot[0]
-    # Scratch for the first layer's nonzero columns (see gather_rows), allocated once per call.
-    cdef Py_ssize_t n_in = lay.sizes[0]
-    cdef Py_ssize_t* cols = <Py_ssize_t*>malloc(n_in * sizeof(Py_ssize_t))
-    cdef unsigned char* mark = <unsigned char*>malloc(n_in)
-    if cols == NULL or mark == NULL:
-        free(cols)
-        free(mark)
-        raise MemoryError()
+    T = <int>min(threads, batch_size)
+    n_in = lay.sizes[0]
+    cdef Job job
+    memset(&job, 0, sizeof(Job))
+    job.net = &lay.net
+    job.loss, job.optimizer, job.n_threads, job.hyper = loss, optimizer, T, &hyper[0]
+    job.theta, job.grad, job.work, job.X, job.Y = &theta[0], &grad[0], &work[0], &X[0, 0], &Y[0, 0]
+    job.s1 = &state1[0] if state1.shape[0] else NULL
+    job.s2 = &state2[0] if state2.shape[0] else NULL
+    job.snapshot = &snapshot[0] if snapshot.shape[0] else NULL
+    job.order, job.n_epochs, job.m, job.batch_size, job.n_params = &order[0, 0], n_epochs, m, batch_size, P
+    job.check_every, job.epoch_loss, job.epoch_correct = check_every, &epoch_loss[0], &epoch_correct[0]
+    job.is_double = floating is double
+    # Scratch, allocated once per call: each thread's share of the epochs' figures, its marks and
+    # columns of the first layer's inputs in use (see columns_in_use), the threads themselves.
+    job.loss_part = <double*>malloc(n_epochs * T * sizeof(double))
+    job.correct_part = <Py_ssize_t*>malloc(n_epochs * T * sizeof(Py_ssize_t))
+    job.marks = <unsigned char*>malloc(T * n_in)
+    job.cols = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
+    cdef Worker* workers = <Worker*>calloc(T, sizeof(Worker))
+    cdef pthread_t* handles = <pthread_t*>calloc(T, sizeof(pthread_t))
     try:
+        if (job.loss_part == NULL or job.correct_part == NULL or job.marks == NULL or job.cols == NULL
+                or workers == NULL or handles == NULL):
+            raise MemoryError()
+        for i in range(T):
+            workers[i].job = &job
+            workers[i].index = <int>i
+            workers[i].t = steps[0]
         with nogil:
-            done = train_loop(&lay.net, loss, optimizer, &hyper[0], &steps[0], &theta[0], &grad[0],
-                              &state1[0] if state1.shape[0] else NULL, &state2[0] if state2.shape[0] else NULL,
-                              &work[0], &X[0, 0], &Y[0, 0], &order[0, 0], n_epochs, m, batch_size,
-                              &epoch_loss[0], &epoch_correct[0], snap, P, check_every, &interrupted, cols, mark)
+            run_job(&job, workers, handles)
+        steps[0] = workers[0].t
+        if workers[0].interrupted:
+            raise Interrupted(workers[0].done)
+        return workers[0].done
     finally:
-        free(cols)
-        free(mark)
-    if interrupted:
-        raise Interrupted(done)
-    return done
+        free(job.loss_part)
+        free(job.correct_part)
+        free(job.marks)
+        free(job.cols)
+        free(workers)
+        free(handles)
 
 
 # ----- kernels exposed one by one, for the tests that pair them with their NumPy twins -------------
@@ -780,9 +1004,9 @@ def loss_and_delta(int loss, int activation, floating[:, ::1] A not None, floati
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError("A is empty")
     with nogil:
-        value = loss_value(loss, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1])
+        value = loss_total(loss, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1]) / A.shape[0]
         correct = count_correct(activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1])
-        output_delta(loss, activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1], &D[0, 0])
+        output_delta(loss, activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[0], A.shape[1], &D[0, 0])
     return value, correct
 
 
