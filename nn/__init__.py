@@ -1,5 +1,6 @@
 """nn: small neural networks from scratch, a readable NumPy reference and a fast compiled core."""
 from .autograd import Value
+from .backends import get_num_threads, set_num_threads
 from .functions import ACTIVATIONS, LOSSES
 from .gradcheck import gradcheck
 from .network import Dense, Network, Neuron
@@ -10,5 +11,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
-    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "gradcheck",
+    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
+    "set_num_threads",
 ]

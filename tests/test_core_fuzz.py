@@ -51,8 +51,10 @@ def test_kernels_never_crash(a, b, c, code1, code2, t1, t2, x, y):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.integers(-1, 5), min_size=1, max_size=4), st.lists(st.integers(-1, 6), min_size=0, max_size=4),
-       st.integers(-1, 6), arrays(), arrays(), arrays(), arrays(), small_ints, small_ints, st.integers(-1, 7))
-def test_network_entry_points_never_crash(sizes, acts, batch, theta, work, X, Y, loss, optimizer, batch_size):
+       st.integers(-1, 6), arrays(), arrays(), arrays(), arrays(), small_ints, small_ints, st.integers(-1, 7),
+       st.integers(-1, 5))
+def test_network_entry_points_never_crash(sizes, acts, batch, theta, work, X, Y, loss, optimizer, batch_size,
+                                          threads):
     try:
         lay = _core.layout(np.array(sizes, dtype=np.intp), np.array(acts, dtype=np.intp), batch)
     except (ValueError, TypeError):
@@ -66,4 +68,4 @@ def test_network_entry_points_never_crash(sizes, acts, batch, theta, work, X, Y,
             call(_core.train, lay, loss, optimizer, np.array([0.1, 0, 0.9, 0, 0.9, 0.9, 0.99, 1e-8]),
                  np.zeros(1, dtype=np.longlong), theta_, np.zeros_like(theta_), np.zeros_like(theta_),
                  np.zeros_like(theta_), work_, X, Y, order, batch_size, np.zeros(1), np.zeros(1, dtype=np.intp),
-                 np.zeros(0, dtype=theta_.dtype))
+                 np.zeros(0, dtype=theta_.dtype), 0, threads)

@@ -21,6 +21,33 @@ def get(name):
     return importlib.import_module(f"{__name__}.{resolve(name)}")
 
 
+_threads = None  # set_num_threads's value
+
+
+def set_num_threads(n):
+    """The number of threads the compiled backend trains with; None restores the default (see
+    get_num_threads)."""
+    global _threads
+    from ..validation import check_int
+
+    _threads = check_int("n", n, low=1, allow_none=True)
+
+
+def get_num_threads():
+    """The number of threads the compiled backend trains with: set_num_threads's value, else
+    $NN_NUM_THREADS, else as many as its BLAS is set to use ($OPENBLAS_NUM_THREADS, by default all
+    cores). Small batches of small networks train on one thread whatever this says: see
+    nn.backends.compiled.team_size."""
+    if _threads is not None:
+        return _threads
+    env = os.environ.get("NN_NUM_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"NN_NUM_THREADS must be a whole number >= 1, got {env!r}")
+        return int(env)
+    return get("compiled").blas_threads()
+
+
 def layer_views(net, flat):
     """[(W, b), ...] views into ``flat``, a vector laid out like ``net.theta``."""
     views, offset = [], 0

@@ -4,9 +4,16 @@ Everything the core relies on is prepared here: C-contiguous arrays of the netwo
 activations, losses and optimizers, a scratch buffer sized once per (network, batch size). The core
 checks shapes again, so a mistake here is an exception, never a crash.
 """
+import contextlib
+import ctypes
+import functools
+import os
+import threading
+
 import numpy as np
 
 from .. import _core
+from .. import backends
 from ..optimizers import SGD, Adam, Momentum, RMSprop
 from . import reference
 
@@ -16,6 +23,72 @@ LOSS_CODES = {name: i for i, name in enumerate(_core.LOSS_NAMES)}
 OPTIMIZER_CODES = {SGD: 0, Momentum: 1, RMSprop: 2, Adam: 3}
 INFERENCE_ROWS = 4096  # forward runs in pieces of this many rows
 SIGNAL_CHECK_WORK = 200_000  # check for Ctrl-C about every this many multiply-adds of training
+# A batch is split between threads only when each gets at least this many rows and this many
+# multiply-adds (rows x parameters): below that, waiting for each other costs more than it saves.
+TEAM_MIN_ROWS = 8
+TEAM_MIN_WORK = 400_000
+
+
+@functools.lru_cache(maxsize=None)
+def _openblas():
+    """(get, set) of the thread count of the BLAS the core calls (SciPy's, behind
+    scipy.linalg.cython_blas) when it is an OpenBLAS we can reach, else None."""
+    from scipy.linalg import cython_blas
+
+    try:
+        lib = ctypes.CDLL(cython_blas.__file__)  # its symbols and those of the libraries it loaded
+    except OSError:
+        return None
+    for prefix in ("scipy_openblas", "openblas"):  # SciPy's wheels prefix OpenBLAS's names
+        get = getattr(lib, prefix + "_get_num_threads", None)
+        set_ = getattr(lib, prefix + "_set_num_threads", None)
+        if get is not None and set_ is not None:
+            get.restype, get.argtypes = ctypes.c_int, []
+            set_.restype, set_.argtypes = None, [ctypes.c_int]
+            return get, set_
+    return None
+
+
+def blas_threads():
+    """The number of threads the core's BLAS is set to use; 1 if that BLAS's threads cannot be set
+    (the team needs to set them to one while it trains)."""
+    control = _openblas()
+    return max(1, control[0]()) if control is not None else 1
+
+
+_blas_lock = threading.Lock()
+_blas_users = [0, 0]  # trainings running with BLAS on one thread, the thread count to restore
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread():
+    """BLAS on one thread while a team trains (its threads make their own products); restored after the
+    last concurrent training ends."""
+    get, set_ = _openblas()
+    with _blas_lock:
+        if _blas_users[0] == 0:
+            _blas_users[1] = get()
+            set_(1)
+        _blas_users[0] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users[0] -= 1
+            if _blas_users[0] == 0:
+                set_(_blas_users[1])
+
+
+def team_size(net, batch_size):
+    """Threads to train ``net`` with in batches of ``batch_size``: nn.get_num_threads(), fewer when
+    the batches are too small to share (TEAM_MIN_ROWS, TEAM_MIN_WORK), one if BLAS's threads cannot
+    be set."""
+    threads = min(backends.get_num_threads(), batch_size // TEAM_MIN_ROWS, _core.MAX_THREADS)
+    if TEAM_MIN_WORK > 0:
+        threads = min(threads, batch_size * net.n_params // TEAM_MIN_WORK)
+    if threads <= 1 or _openblas() is None:
+        return 1
+    return threads
 
 
 def _layout(net, batch, inference=False):
@@ -90,10 +163,12 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)
     check_every = max(1, SIGNAL_CHECK_WORK // (batch_size * net.n_params))
+    threads = team_size(net, batch_size)
     try:
-        done = _core.train(lay, LOSS_CODES[loss], code, _hyper(optimizer), steps, theta, grad, state1, state2,
-                           work, X, Y, orders, batch_size, loss_sums, corrects,
-                           empty if snapshot is None else snapshot, check_every)
+        with _blas_on_one_thread() if threads > 1 else contextlib.nullcontext():
+            done = _core.train(lay, LOSS_CODES[loss], code, _hyper(optimizer), steps, theta, grad, state1, state2,
+                               work, X, Y, orders, batch_size, loss_sums, corrects,
+                               empty if snapshot is None else snapshot, check_every, threads)
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

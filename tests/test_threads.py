@@ -1,0 +1,209 @@
+"""Training on a team of threads (the compiled backend splits each batch between them): the same numbers
+as the reference, the same result every run, BLAS's own threads restored, Ctrl-C and divergence
+still handled, bad settings rejected."""
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import nn
+from nn import _core
+from nn.backends import compiled
+
+from conftest import random_problem
+
+blas_controlled = pytest.mark.skipif(compiled._openblas() is None,
+                                     reason="the BLAS behind SciPy is not an OpenBLAS whose threads nn can set")
+
+
+@pytest.fixture
+def team(monkeypatch):
+    """A function that makes every batch, however small, go to a team of n threads."""
+    monkeypatch.setattr(compiled, "TEAM_MIN_ROWS", 1)
+    monkeypatch.setattr(compiled, "TEAM_MIN_WORK", 0)
+
+    def use(n):
+        nn.set_num_threads(n)
+    yield use
+    nn.set_num_threads(None)
+
+
+def sparse_inputs(rng, n, n_in):
+    """Inputs zero in most places (the compact first layer runs), with always-zero columns and an
+    all-zero stretch of rows (batches with no column in use)."""
+    X = rng.normal(size=(n, n_in)) * (rng.random(size=(n, n_in)) < 0.15)
+    X[:, : n_in // 3] = 0
+    X[n // 3: n // 2] = 0
+    return X
+
+
+def fit(backend, X, y, sizes, hidden, output, loss, make_optimizer, batch_size, epochs=2, callbacks=()):
+    net = nn.Network(sizes, activation=hidden, output=output, seed=4, backend=backend)
+    trainer = nn.Trainer(net, loss=loss, optimizer=make_optimizer(), batch_size=batch_size, seed=8)
+    history = trainer.fit(X, y, epochs=epochs, verbose=False, callbacks=callbacks)
+    return net, history, trainer
+
+
+OPTIMIZERS = [lambda: nn.SGD(0.05), lambda: nn.SGD(0.05, weight_decay=0.01), lambda: nn.Momentum(0.05, 0.9, nesterov=True),
+              lambda: nn.Adam(0.005, weight_decay=0.01)]
+
+
+@blas_controlled
+@pytest.mark.parametrize("threads", [2, 3, 5])
+@pytest.mark.parametrize("batch_size", [1, 4, 7, 32, None])
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
+@pytest.mark.parametrize("inputs", ["dense", "sparse"])
+def test_team_gives_the_reference_numbers(team, threads, batch_size, make_optimizer, inputs, rng):
+    n = 75
+    X = rng.normal(size=(n, 12)) if inputs == "dense" else sparse_inputs(rng, n, 12)
+    y = rng.integers(0, 3, size=n)
+    ref, h_ref, t_ref = fit("reference", X, y, [12, 9, 7, 3], "relu", "softmax", "cross_entropy", make_optimizer,
+                            batch_size)
+    team(threads)
+    assert compiled.team_size(ref, batch_size or n) == min(threads, batch_size or n)
+    comp, h_comp, t_comp = fit("compiled", X, y, [12, 9, 7, 3], "relu", "softmax", "cross_entropy", make_optimizer,
+                               batch_size)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+    assert h_comp.accuracy == h_ref.accuracy
+    assert t_comp.optimizer.steps == t_ref.optimizer.steps
+
+
+@blas_controlled
+@pytest.mark.parametrize("loss, output, hidden", [("mse", "identity", "tanh"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
+                                                  ("mse", "softmax", "leaky_relu")])
+def test_team_every_loss(team, loss, output, hidden, rng):
+    X, y = random_problem(rng, loss, 2, n=64, n_in=6)
+    ref, h_ref, _ = fit("reference", X, y, [6, 10, 2], hidden, output, loss, lambda: nn.SGD(0.05), 16)
+    team(2)
+    comp, h_comp, _ = fit("compiled", X, y, [6, 10, 2], hidden, output, loss, lambda: nn.SGD(0.05), 16)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+
+
+@blas_controlled
+def test_team_gives_the_same_result_every_run(team, rng):
+    X = sparse_inputs(rng, 300, 30)
+    y = rng.integers(0, 4, size=300)
+    team(2)
+    runs = [fit("compiled", X, y, [30, 16, 4], "relu", "softmax", "cross_entropy", lambda: nn.Adam(0.01), 32)
+            for _ in range(3)]
+    for net, history, _ in runs[1:]:
+        np.testing.assert_array_equal(net.theta, runs[0][0].theta)
+        assert history.loss == runs[0][1].loss
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_core_train_on_threads_equals_one_thread(threads, rng):
+    """The core's own team, BLAS's threads left as they are: the same numbers as one thread."""
+    X = sparse_inputs(rng, 90, 20)
+    Y = np.eye(5)[rng.integers(0, 5, size=90)]
+    sizes, acts = np.array([20, 11, 8, 5], dtype=np.intp), np.array([3, 2, 5], dtype=np.intp)
+    lay = _core.layout(sizes, acts, 16)
+    order = np.stack([rng.permutation(90) for _ in range(3)])
+    results = []
+    for t in (1, threads):
+        theta = np.random.default_rng(0).normal(size=lay.n_params) * 0.3
+        s1, s2 = np.zeros_like(theta), np.zeros_like(theta)
+        loss_sums, correct = np.zeros(3), np.zeros(3, dtype=np.intp)
+        steps = np.zeros(1, dtype=np.longlong)
+        done = _core.train(lay, 2, 3, np.array([0.01, 0.001, 0, 0, 0, 0.9, 0.999, 1e-8]), steps, theta,
+                           np.empty_like(theta), s1, s2, np.zeros(lay.work_size), X, Y, order, 16, loss_sums, correct,
+                           np.empty(0), 0, t)
+        assert done == 3 and steps[0] == 3 * 6
+        results.append((theta, s1, s2, loss_sums, correct))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("threads", [0, -1, _core.MAX_THREADS + 1])
+def test_core_rejects_a_bad_thread_count(threads):
+    lay = _core.layout(np.array([2, 2], dtype=np.intp), np.array([1], dtype=np.intp), 4)
+    theta = np.zeros(lay.n_params)
+    with pytest.raises(ValueError, match="threads must be in"):
+        _core.train(lay, 0, 0, np.array([0.1, 0, 0, 0, 0, 0, 0, 0]), np.zeros(1, dtype=np.longlong), theta,
+                    theta.copy(), np.empty(0), np.empty(0), np.zeros(lay.work_size), np.zeros((4, 2)), np.zeros((4, 2)),
+                    np.zeros((1, 4), dtype=np.intp), 4, np.zeros(1), np.zeros(1, dtype=np.intp), np.empty(0), 0,
+                    threads)
+
+
+@blas_controlled
+def test_blas_threads_are_restored(team, rng):
+    before = compiled.blas_threads()
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 2, size=64)
+    seen = []
+    team(2)
+    # The callback runs between two epochs, outside the core: BLAS has its threads back then.
+    fit("compiled", X, y, [5, 8, 2], "relu", "softmax", "cross_entropy", lambda: nn.SGD(0.1), 16,
+        callbacks=[lambda epoch, logs: seen.append(compiled.blas_threads())])
+    assert seen == [before, before] and compiled.blas_threads() == before
+
+
+@blas_controlled
+def test_blas_threads_are_restored_after_divergence(team, rng):
+    before = compiled.blas_threads()
+    X, y = rng.normal(size=(64, 5)) * 1e200, rng.normal(size=64)
+    team(2)
+    with pytest.raises(nn.TrainingDiverged):
+        fit("compiled", X, y, [5, 8, 1], "relu", "identity", "mse", lambda: nn.SGD(10.0), 16, epochs=5)
+    assert compiled.blas_threads() == before
+
+
+@blas_controlled
+def test_ctrl_c_stops_a_team(team, rng):
+    """A real SIGINT while a team trains: fit returns the history so far, the weights are finite, every
+    thread has stopped and BLAS has its threads back."""
+    before = compiled.blas_threads()
+    X = rng.normal(size=(4000, 30))
+    y = rng.integers(0, 3, size=4000)
+    net = nn.Network([30, 64, 3], activation="relu", output="softmax", seed=0)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(1e-3), batch_size=8, seed=0)
+    team(2)
+    trainer.fit(X, y, epochs=1, verbose=False)
+    tasks = len(os.listdir(f"/proc/{os.getpid()}/task")) if os.path.isdir("/proc/self/task") else None
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        history = trainer.fit(X, y, epochs=10_000, verbose=False)
+    finally:
+        timer.cancel()
+    assert history.interrupted and len(history) < 10_000
+    assert np.isfinite(net.theta).all()
+    assert trainer.optimizer.steps >= 500 * (1 + len(history))
+    assert compiled.blas_threads() == before
+    if tasks is not None:  # the team's other thread has been joined
+        assert len(os.listdir(f"/proc/{os.getpid()}/task")) == tasks
+
+
+def test_set_num_threads(monkeypatch):
+    try:
+        nn.set_num_threads(3)
+        assert nn.get_num_threads() == 3
+        nn.set_num_threads(None)
+        monkeypatch.setenv("NN_NUM_THREADS", "2")
+        assert nn.get_num_threads() == 2
+        monkeypatch.delenv("NN_NUM_THREADS")
+        assert nn.get_num_threads() == compiled.blas_threads() >= 1
+        with pytest.raises(ValueError, match="n must be >= 1"):
+            nn.set_num_threads(0)
+        with pytest.raises(TypeError, match="n must be an integer"):
+            nn.set_num_threads("2")
+        monkeypatch.setenv("NN_NUM_THREADS", "two")
+        with pytest.raises(ValueError, match="NN_NUM_THREADS must be a whole number"):
+            nn.get_num_threads()
+    finally:
+        nn.set_num_threads(None)
+
+
+def test_small_work_trains_on_one_thread():
+    """The lessons' networks are far too small to share a batch."""
+    nn.set_num_threads(4)
+    try:
+        assert compiled.team_size(nn.Network([2, 2, 1]), 1) == 1
+        assert compiled.team_size(nn.Network([2, 2, 1]), 64) == 1
+        nn.set_num_threads(1)
+        assert compiled.team_size(nn.Network([784, 128, 10]), 128) == 1
+    finally:
+        nn.set_num_threads(None)
