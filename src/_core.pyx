@@ -348,31 +348,37 @@ cdef double COMPACT_LIMIT = 0.85
 
 cdef inline Py_ssize_t part(Py_ssize_t n, int i, int parts) noexcept nogil:
     """Start of part i when 0..n is cut into `parts` contiguous parts (part(n, parts, parts) == n)."""
+    if parts == 1:  # one thread (per-sample SGD): no division per layer and step
+        return 0 if i == 0 else n
     return n * i // parts
 
 
 cdef void mark_nonzero(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in,
-                       unsigned char* mark) noexcept nogil:
-    """mark[k] = 1 if column k of X[rows[0:n]] holds a nonzero, else 0."""
+                       floating* mark) noexcept nogil:
+    """mark[k] = sum of |X[rows[i], k]| over i < n: nonzero exactly when column k holds a nonzero (a sum of
+    non-negative numbers is at least its largest term; the inputs are finite). Adds, rather than or-ing
+    comparisons, so that the loop vectorises."""
     cdef Py_ssize_t i, k
     cdef floating* row
-    memset(mark, 0, n_in)
+    cdef floating a
+    memset(mark, 0, n_in * sizeof(floating))
     for i in range(n):
         row = X + rows[i] * n_in
         for k in range(n_in):
-            mark[k] |= row[k] != 0
+            a = row[k]
+            mark[k] += a if a >= 0 else -a
 
 
-cdef Py_ssize_t columns_in_use(unsigned char* marks, int n_marks, Py_ssize_t n_in, Py_ssize_t* cols) noexcept nogil:
-    """The columns marked in any of the n_marks mark arrays (n_in bytes each), into cols; returns their
+cdef Py_ssize_t columns_in_use(floating* marks, int n_marks, Py_ssize_t n_in, Py_ssize_t* cols) noexcept nogil:
+    """The columns marked (nonzero) in any of the n_marks mark arrays (n_in each), into cols; returns their
     count, or n_in (cols unused) when too many are in use for the compact first layer to pay."""
     cdef Py_ssize_t k, n_cols = 0
     cdef int i
-    cdef unsigned char used
+    cdef bint used
     for k in range(n_in):
-        used = 0
+        used = False
         for i in range(n_marks):
-            used |= marks[i * n_in + k]
+            used = used or marks[i * n_in + k] != 0
         if used:
             cols[n_cols] = k
             n_cols += 1
@@ -587,7 +593,7 @@ cdef struct Job:
     Py_ssize_t* epoch_correct
     double* loss_part        # [e * n_threads + thread]: a thread's share of epoch e
     Py_ssize_t* correct_part
-    unsigned char* marks     # n_threads x sizes[0]: the input columns each thread's rows use
+    void* marks              # n_threads x sizes[0] (theta's dtype): the input columns each thread's rows use
     Py_ssize_t* cols         # n_threads x sizes[0]: each thread's copy of the columns in use
     nn_barrier barrier
     int go                   # 0 wait, 1 run, -1 leave (a thread could not be started)
@@ -653,7 +659,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             rows = job.order + e * m + start
             r0, r1 = part(n, me, T), part(n, me + 1, T)
             if n > 1:
-                mark_nonzero(X, rows + r0, r1 - r0, n_in, job.marks + me * n_in)
+                mark_nonzero(X, rows + r0, r1 - r0, n_in, <floating*>job.marks + me * n_in)
             if me == 0 and job.check_every > 0 and batch % job.check_every == 0 and batch > 0 and check_signals():
                 nn_store(&job.stop, 1)
             batch += 1
@@ -665,7 +671,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                 A0, K = X + rows[0] * n_in, n_in
             else:
                 A0 = work + net.a_off[0]
-                K = columns_in_use(job.marks, T, n_in, cols)
+                K = columns_in_use(<floating*>job.marks, T, n_in, cols)
                 gather_rows(X, rows, r0, r1, n_in, A0, cols, K)
                 if K < n_in:
                     for k in range(part(K, me, T), part(K, me + 1, T)):
@@ -939,7 +945,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     # columns of the first layer's inputs in use (see columns_in_use), the threads themselves.
     job.loss_part = <double*>malloc(n_epochs * T * sizeof(double))
     job.correct_part = <Py_ssize_t*>malloc(n_epochs * T * sizeof(Py_ssize_t))
-    job.marks = <unsigned char*>malloc(T * n_in)
+    job.marks = malloc(T * n_in * sizeof(double))
     job.cols = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
     cdef Worker* workers = <Worker*>calloc(T, sizeof(Worker))
     cdef pthread_t* handles = <pthread_t*>calloc(T, sizeof(pthread_t))

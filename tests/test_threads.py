@@ -197,6 +197,16 @@ def test_set_num_threads(monkeypatch):
         nn.set_num_threads(None)
 
 
+def test_bad_thread_count_in_the_environment_stops_a_team_training(monkeypatch):
+    net = nn.Network([784, 128, 10], output="softmax", seed=0)
+    X = np.random.default_rng(0).random((256, 784))
+    monkeypatch.setenv("NN_NUM_THREADS", "0")
+    before = net.theta.copy()
+    with pytest.raises(ValueError, match="NN_NUM_THREADS"):
+        nn.Trainer(net, loss="cross_entropy", batch_size=128).fit(X, np.arange(256) % 10, verbose=False)
+    assert np.array_equal(net.theta, before)
+
+
 def test_small_work_trains_on_one_thread():
     """The lessons' networks are far too small to share a batch."""
     nn.set_num_threads(4)

@@ -83,9 +83,12 @@ def team_size(net, batch_size):
     """Threads to train ``net`` with in batches of ``batch_size``: nn.get_num_threads(), fewer when
     the batches are too small to share (TEAM_MIN_ROWS, TEAM_MIN_WORK), one if BLAS's threads cannot
     be set."""
-    threads = min(backends.get_num_threads(), batch_size // TEAM_MIN_ROWS, _core.MAX_THREADS)
+    threads = min(batch_size // TEAM_MIN_ROWS, _core.MAX_THREADS)
     if TEAM_MIN_WORK > 0:
         threads = min(threads, batch_size * net.n_params // TEAM_MIN_WORK)
+    if threads <= 1:  # decided before asking for the thread count: per-sample SGD pays no lookup per call
+        return 1
+    threads = min(threads, backends.get_num_threads())
     if threads <= 1 or _openblas() is None:
         return 1
     return threads
@@ -93,7 +96,7 @@ def team_size(net, batch_size):
 
 def _layout(net, batch, inference=False):
     """The core layout and a scratch buffer for batches of up to ``batch`` rows, kept on the network."""
-    key = (tuple(net.sizes), tuple(net.activations), batch, inference, np.dtype(net.dtype).name)
+    key = (tuple(net.sizes), tuple(net.activations), batch, inference, np.dtype(net.dtype).char)
     cache = net.__dict__.setdefault("_core_cache", {})
     if key not in cache:
         if len(cache) >= 4:
