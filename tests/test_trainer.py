@@ -259,3 +259,29 @@ def test_weight_trace_records_every_step(rng, batch_size):
                                rtol=1e-9, atol=1e-15)
     with pytest.raises(ValueError, match="outside layer 0"):
         trainer.fit(X, y, callbacks=[nn.WeightTrace(0, 9, 0)], verbose=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("parallel_from", [1, 1 << 22])
+def test_all_finite_finds_every_bad_value_on_one_thread_or_two(dtype, parallel_from):
+    from nn.validation import all_finite
+
+    n = 1001  # odd: the halves differ in length; chunk 64: pieces end mid-half
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in (0, n // 2 - 1, n // 2, n // 2 + 1, n - 1):
+            X = np.zeros(n, dtype=dtype)
+            assert all_finite(X, chunk=64, parallel_from=parallel_from)
+            X[where] = bad
+            assert not all_finite(X, chunk=64, parallel_from=parallel_from), (bad, where)
+            assert not all_finite(X.reshape(7, 143), chunk=64, parallel_from=parallel_from)
+
+
+def test_a_large_X_with_one_nan_is_rejected_before_training():
+    """MNIST-sized: the check runs on two threads."""
+    X = np.zeros((6000, 784))
+    X[-1, -1] = np.nan
+    net = nn.Network([784, 10], output="softmax", seed=0)
+    before = net.theta.copy()
+    with pytest.raises(ValueError, match="X contains NaN"):
+        nn.Trainer(net, loss="cross_entropy").fit(X, np.zeros(6000, dtype=int), verbose=False)
+    assert np.array_equal(net.theta, before)
