@@ -29,6 +29,7 @@ def test_info_reports_the_compiled_core():
     result = run("info")
     assert result.returncode == 0
     assert "compiled core: loaded" in result.stdout
+    assert f"training threads: {nn.get_num_threads()} " in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
