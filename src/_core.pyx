@@ -128,6 +128,205 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
                 C[i * ldc + j] += alpha * s
 
 
+# ----- sparse rows times a dense matrix (the first layer on MNIST-like inputs) ---------------------
+cdef extern from *:
+    """
+    #include <stddef.h>
+    #include <string.h>
+    /* For each list j < n_lists of (index, value) pairs, entries beg[j] .. end[j] - 1 of idx / val:
+       s = sum over the entries, in order, of value * B[index, :] (B row-major, N columns), and
+       mode 0: out[j, :] = s (zero for an empty list); mode 1: out[j, :] += alpha s (empty lists skipped).
+       Row j of out is at out + j ldo. The sum runs in chunks of columns kept in registers. */
+    #define NN_SPMM_PORTABLE(T, NAME, CH)                                                              \
+    static void NAME(const int* idx, const T* val, const Py_ssize_t* beg, const Py_ssize_t* end,       \
+                     Py_ssize_t n_lists, const T* B, Py_ssize_t ldb, Py_ssize_t N, T* out,             \
+                     Py_ssize_t ldo, T alpha, int mode) {                                              \
+        T acc[CH];                                                                                     \
+        for (Py_ssize_t j = 0; j < n_lists; j++) {                                                     \
+            T* o = out + j * ldo;                                                                      \
+            if (beg[j] == end[j]) {                                                                    \
+                if (mode == 0) memset(o, 0, N * sizeof(T));                                           \
+                continue;                                                                              \
+            }                                                                                          \
+            for (Py_ssize_t c = 0; c < N; c += CH) {                                                   \
+                Py_ssize_t w = N - c < CH ? N - c : CH;                                                \
+                for (Py_ssize_t t = 0; t < w; t++) acc[t] = 0;                                         \
+                for (Py_ssize_t e = beg[j]; e < end[j]; e++) {                                         \
+                    const T x = val[e];                                                                \
+                    const T* b = B + (Py_ssize_t)idx[e] * ldb + c;                                     \
+                    for (Py_ssize_t t = 0; t < w; t++) acc[t] += x * b[t];                             \
+                }                                                                                      \
+                if (mode == 0) for (Py_ssize_t t = 0; t < w; t++) o[c + t] = acc[t];                   \
+                else for (Py_ssize_t t = 0; t < w; t++) o[c + t] += alpha * acc[t];                    \
+            }                                                                                          \
+        }                                                                                              \
+    }
+    NN_SPMM_PORTABLE(double, nn_spmm_portable_d, 32)
+    NN_SPMM_PORTABLE(float, nn_spmm_portable_f, 64)
+
+    #if defined(__GNUC__) && defined(__x86_64__)
+    #include <immintrin.h>
+    /* The same with AVX2 and FMA, compiled for those instructions only here and called only when the
+       processor has them (the rest of the core stays baseline x86-64): 8 vector accumulators, a chunk
+       of 32 doubles or 64 floats, per list. */
+    #define NN_SPMM_AVX2(T, NAME, PORTABLE, V, L, SETZERO, BCAST, LOADU, STOREU, FMADD, SET1)             \
+    __attribute__((target("avx2,fma")))                                                                \
+    static void NAME(const int* idx, const T* val, const Py_ssize_t* beg, const Py_ssize_t* end,       \
+                     Py_ssize_t n_lists, const T* B, Py_ssize_t ldb, Py_ssize_t N, T* out,             \
+                     Py_ssize_t ldo, T alpha, int mode) {                                              \
+        const Py_ssize_t CH = 8 * L, n_full = N / CH * CH;                                             \
+        const V va = SET1(alpha);                                                                      \
+        for (Py_ssize_t j = 0; j < n_lists; j++) {                                                     \
+            T* o = out + j * ldo;                                                                      \
+            if (beg[j] == end[j]) {                                                                    \
+                if (mode == 0) memset(o, 0, N * sizeof(T));                                           \
+                continue;                                                                              \
+            }                                                                                          \
+            for (Py_ssize_t c = 0; c < n_full; c += CH) {                                              \
+                V a0 = SETZERO(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;       \
+                for (Py_ssize_t e = beg[j]; e < end[j]; e++) {                                         \
+                    const T* b = B + (Py_ssize_t)idx[e] * ldb + c;                                     \
+                    const V x = BCAST(val + e);                                                        \
+                    a0 = FMADD(x, LOADU(b), a0);         a1 = FMADD(x, LOADU(b + L), a1);              \
+                    a2 = FMADD(x, LOADU(b + 2 * L), a2); a3 = FMADD(x, LOADU(b + 3 * L), a3);          \
+                    a4 = FMADD(x, LOADU(b + 4 * L), a4); a5 = FMADD(x, LOADU(b + 5 * L), a5);          \
+                    a6 = FMADD(x, LOADU(b + 6 * L), a6); a7 = FMADD(x, LOADU(b + 7 * L), a7);          \
+                }                                                                                      \
+                T* p = o + c;                                                                          \
+                if (mode == 0) {                                                                       \
+                    STOREU(p, a0); STOREU(p + L, a1); STOREU(p + 2 * L, a2); STOREU(p + 3 * L, a3);    \
+                    STOREU(p + 4 * L, a4); STOREU(p + 5 * L, a5); STOREU(p + 6 * L, a6);               \
+                    STOREU(p + 7 * L, a7);                                                             \
+                } else {                                                                               \
+                    STOREU(p, FMADD(va, a0, LOADU(p)));                 STOREU(p + L, FMADD(va, a1, LOADU(p + L)));         \
+                    STOREU(p + 2 * L, FMADD(va, a2, LOADU(p + 2 * L))); STOREU(p + 3 * L, FMADD(va, a3, LOADU(p + 3 * L))); \
+                    STOREU(p + 4 * L, FMADD(va, a4, LOADU(p + 4 * L))); STOREU(p + 5 * L, FMADD(va, a5, LOADU(p + 5 * L))); \
+                    STOREU(p + 6 * L, FMADD(va, a6, LOADU(p + 6 * L))); STOREU(p + 7 * L, FMADD(va, a7, LOADU(p + 7 * L))); \
+                }                                                                                      \
+            }                                                                                          \
+            if (n_full < N)  /* the last columns, fewer than a chunk */                               \
+                PORTABLE(idx, val, beg + j, end + j, 1, B + n_full, ldb, N - n_full, o + n_full, ldo,  \
+                         alpha, mode);                                                                 \
+        }                                                                                              \
+    }
+    NN_SPMM_AVX2(double, nn_spmm_avx2_d, nn_spmm_portable_d, __m256d, 4, _mm256_setzero_pd, _mm256_broadcast_sd,
+                 _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_set1_pd)
+    NN_SPMM_AVX2(float, nn_spmm_avx2_f, nn_spmm_portable_f, __m256, 8, _mm256_setzero_ps, _mm256_broadcast_ss,
+                 _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps)
+    static int nn_cpu_has_avx2_fma(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    #else
+    static int nn_cpu_has_avx2_fma(void) { return 0; }
+    #define nn_spmm_avx2_d nn_spmm_portable_d
+    #define nn_spmm_avx2_f nn_spmm_portable_f
+    #endif
+    """
+    bint nn_cpu_has_avx2_fma() nogil
+    void nn_spmm_portable_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
+                          Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
+    void nn_spmm_portable_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
+                          Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    void nn_spmm_avx2_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
+                          Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
+    void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
+                          Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+
+# Whether this processor runs the AVX2 / FMA sparse kernels (else only their portable twins exist).
+SPARSE_KERNELS = bool(nn_cpu_has_avx2_fma())
+cdef bint HAS_AVX2 = SPARSE_KERNELS
+
+
+cdef void spmm(int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, floating* B,
+               Py_ssize_t ldb, Py_ssize_t N, floating* out, Py_ssize_t ldo, floating alpha, int mode,
+               bint portable) noexcept nogil:
+    """For each list j of (index, value) pairs (entries beg[j] .. end[j] - 1 of idx, val), s = the sum of
+    value * B[index, 0:N] (B's rows ldb apart); mode 0: out[j] = s (zeros for an empty list), mode 1:
+    out[j] += alpha s. Rows of out ldo apart. AVX2 / FMA when the processor has them, unless portable."""
+    if floating is double:
+        if HAS_AVX2 and not portable:
+            nn_spmm_avx2_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        else:
+            nn_spmm_portable_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+    else:
+        if HAS_AVX2 and not portable:
+            nn_spmm_avx2_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        else:
+            nn_spmm_portable_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+
+
+cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, int* idx,
+                      floating* val, Py_ssize_t* beg, Py_ssize_t* end, int* counts) noexcept nogil:
+    """Rows r0..r1 of a batch (row i is X[rows[i]], or X[i] if rows is NULL) as lists of their nonzeros
+    in column order: row i's at idx / val + i n_in, entries beg[i] .. end[i] - 1. counts[k] (n_in of
+    them, zeroed here) = the nonzeros these rows have in column k."""
+    cdef Py_ssize_t i, k, c
+    cdef floating* row
+    cdef floating a
+    memset(counts, 0, n_in * sizeof(int))
+    for i in range(r0, r1):
+        row = X + (rows[i] if rows != NULL else i) * n_in
+        c = i * n_in
+        beg[i] = c
+        for k in range(n_in):  # branch-free: every value is written, the position only moves past nonzeros
+            a = row[k]
+            idx[c] = <int>k
+            val[c] = a
+            c += a != 0
+        end[i] = c
+        for k in range(beg[i], c):
+            counts[idx[k]] += 1
+
+
+cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i, int parts, Py_ssize_t n,
+                         int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t* ptr,
+                         Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil:
+    """After sparse_rows of all n rows (column counts in n_counts arrays of n_in): the columns of part
+    part_i of `parts`, c0..c1, cut so that every part holds about as many nonzeros, as lists of (row,
+    value) in row order: column k's are entries ptr[k] .. ptr[k + 1] - 1 of crow / cval (ptr holds n_in +
+    1 offsets; the parts write disjoint ranges of crow / cval). fill: scratch of n_in."""
+    cdef Py_ssize_t k, total = 0, target, i, e, lo, hi, mid, q
+    cdef int t
+    for k in range(n_in):
+        ptr[k] = total
+        for t in range(n_counts):
+            total += counts[t * n_in + k]
+    ptr[n_in] = total
+    # Part t starts at the first column with at least total t / parts nonzeros before it.
+    c0[0] = 0
+    c1[0] = n_in
+    if part_i > 0:
+        target = total * part_i // parts
+        k = 0
+        while ptr[k] < target:
+            k += 1
+        c0[0] = k
+    if part_i + 1 < parts:
+        target = total * (part_i + 1) // parts
+        k = 0
+        while ptr[k] < target:
+            k += 1
+        c1[0] = k
+    for k in range(c0[0], c1[0]):
+        fill[k] = ptr[k]
+    for i in range(n):
+        lo, hi = beg[i], end[i]  # the row's first entry at column >= c0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if idx[mid] < c0[0]:
+                lo = mid + 1
+            else:
+                hi = mid
+        e = lo
+        while e < end[i] and idx[e] < c1[0]:
+            q = fill[idx[e]]
+            fill[idx[e]] = q + 1
+            crow[q] = <int>i
+            cval[q] = val[e]
+            e += 1
+
+
 # ----- activations --------------------------------------------------------------------------------
 cdef inline floating sigmoid(floating z) noexcept nogil:
     # e^-|z| never overflows; the same formula as the reference.
@@ -1030,6 +1229,62 @@ def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:,
     with nogil:
         gemm(c'T' if trans_a else c'N', c'T' if trans_b else c'N', <int>M, <int>N, <int>K, <floating>alpha,
              &A[0, 0], <int>A.shape[1], &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], <int>C.shape[1])
+
+
+def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:, ::1] C not None,
+                  bint trans_a=False, double alpha=1, bint accumulate=False, int parts=1, bint portable=False):
+    """C <- op(A) B, or C <- C + alpha op(A) B with accumulate, through the sparse kernels, as training's
+    first layer uses them: A's rows as lists of their nonzeros (sparse_rows); for op(A) = A^T, its
+    columns cut into `parts` parts (sparse_columns) computed one after the other, as a team's threads do.
+    portable: the kernels without AVX2 / FMA."""
+    cdef Py_ssize_t n = A.shape[0], k = A.shape[1], M = k if trans_a else n, N = B.shape[1]
+    cdef Py_ssize_t KB = B.shape[0], i, c0, c1
+    cdef int part_i
+    if (KB != (n if trans_a else k)) or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError(f"shapes do not match: op(A) {M}x{n if trans_a else k}, B {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    if n * k >= 2 ** 31 - 1:
+        raise ValueError(f"A is too large for the sparse kernels ({n} x {k})")
+    if M == 0 or N == 0:
+        return
+    if n == 0 or k == 0:  # an empty sum
+        if not accumulate:
+            C[:, :] = 0
+        return
+    cdef int* idx = <int*>malloc(n * k * sizeof(int))
+    cdef floating* val = <floating*>malloc(n * k * sizeof(floating))
+    cdef Py_ssize_t* beg = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* end = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    cdef int* counts = <int*>malloc(k * sizeof(int))
+    cdef Py_ssize_t* ptr = <Py_ssize_t*>malloc((k + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* fill = <Py_ssize_t*>malloc(k * sizeof(Py_ssize_t))
+    cdef int* crow = <int*>malloc(n * k * sizeof(int))
+    cdef floating* cval = <floating*>malloc(n * k * sizeof(floating))
+    try:
+        if (idx == NULL or val == NULL or beg == NULL or end == NULL or counts == NULL or ptr == NULL
+                or fill == NULL or crow == NULL or cval == NULL):
+            raise MemoryError()
+        with nogil:
+            sparse_rows(&A[0, 0], NULL, 0, n, k, idx, val, beg, end, counts)
+            if not trans_a:
+                spmm(idx, val, beg, end, n, &B[0, 0], N, N, &C[0, 0], N, <floating>alpha, accumulate, portable)
+            else:
+                for part_i in range(parts):
+                    sparse_columns(counts, 1, k, part_i, parts, n, idx, val, beg, end, ptr, fill, crow, cval,
+                                   &c0, &c1)
+                    spmm(crow, cval, ptr + c0, ptr + c0 + 1, c1 - c0, &B[0, 0], N, N, &C[0, 0] + c0 * N, N,
+                         <floating>alpha, accumulate, portable)
+    finally:
+        free(idx)
+        free(val)
+        free(beg)
+        free(end)
+        free(counts)
+        free(ptr)
+        free(fill)
+        free(crow)
+        free(cval)
 
 
 def step(int optimizer, double[::1] hyper not None, long long t, floating[::1] p not None,

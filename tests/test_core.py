@@ -80,6 +80,51 @@ def test_matmul_matches_numpy(M, N, K, trans_a, trans_b, alpha, beta, dtype, rng
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k, N", [(1, 1, 1), (1, 784, 128), (3, 5, 7), (32, 784, 128), (33, 17, 65),
+                                     (9, 40, 96), (6, 11, 31), (200, 64, 9)])
+@pytest.mark.parametrize("portable", [False, True])
+def test_sparse_matmul_matches_numpy(n, k, N, portable, dtype, rng):
+    """The first layer's sparse kernels (AVX2 / FMA, or their portable twins): A @ B with A's rows as
+    lists of nonzeros, and W += alpha A^T delta with A's columns cut into parts as a team's threads
+    cut them. Column counts around the 32 / 64-wide register chunks."""
+    A = rng.normal(size=(n, k)).astype(dtype)
+    A[rng.random((n, k)) < 0.75] = 0
+    if n > 2:
+        A[1] = 0  # a sample of zeros
+        A[:, k // 2] = 0  # a column nobody uses
+    B = rng.normal(size=(k, N)).astype(dtype)
+    C = np.full((n, N), np.nan, dtype=dtype)
+    A64 = A.astype(np.float64)
+
+    def close_to(actual, expected, inner):  # float32 sums cancel: compare with the float64 product
+        np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 10 * np.sqrt(inner))
+
+    _core.sparse_matmul(A, B, C, portable=portable)
+    close_to(C, A64 @ B, k)
+    D = rng.normal(size=(n, N)).astype(dtype)
+    for parts in (1, 2, 3, 5):
+        W = rng.normal(size=(k, N)).astype(dtype)
+        expected = W - 0.1 * (A64.T @ D)
+        _core.sparse_matmul(A, D, W, trans_a=True, alpha=-0.1, accumulate=True, parts=parts, portable=portable)
+        close_to(W, expected, n)
+        G = np.full((k, N), np.nan, dtype=dtype)
+        _core.sparse_matmul(A, D, G, trans_a=True, parts=parts, portable=portable)
+        close_to(G, A64.T @ D, n)
+
+
+def test_sparse_matmul_rejects_bad_shapes():
+    A, B = np.zeros((3, 4)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _core.sparse_matmul(A, B, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _core.sparse_matmul(A, B, np.zeros((4, 5)), trans_a=True)
+    with pytest.raises(ValueError, match="parts must be >= 1"):
+        _core.sparse_matmul(A, np.zeros((3, 5)), np.zeros((4, 5)), trans_a=True, parts=0)
+    with pytest.raises(ValueError):
+        _core.sparse_matmul(A, B.astype(np.float32), np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", [1, 7, 1000])
 @pytest.mark.parametrize("optimizer", [nn.SGD(0.1), nn.SGD(0.1, weight_decay=0.01), nn.Momentum(0.1, 0.9),
                                        nn.Momentum(0.05, 0.8, nesterov=True, weight_decay=0.1), nn.RMSprop(0.01),

@@ -45,6 +45,7 @@ def test_kernels_never_crash(a, b, c, code1, code2, t1, t2, x, y):
     call(_core.backprop_inplace, a, b, code1)
     call(_core.loss_and_delta, code1, code2, a, b, c)
     call(_core.matmul, a, b, c, t1, t2, x, y)
+    call(_core.sparse_matmul, a, b, c, t1, x, t2, code2, t1)
     call(_core.step, code1, np.array([x, 0, 0.5, t1, 0.9, 0.9, 0.99, 1e-8]), code2, a, b, c, c)
     call(_core.layout, a, b, code1)
 

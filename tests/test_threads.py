@@ -198,7 +198,7 @@ def test_set_num_threads(monkeypatch):
 
 
 def test_bad_thread_count_in_the_environment_stops_a_team_training(monkeypatch):
-    net = nn.Network([784, 128, 10], output="softmax", seed=0)
+    net = nn.Network([784, 128, 10], output="softmax", seed=0, backend="compiled")
     X = np.random.default_rng(0).random((256, 784))
     monkeypatch.setenv("NN_NUM_THREADS", "0")
     before = net.theta.copy()
