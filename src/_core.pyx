@@ -540,6 +540,17 @@ cdef struct Net:
     Py_ssize_t wc_off
 
 
+cdef struct SparseBatch:
+    # A batch's inputs as lists of their nonzeros (sparse_rows): row i's at idx / val + i sizes[0],
+    # entries beg[i] .. end[i] - 1; counts: the nonzeros per column of each thread's rows (n_threads x
+    # sizes[0]).
+    int* idx
+    void* val
+    Py_ssize_t* beg
+    Py_ssize_t* end
+    int* counts
+
+
 # A batch's first-layer products use only the input columns that hold a nonzero somewhere in the batch
 # (MNIST: about 2/3 of the pixels at batch 128), when at most this fraction of them do.
 cdef double COMPACT_LIMIT = 0.85
@@ -600,10 +611,11 @@ cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
 
 
 cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
-                            Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL) noexcept nogil:
     """Every layer's output for rows r0..r1 of a batch whose inputs are A0 (row i at A0 + i K); returns
     the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
-    work + wc_off the matching rows of W_1."""
+    work + wc_off the matching rows of W_1. With sp, the inputs are sp's lists of nonzeros instead (A0
+    unused), and the first layer runs on them (spmm)."""
     cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0
     cdef floating* A_prev = A0 + r0 * K
     cdef floating* A
@@ -613,7 +625,10 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
         W = theta + net.w_off[l]
         A = work + net.a_off[l + 1] + r0 * n_out
         if nr > 0:
-            if l == 0:
+            if l == 0 and sp != NULL:
+                spmm(sp.idx, <floating*>sp.val, sp.beg + r0, sp.end + r0, nr, W, n_out, n_out, A, n_out, 1, 0,
+                     False)
+            elif l == 0:
                 gemm(c'N', c'N', <int>nr, <int>n_out, <int>K, <floating>1, A_prev, <int>max(K, 1),
                      W if K == n_in else work + net.wc_off, <int>n_out, <floating>0, A, <int>n_out)
             else:
@@ -646,7 +661,7 @@ cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, flo
 
 
 cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
-                      Py_ssize_t n, int i, int parts, floating* grad, double sgd_rate) noexcept nogil:
+                      Py_ssize_t n, int i, int parts, floating* grad, double sgd_rate, bint skip_w1=False) noexcept nogil:
     """Part i of `parts` of the batch's weight update, after backward_rows of all its n rows: rows
     part(.., i) to part(.., i + 1) of every W_l and those columns of every b_l.
 
@@ -654,7 +669,8 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
     sgd_rate = 0 they go to grad (theta's layout); with sgd_rate > 0 plain SGD is applied directly
     (W += -rate A^T delta, written by the product itself; db through grad's b block as scratch).
     Compact first layer (K < sizes[0]): only W_1's rows cols[0..K] can have a nonzero gradient; SGD
-    updates them in work + wc_off and copies them back, the gradient zeroes the others.
+    updates them in work + wc_off and copies them back, the gradient zeroes the others. skip_w1: W_1
+    is left to the caller (the sparse first layer: sparse_update), b_1 is not.
     """
     cdef Py_ssize_t l, r, k, j, s, n_in, n_out, R, i0, i1, lda, lo, hi
     cdef floating* A_prev
@@ -675,7 +691,9 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
         else:
             A_prev, lda, R = work + net.a_off[l], n_in, n_in
         i0, i1 = part(R, i, parts), part(R, i + 1, parts)
-        if i1 > i0:
+        if l == 0 and skip_w1:
+            pass
+        elif i1 > i0:
             if compact:
                 gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>(-sgd_rate if sgd_rate > 0 else 1),
                      A_prev + i0, <int>max(lda, 1), delta, <int>n_out, <floating>(1 if sgd_rate > 0 else 0),
@@ -699,7 +717,7 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
             else:
                 gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>1, A_prev + i0, <int>lda, delta,
                      <int>n_out, <floating>0, dW + i0 * n_out, <int>n_out)
-        elif compact and K == 0 and i == 0 and sgd_rate == 0:
+        elif compact and K == 0 and i == 0 and sgd_rate == 0 and not skip_w1:
             memset(dW, 0, n_in * n_out * sizeof(floating))  # a batch of zeros: no part has a column
         db = dW + n_in * n_out
         i0, i1 = part(n_out, i, parts), part(n_out, i + 1, parts)
@@ -794,6 +812,12 @@ cdef struct Job:
     Py_ssize_t* correct_part
     void* marks              # n_threads x sizes[0] (theta's dtype): the input columns each thread's rows use
     Py_ssize_t* cols         # n_threads x sizes[0]: each thread's copy of the columns in use
+    bint use_sparse          # the first layer on lists of nonzeros (sparse_rows, spmm) instead
+    SparseBatch sparse[2]    # for even and odd batches: a batch's lists are read until its last update
+    Py_ssize_t* sp_ptr       # n_threads x (sizes[0] + 1): each thread's column offsets (sparse_columns)
+    Py_ssize_t* sp_fill      # n_threads x sizes[0]: scratch
+    int* sp_crow             # batch_size x sizes[0]: the batch's nonzeros by column (row, value)
+    void* sp_cval
     nn_barrier barrier
     int go                   # 0 wait, 1 run, -1 leave (a thread could not be started)
     int stop                 # set by thread 0 on Ctrl-C
@@ -814,13 +838,27 @@ cdef inline void sync(Worker* w) noexcept nogil:
         nn_barrier_wait(&w.job.barrier, w.job.n_threads, &w.sense)
 
 
+cdef void sparse_update(Job* job, SparseBatch* sp, int me, Py_ssize_t n, floating* out, floating alpha,
+                        int mode) noexcept nogil:
+    """This thread's part of W_1's update from the batch's lists of nonzeros: its columns' rows of out
+    get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added."""
+    cdef Net* net = job.net
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1
+    cdef Py_ssize_t* ptr = job.sp_ptr + me * (n_in + 1)
+    sparse_columns(sp.counts, job.n_threads, n_in, me, job.n_threads, n, sp.idx, <floating*>sp.val, sp.beg,
+                   sp.end, ptr, job.sp_fill + me * n_in, job.sp_crow, <floating*>job.sp_cval, &c0, &c1)
+    spmm(job.sp_crow, <floating*>job.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>job.work + net.d_off[0],
+         n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
+
+
 cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     """One thread's share of the epochs; returns the epochs completed. With one thread, the whole job.
 
     Per batch: mark the input columns of own rows | sync | gather own rows (and a part of W_1's rows in
     use: | sync) | forward, loss, deltas of own rows | sync | update own part of the weights (other
     optimizers: gradient part | sync | step on own part of theta). The next batch's first sync
-    separates its reads of theta from this batch's updates. After an epoch whose loss is not finite,
+    separates its reads of theta from this batch's updates. Sparse first layer: own rows as lists of
+    nonzeros | sync | forward ... | sync | W_1's update for own columns from the lists, by column. After an epoch whose loss is not finite,
     stop (its start is in snapshot, when given).
     """
     cdef Job* job = w.job
@@ -842,6 +880,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef Py_ssize_t* cols = job.cols + me * n_in
     cdef Py_ssize_t* rows
     cdef bint fused_sgd = job.optimizer == SGD and job.hyper[1] == 0
+    cdef SparseBatch* sp
     cdef double total
     for e in range(job.n_epochs):
         if me == 0 and snapshot != NULL:  # every thread is past the last epoch's updates
@@ -857,7 +896,10 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             n = job.batch_size if start + job.batch_size <= m else m - start
             rows = job.order + e * m + start
             r0, r1 = part(n, me, T), part(n, me + 1, T)
-            if n > 1:
+            sp = &job.sparse[batch & 1] if job.use_sparse and n > 1 else NULL
+            if sp != NULL:
+                sparse_rows(X, rows, r0, r1, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, sp.counts + me * n_in)
+            elif n > 1:
                 mark_nonzero(X, rows + r0, r1 - r0, n_in, <floating*>job.marks + me * n_in)
             if me == 0 and job.check_every > 0 and batch % job.check_every == 0 and batch > 0 and check_signals():
                 nn_store(&job.stop, 1)
@@ -868,6 +910,8 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                 return e
             if n == 1:  # one sample: read in place (the product's loops skip its zeros)
                 A0, K = X + rows[0] * n_in, n_in
+            elif sp != NULL:
+                A0, K = work + net.a_off[0], n_in  # not read
             else:
                 A0 = work + net.a_off[0]
                 K = columns_in_use(<floating*>job.marks, T, n_in, cols)
@@ -877,15 +921,19 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                         memcpy(work + net.wc_off + k * net.sizes[1], W1 + cols[k] * net.sizes[1],
                                net.sizes[1] * sizeof(floating))
                     sync(w)
-            A = forward_rows(net, theta, work, A0, K, r0, r1)
+            A = forward_rows(net, theta, work, A0, K, r0, r1, sp)
             job.loss_part[e * T + me] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k_out)
             job.correct_part[e * T + me] += count_correct(<int>net.acts[L - 1], A, Y, rows + r0, r1 - r0, k_out)
             backward_rows(net, job.loss, theta, work, Y, rows, r0, r1, n)
             sync(w)
             if fused_sgd:
-                update_part(net, theta, work, A0, K, cols, n, me, T, grad, job.hyper[0])
+                update_part(net, theta, work, A0, K, cols, n, me, T, grad, job.hyper[0], sp != NULL)
+                if sp != NULL:
+                    sparse_update(job, sp, me, n, W1, <floating>(-job.hyper[0]), 1)
             else:
-                update_part(net, theta, work, A0, K, cols, n, me, T, grad, 0)
+                update_part(net, theta, work, A0, K, cols, n, me, T, grad, 0, sp != NULL)
+                if sp != NULL:
+                    sparse_update(job, sp, me, n, grad + net.w_off[0], 1, 0)
                 sync(w)
                 w.t += 1
                 p0, p1 = part(P, me, T), part(P, me + 1, T)
@@ -1085,7 +1133,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
           floating[::1] state2 not None, floating[::1] work not None, floating[:, ::1] X not None,
           floating[:, ::1] Y not None, Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
           double[::1] epoch_loss not None, Py_ssize_t[::1] epoch_correct not None,
-          floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1):
+          floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1, bint sparse=False):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
     (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
@@ -1096,6 +1144,9 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     threads > 1 splits every batch between that many threads (at most batch_size): each runs its share
     of the rows forward and back, and updates its share of each weight matrix's rows. Their products
     call BLAS at the same time: it should be set to one thread of its own meanwhile (the caller's job).
+
+    sparse: the first layer of batches of two or more rows runs on each row's list of nonzeros (spmm:
+    AVX2 / FMA when SPARSE_KERNELS, else portable loops), for inputs that are mostly zeros.
     """
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
     cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
@@ -1146,11 +1197,29 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     job.correct_part = <Py_ssize_t*>malloc(n_epochs * T * sizeof(Py_ssize_t))
     job.marks = malloc(T * n_in * sizeof(double))
     job.cols = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
+    cdef bint sparse_ok = True
+    job.use_sparse = sparse
+    if sparse:  # sizeof(double): room for either dtype
+        for i in range(2):
+            job.sparse[i].idx = <int*>malloc(batch_size * n_in * sizeof(int))
+            job.sparse[i].val = malloc(batch_size * n_in * sizeof(double))
+            job.sparse[i].beg = <Py_ssize_t*>malloc(batch_size * sizeof(Py_ssize_t))
+            job.sparse[i].end = <Py_ssize_t*>malloc(batch_size * sizeof(Py_ssize_t))
+            job.sparse[i].counts = <int*>malloc(T * n_in * sizeof(int))
+            sparse_ok = sparse_ok and (job.sparse[i].idx != NULL and job.sparse[i].val != NULL
+                                       and job.sparse[i].beg != NULL and job.sparse[i].end != NULL
+                                       and job.sparse[i].counts != NULL)
+        job.sp_ptr = <Py_ssize_t*>malloc(T * (n_in + 1) * sizeof(Py_ssize_t))
+        job.sp_fill = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
+        job.sp_crow = <int*>malloc(batch_size * n_in * sizeof(int))
+        job.sp_cval = malloc(batch_size * n_in * sizeof(double))
+        sparse_ok = sparse_ok and (job.sp_ptr != NULL and job.sp_fill != NULL and job.sp_crow != NULL
+                                   and job.sp_cval != NULL)
     cdef Worker* workers = <Worker*>calloc(T, sizeof(Worker))
     cdef pthread_t* handles = <pthread_t*>calloc(T, sizeof(pthread_t))
     try:
         if (job.loss_part == NULL or job.correct_part == NULL or job.marks == NULL or job.cols == NULL
-                or workers == NULL or handles == NULL):
+                or workers == NULL or handles == NULL or not sparse_ok):
             raise MemoryError()
         for i in range(T):
             workers[i].job = &job
@@ -1167,6 +1236,16 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
         free(job.correct_part)
         free(job.marks)
         free(job.cols)
+        for i in range(2):
+            free(job.sparse[i].idx)
+            free(job.sparse[i].val)
+            free(job.sparse[i].beg)
+            free(job.sparse[i].end)
+            free(job.sparse[i].counts)
+        free(job.sp_ptr)
+        free(job.sp_fill)
+        free(job.sp_crow)
+        free(job.sp_cval)
         free(workers)
         free(handles)
 

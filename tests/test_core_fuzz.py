@@ -69,4 +69,4 @@ def test_network_entry_points_never_crash(sizes, acts, batch, theta, work, X, Y,
             call(_core.train, lay, loss, optimizer, np.array([0.1, 0, 0.9, 0, 0.9, 0.9, 0.99, 1e-8]),
                  np.zeros(1, dtype=np.longlong), theta_, np.zeros_like(theta_), np.zeros_like(theta_),
                  np.zeros_like(theta_), work_, X, Y, order, batch_size, np.zeros(1), np.zeros(1, dtype=np.intp),
-                 np.zeros(0, dtype=theta_.dtype), 0, threads)
+                 np.zeros(0, dtype=theta_.dtype), 0, threads, threads % 2 == 1)

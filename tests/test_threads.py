@@ -31,8 +31,8 @@ def team(monkeypatch):
 
 
 def sparse_inputs(rng, n, n_in):
-    """Inputs zero in most places (the compact first layer runs), with always-zero columns and an
-    all-zero stretch of rows (batches with no column in use)."""
+    """Inputs zero in most places (the first layer runs on lists of nonzeros, or compact), with
+    always-zero columns and an all-zero stretch of rows (batches with no column in use)."""
     X = rng.normal(size=(n, n_in)) * (rng.random(size=(n, n_in)) < 0.15)
     X[:, : n_in // 3] = 0
     X[n // 3: n // 2] = 0
@@ -54,11 +54,17 @@ OPTIMIZERS = [lambda: nn.SGD(0.05), lambda: nn.SGD(0.05, weight_decay=0.01), lam
 @pytest.mark.parametrize("threads", [2, 3, 5])
 @pytest.mark.parametrize("batch_size", [1, 4, 7, 32, None])
 @pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
-@pytest.mark.parametrize("inputs", ["dense", "sparse"])
-def test_team_gives_the_reference_numbers(team, threads, batch_size, make_optimizer, inputs, rng):
+@pytest.mark.parametrize("inputs", ["dense", "sparse", "sparse-compact"])
+def test_team_gives_the_reference_numbers(team, threads, batch_size, make_optimizer, inputs, rng, monkeypatch):
+    """Dense inputs; mostly-zero inputs through the first layer's lists of nonzeros; the same through
+    the compact dense first layer (the sparse kernels turned off)."""
     n = 75
     X = rng.normal(size=(n, 12)) if inputs == "dense" else sparse_inputs(rng, n, 12)
     y = rng.integers(0, 3, size=n)
+    if inputs == "sparse-compact":
+        monkeypatch.setattr(compiled, "SPARSE_DENSITY", -1.0)
+    uses_lists = inputs == "sparse" and (batch_size or n) > 1 and _core.SPARSE_KERNELS
+    assert compiled.sparse_first_layer(nn.Network([12, 3]), X, batch_size or n) == uses_lists
     ref, h_ref, t_ref = fit("reference", X, y, [12, 9, 7, 3], "relu", "softmax", "cross_entropy", make_optimizer,
                             batch_size)
     team(threads)
@@ -74,8 +80,12 @@ def test_team_gives_the_reference_numbers(team, threads, batch_size, make_optimi
 @blas_controlled
 @pytest.mark.parametrize("loss, output, hidden", [("mse", "identity", "tanh"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
                                                   ("mse", "softmax", "leaky_relu")])
-def test_team_every_loss(team, loss, output, hidden, rng):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_team_every_loss(team, loss, output, hidden, sparse, rng):
     X, y = random_problem(rng, loss, 2, n=64, n_in=6)
+    if sparse:  # the first layer on lists of nonzeros
+        X = X * (rng.random(X.shape) < 0.2)
+    assert compiled.sparse_first_layer(nn.Network([6, 2]), X, 16) == (sparse and _core.SPARSE_KERNELS)
     ref, h_ref, _ = fit("reference", X, y, [6, 10, 2], hidden, output, loss, lambda: nn.SGD(0.05), 16)
     team(2)
     comp, h_comp, _ = fit("compiled", X, y, [6, 10, 2], hidden, output, loss, lambda: nn.SGD(0.05), 16)
@@ -96,22 +106,24 @@ def test_team_gives_the_same_result_every_run(team, rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
-def test_core_train_on_threads_equals_one_thread(threads, rng):
-    """The core's own team, BLAS's threads left as they are: the same numbers as one thread."""
+@pytest.mark.parametrize("sparse", [False, True])
+def test_core_train_on_threads_equals_one_thread(threads, sparse, rng):
+    """The core's own team, BLAS's threads left as they are: the same numbers as one thread, and the
+    first layer on lists of nonzeros the same as on the dense rows."""
     X = sparse_inputs(rng, 90, 20)
     Y = np.eye(5)[rng.integers(0, 5, size=90)]
     sizes, acts = np.array([20, 11, 8, 5], dtype=np.intp), np.array([3, 2, 5], dtype=np.intp)
     lay = _core.layout(sizes, acts, 16)
     order = np.stack([rng.permutation(90) for _ in range(3)])
     results = []
-    for t in (1, threads):
+    for t, sparse_ in ((1, False), (threads, sparse)):
         theta = np.random.default_rng(0).normal(size=lay.n_params) * 0.3
         s1, s2 = np.zeros_like(theta), np.zeros_like(theta)
         loss_sums, correct = np.zeros(3), np.zeros(3, dtype=np.intp)
         steps = np.zeros(1, dtype=np.longlong)
         done = _core.train(lay, 2, 3, np.array([0.01, 0.001, 0, 0, 0, 0.9, 0.999, 1e-8]), steps, theta,
                            np.empty_like(theta), s1, s2, np.zeros(lay.work_size), X, Y, order, 16, loss_sums, correct,
-                           np.empty(0), 0, t)
+                           np.empty(0), 0, t, sparse_)
         assert done == 3 and steps[0] == 3 * 6
         results.append((theta, s1, s2, loss_sums, correct))
     for a, b in zip(*results):
