@@ -866,6 +866,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef int me = w.index, T = job.n_threads, i
     cdef Py_ssize_t L = net.n_layers, n_in = net.sizes[0], k_out = net.sizes[L], P = job.n_params
     cdef Py_ssize_t e, start, n, r0, r1, K, k, batch = 0, p0, p1, correct, m = job.m
+    cdef Py_ssize_t until_check = job.check_every
     cdef Py_ssize_t n_state = (job.optimizer != SGD) + (job.optimizer == ADAM)
     cdef floating* work = <floating*>job.work
     cdef floating* X = <floating*>job.X
@@ -901,8 +902,12 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                 sparse_rows(X, rows, r0, r1, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, sp.counts + me * n_in)
             elif n > 1:
                 mark_nonzero(X, rows + r0, r1 - r0, n_in, <floating*>job.marks + me * n_in)
-            if me == 0 and job.check_every > 0 and batch % job.check_every == 0 and batch > 0 and check_signals():
-                nn_store(&job.stop, 1)
+            if me == 0 and job.check_every > 0:  # Ctrl-C? before batches check_every, 2 check_every, ...
+                if until_check == 0:
+                    until_check = job.check_every
+                    if check_signals():
+                        nn_store(&job.stop, 1)
+                until_check -= 1
             batch += 1
             sync(w)
             if nn_load(&job.stop):
