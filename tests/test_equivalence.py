@@ -106,8 +106,15 @@ def test_many_epochs_in_one_call_equal_epoch_by_epoch(rng):
 
 
 @pytest.mark.skipif(not mnist_available(), reason="../shared/data/mnist is absent")
-def test_mnist_one_epoch_batch_32():
+@pytest.mark.parametrize("first_layer", ["lists", "compact"])
+def test_mnist_one_epoch_batch_32(first_layer, monkeypatch):
+    """The first layer on lists of nonzeros (the default for MNIST where the processor has AVX2), and
+    dense on the columns in use."""
+    from nn.backends import compiled
     from nn.datasets import load_mnist
+
+    if first_layer == "compact":
+        monkeypatch.setattr(compiled, "SPARSE_DENSITY", -1.0)
 
     X, y = load_mnist(MNIST_DIR, "train")
     make = lambda backend: nn.Network([784, 128, 10], activation="relu", output="softmax", seed=0, backend=backend)
@@ -139,9 +146,15 @@ def test_training_memory_does_not_grow(batch_size, rng):
 @pytest.mark.parametrize("batch_size", [7, 32])
 @pytest.mark.parametrize("make_optimizer", [lambda: nn.SGD(0.1), lambda: nn.Adam(0.01, weight_decay=0.01)],
                          ids=["sgd", "adam"])
-def test_inputs_with_zero_columns(make_optimizer, batch_size, rng):
-    """Batches whose inputs are zero in many columns (MNIST's blank borders) run the first layer on the
-    nonzero columns only; the numbers stay the reference's, all-zero batches included."""
+@pytest.mark.parametrize("first_layer", ["lists", "compact"])
+def test_inputs_with_zero_columns(first_layer, make_optimizer, batch_size, rng, monkeypatch):
+    """Batches whose inputs are zero in many columns (MNIST's blank borders) run the first layer on each
+    sample's nonzeros, or (lists off) on the nonzero columns only; the numbers stay the reference's,
+    all-zero batches included."""
+    from nn.backends import compiled
+
+    if first_layer == "compact":
+        monkeypatch.setattr(compiled, "SPARSE_DENSITY", -1.0)
     X = rng.normal(size=(96, 40)) * (rng.random(size=(96, 40)) < 0.1)
     X[:, :15] = 0  # columns that are always zero
     X[32:64] = 0   # whole batches of zeros
