@@ -42,6 +42,19 @@ def test_one_epoch_every_activation_and_loss(hidden, loss, output, batch_size, r
     assert h_comp.accuracy == h_ref.accuracy
 
 
+@pytest.mark.parametrize("sizes", [[5, 8, 6, 3], [300, 60, 3]], ids=["small", "over-sgd_one-size"])
+def test_per_sample_sgd_on_small_and_large_networks(sizes, rng):
+    """Batch-1 plain SGD takes the core's one-sample step for small networks (up to 16,384 parameters)
+    and the general path beyond: both give the reference's numbers, with sparse inputs too."""
+    X = rng.normal(size=(60, sizes[0])) * (rng.random(size=(60, sizes[0])) < 0.3)
+    y = rng.integers(0, 3, size=60)
+    make = lambda backend: nn.Network(sizes, activation="relu", output="softmax", seed=1, backend=backend)
+    (ref, h_ref, _), (comp, h_comp, _) = train_both(make, lambda: nn.SGD(0.05), "cross_entropy", X, y, 1, epochs=2)
+    np.testing.assert_allclose(comp.theta, ref.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_comp.loss, h_ref.loss, rtol=1e-10)
+    assert (ref.n_params <= 16384) == (sizes[0] == 5)
+
+
 @pytest.mark.parametrize("batch_size", BATCH_SIZES)
 @pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
 def test_three_epochs_every_optimizer(make_optimizer, batch_size, rng):
