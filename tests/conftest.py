@@ -1,4 +1,6 @@
 import os
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +33,14 @@ def random_problem(rng, loss, n_out, n, n_in):
     if loss == "binary_cross_entropy":
         return X, rng.integers(0, 2, size=(n, n_out)).astype(float)
     return X, rng.normal(size=(n, n_out))
+
+
+def fit_until_ctrl_c(trainer, X, y, after=0.3, **kwargs):
+    """trainer.fit(X, y, epochs=10_000, **kwargs) with a real SIGINT sent to this process after `after`
+    seconds; returns the History."""
+    timer = threading.Timer(after, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        return trainer.fit(X, y, epochs=10_000, **kwargs)
+    finally:
+        timer.cancel()

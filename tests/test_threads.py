@@ -2,17 +2,14 @@
 as the reference, the same result every run, BLAS's own threads restored, Ctrl-C and divergence
 still handled, bad settings rejected."""
 import os
-import signal
-import threading
 
 import numpy as np
 import pytest
+from conftest import fit_until_ctrl_c, random_problem
 
 import nn
 from nn import _core
 from nn.backends import compiled
-
-from conftest import random_problem
 
 blas_controlled = pytest.mark.skipif(compiled._openblas() is None,
                                      reason="the BLAS behind SciPy is not an OpenBLAS whose threads nn can set")
@@ -175,12 +172,7 @@ def test_ctrl_c_stops_a_team(team, rng):
     team(2)
     trainer.fit(X, y, epochs=1, verbose=False)
     tasks = len(os.listdir(f"/proc/{os.getpid()}/task")) if os.path.isdir("/proc/self/task") else None
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        history = trainer.fit(X, y, epochs=10_000, verbose=False)
-    finally:
-        timer.cancel()
+    history = fit_until_ctrl_c(trainer, X, y, verbose=False)
     assert history.interrupted and len(history) < 10_000
     assert np.isfinite(net.theta).all()
     assert trainer.optimizer.steps >= 500 * (1 + len(history))

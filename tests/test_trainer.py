@@ -1,6 +1,7 @@
 """Trainer.fit: batches, seeds, history, validation, early stopping, callbacks, failures."""
 import numpy as np
 import pytest
+from conftest import fit_until_ctrl_c
 
 import nn
 from nn.backends import get as get_backend
@@ -159,21 +160,12 @@ def test_nan_loss_in_the_many_epochs_path_rolls_back_too(rng):
 @pytest.mark.parametrize("verbose", [False, True])
 def test_ctrl_c_returns_the_history_so_far(rng, verbose):
     """A real SIGINT in the middle of training: fit returns, history and weights intact."""
-    import os
-    import signal
-    import threading
-
     X = rng.normal(size=(2000, 20))
     y = rng.integers(0, 3, size=2000)
     net = nn.Network([20, 64, 3], activation="relu", output="softmax", seed=0)
     trainer = nn.Trainer(net, optimizer=nn.Adam(1e-3), batch_size=1, seed=0)
     trainer.fit(X, y, epochs=1, verbose=False)  # warm-up: imports and buffers
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        history = trainer.fit(X, y, epochs=10_000, verbose=verbose)
-    finally:
-        timer.cancel()
+    history = fit_until_ctrl_c(trainer, X, y, verbose=verbose)
     assert history.interrupted
     assert len(history) < 10_000 and len(history.loss) == len(history)
     assert np.isfinite(net.theta).all()
