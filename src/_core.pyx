@@ -812,25 +812,59 @@ cdef extern from *:
     """
     #include <pthread.h>
     #include <sched.h>
-    /* A sense-reversing barrier for the threads of one training call. Waiting spins (the wait between
-       two phases of a batch is microseconds), then yields the processor if it lasts. */
-    typedef struct { int count; int sense; } nn_barrier;
+    #include <time.h>
+    #ifdef __linux__
+    #include <linux/futex.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
+    #include <limits.h>
+    #endif
+    /* A sense-reversing barrier for the threads of one training call. A waiter spins for up to
+       NN_SPIN_NS (the wait between two phases of a batch is usually a few microseconds), then sleeps
+       until the last one arrives (a futex on Linux; elsewhere it yields the processor in a loop):
+       on a busy machine a spinning thread would take the processor from the one it waits for. */
+    #define NN_SPIN_NS 5000
+    typedef struct { int count; int sense; int sleepers; } nn_barrier;
+    static inline long long nn_now_ns(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+    }
     static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
         int s = !*local_sense;
+        long long start = 0;
         long spins = 0;
         *local_sense = s;
         if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
             __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
+            __atomic_store_n(&b->sense, s, __ATOMIC_SEQ_CST);
+    #ifdef __linux__
+            if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0)
+                syscall(SYS_futex, &b->sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    #endif
             return;
         }
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
-            if (++spins > 200000) {
-                sched_yield();
-            } else {
     #if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
+            __builtin_ia32_pause();
     #endif
+            if ((++spins & 63) == 0) {
+                if (start == 0) {
+                    start = nn_now_ns();
+                } else if (nn_now_ns() - start > NN_SPIN_NS) {
+    #ifdef __linux__
+                    /* Sleep while the sense is still the old one. The last arriver stores the new
+                       sense, then wakes the sleepers it sees: seq_cst on both sides, so either it sees
+                       this one or this one sees the new sense and does not sleep. */
+                    __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+                    while (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != s)
+                        syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !s, NULL, NULL, 0);
+                    __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+                    return;
+    #else
+                    sched_yield();
+    #endif
+                }
             }
         }
     }
@@ -840,6 +874,7 @@ cdef extern from *:
     ctypedef struct nn_barrier:
         int count
         int sense
+        int sleepers
     void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) nogil
     int nn_load(int* p) nogil
     void nn_store(int* p, int v) nogil
