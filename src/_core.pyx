@@ -178,8 +178,8 @@ cdef extern from *:
         const V va = SET1(alpha);                                                                      \
         for (Py_ssize_t j = 0; j < n_lists; j++) {                                                     \
             T* o = out + j * ldo;                                                                      \
-            if (beg[j] == end[j]) {                                                                    \
-                if (mode == 0) memset(o, 0, N * sizeof(T));                                           \
+            if (beg[j] == end[j] || n_full == 0) {  /* empty list, or fewer columns than a chunk */     \
+                PORTABLE(idx, val, beg + j, end + j, 1, B, ldb, N, o, ldo, alpha, mode);               \
                 continue;                                                                              \
             }                                                                                          \
             for (Py_ssize_t c = 0; c < n_full; c += CH) {                                              \
@@ -279,6 +279,18 @@ cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
             counts[idx[k]] += 1
 
 
+cdef inline Py_ssize_t column_cut(Py_ssize_t* ptr, Py_ssize_t n_in, int t, int parts) noexcept nogil:
+    """Where part t of `parts` starts: the first column with at least total t / parts nonzeros before it
+    (ptr[k]: the nonzeros in columns before k, ptr[n_in] the total); 0 for t = 0, n_in for t = parts."""
+    cdef Py_ssize_t k = 0, target
+    if t >= parts:
+        return n_in
+    target = ptr[n_in] * t // parts
+    while ptr[k] < target:
+        k += 1
+    return k
+
+
 cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i, int parts, Py_ssize_t n,
                          int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t* ptr,
                          Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil:
@@ -286,28 +298,15 @@ cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i,
     part_i of `parts`, c0..c1, cut so that every part holds about as many nonzeros, as lists of (row,
     value) in row order: column k's are entries ptr[k] .. ptr[k + 1] - 1 of crow / cval (ptr holds n_in +
     1 offsets; the parts write disjoint ranges of crow / cval). fill: scratch of n_in."""
-    cdef Py_ssize_t k, total = 0, target, i, e, lo, hi, mid, q
+    cdef Py_ssize_t k, total = 0, i, e, lo, hi, mid, q
     cdef int t
     for k in range(n_in):
         ptr[k] = total
         for t in range(n_counts):
             total += counts[t * n_in + k]
     ptr[n_in] = total
-    # Part t starts at the first column with at least total t / parts nonzeros before it.
-    c0[0] = 0
-    c1[0] = n_in
-    if part_i > 0:
-        target = total * part_i // parts
-        k = 0
-        while ptr[k] < target:
-            k += 1
-        c0[0] = k
-    if part_i + 1 < parts:
-        target = total * (part_i + 1) // parts
-        k = 0
-        while ptr[k] < target:
-            k += 1
-        c1[0] = k
+    c0[0] = column_cut(ptr, n_in, part_i, parts)
+    c1[0] = column_cut(ptr, n_in, part_i + 1, parts)
     for k in range(c0[0], c1[0]):
         fill[k] = ptr[k]
     for i in range(n):
@@ -952,8 +951,9 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     use: | sync) | forward, loss, deltas of own rows | sync | update own part of the weights (other
     optimizers: gradient part | sync | step on own part of theta). The next batch's first sync
     separates its reads of theta from this batch's updates. Sparse first layer: own rows as lists of
-    nonzeros | sync | forward ... | sync | W_1's update for own columns from the lists, by column. After an epoch whose loss is not finite,
-    stop (its start is in snapshot, when given).
+    nonzeros | sync | forward ... | sync | W_1's update for own columns from the lists, by column.
+    Batch 1 with plain SGD on one thread and a small network: sgd_one. After an epoch whose loss is not
+    finite, stop (its start is in snapshot, when given).
     """
     cdef Job* job = w.job
     cdef Net* net = job.net
