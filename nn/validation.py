@@ -41,10 +41,22 @@ def as_numeric(name, values, dtype, ndim=(1, 2)):
         raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not all_finite(arr):
+    return as_finite(name, arr, dtype)
+
+
+def as_finite(name, arr, dtype=None):
+    """``arr`` (an array) as a C-contiguous array of ``dtype`` (None: its own), every value finite. A finite
+    value that ``dtype`` cannot hold (float64 beyond float32's +-3.4e38) is an error, not an inf."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not all_finite(out):
+        if out.dtype != arr.dtype and all_finite(arr):
+            with np.errstate(over="ignore", invalid="ignore"):
+                largest = float(np.max(np.abs(arr)))
+            raise ValueError(f"{name} has values too large for {out.dtype.name} (largest magnitude {largest:.3g}; "
+                             f"{out.dtype.name} holds up to {float(np.finfo(out.dtype).max):.3g})")
         raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
+    return out
 
 
 def all_finite(arr, chunk=1 << 18, parallel_from=1 << 22):
