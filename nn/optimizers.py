@@ -5,19 +5,9 @@ place. Each one implements a single hook, ``_update(i, p, g)``, for one (paramet
 ``step`` applies the L2 weight decay (g <- g + weight_decay * p, for every parameter, as PyTorch) first.
 State arrays are created on the first step, shaped like the parameters, and named in ``state_names``.
 """
-import numbers
-
 import numpy as np
 
-
-def _check_number(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
-    return float(value)
+from .validation import check_number
 
 
 class Optimizer:
@@ -26,8 +16,8 @@ class Optimizer:
     state_names = ()
 
     def __init__(self, learning_rate, weight_decay=0.0):
-        self.learning_rate = _check_number("learning_rate", learning_rate, 0, low_open=True)
-        self.weight_decay = _check_number("weight_decay", weight_decay, 0)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0)
         self.reset()
 
     def reset(self):
@@ -85,7 +75,7 @@ class Momentum(Optimizer):
     state_names = ("velocity",)
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0):
-        self.momentum = _check_number("momentum", momentum, 0, 1, high_open=True)
+        self.momentum = check_number("momentum", momentum, 0, 1, high_open=True)
         self.nesterov = bool(nesterov)
         super().__init__(learning_rate, weight_decay)
 
@@ -108,8 +98,8 @@ class RMSprop(Optimizer):
     state_names = ("square_avg",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, eps=1e-8, weight_decay=0.0):
-        self.rho = _check_number("rho", rho, 0, 1, high_open=True)
-        self.eps = _check_number("eps", eps, 0, low_open=True)
+        self.rho = check_number("rho", rho, 0, 1, high_open=True)
+        self.eps = check_number("eps", eps, 0, low_open=True)
         super().__init__(learning_rate, weight_decay)
 
     def _update(self, i, p, g):
@@ -130,9 +120,9 @@ class Adam(Optimizer):
     state_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        self.beta1 = _check_number("beta1", beta1, 0, 1, high_open=True)
-        self.beta2 = _check_number("beta2", beta2, 0, 1, high_open=True)
-        self.eps = _check_number("eps", eps, 0, low_open=True)
+        self.beta1 = check_number("beta1", beta1, 0, 1, high_open=True)
+        self.beta2 = check_number("beta2", beta2, 0, 1, high_open=True)
+        self.eps = check_number("eps", eps, 0, low_open=True)
         super().__init__(learning_rate, weight_decay)
 
     def _update(self, i, p, g):

@@ -3,24 +3,50 @@
 The shuffle order of each epoch is drawn here, from the trainer's seeded generator, and handed to the
 backend: both backends see the same batches and give the same result.
 """
+import contextlib
 import copy
 import math
 import sys
+import threading
 import time
+import weakref
 
 import numpy as np
 
-from . import backends
+from . import backends, interrupts
 from .functions import LOSSES, check_loss_output, check_name, n_correct
+from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
-from .validation import as_numeric, check_int, check_X, check_y
+from .validation import (as_numeric, check_fraction, check_int, check_number, check_seed, check_targets, check_X,
+                         check_y)
 
 
 MAX_ORDER_ENTRIES = 1 << 22  # shuffle orders drawn at once (32 MB of indices)
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; the network keeps the weights of the last good epoch."""
+    """The loss or the weights became NaN or infinite; the network keeps the weights (and the optimizer
+    its state) of the end of the last epoch that ended finite."""
+
+
+_training = weakref.WeakSet()  # networks being trained now, in any thread
+_training_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(net):
+    """One fit at a time per network: a second, from another thread, is refused (it would mix two
+    trainings' updates in one set of weights)."""
+    with _training_lock:
+        if net in _training:
+            raise RuntimeError(f"{net!r} is already being trained (in another thread); train one network in one "
+                               f"fit at a time, or train a copy (copy.deepcopy(net))")
+        _training.add(net)
+    try:
+        yield
+    finally:
+        with _training_lock:
+            _training.discard(net)
 
 
 class History:
@@ -69,7 +95,7 @@ class EarlyStopping:
         if monitor is not None:
             check_name("monitor", monitor, dict.fromkeys(("loss", "val_loss", "accuracy", "val_accuracy")))
         self.monitor = monitor
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number("min_delta", min_delta, low=0)
         self.restore_best_weights = bool(restore_best_weights)
 
     def __repr__(self):
@@ -85,6 +111,8 @@ class Trainer:
     """
 
     def __init__(self, net, loss=None, optimizer="sgd", batch_size=32, seed=None):
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be an nn.Network, got {net!r}")
         self.net = net
         if loss is None:
             loss = "cross_entropy" if net.output == "softmax" else "mse"
@@ -96,7 +124,7 @@ class Trainer:
             raise TypeError(f"optimizer must be an nn optimizer or one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         self.optimizer = optimizer
         self.batch_size = check_int("batch_size", batch_size, low=1, allow_none=True)
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.rng = np.random.default_rng(seed)
 
     def __repr__(self):
@@ -106,7 +134,8 @@ class Trainer:
     # ----- data -----------------------------------------------------------------------------------
     def _data(self, X, y, name="X"):
         X, _ = check_X(X, self.net.n_inputs, self.net.dtype, ndim=(2,), name=name)
-        Y = check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name="y" if name == "X" else name + "_y")
+        y_name = "y" if name == "X" else name + "_y"
+        Y = check_targets(self.loss, check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name=y_name), y_name)
         return X, Y
 
     def evaluate(self, X, y):
@@ -140,13 +169,7 @@ class Trainer:
         stopper = self._early_stopping(early_stopping, validation is not None)
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
-        batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_begin")]
-        callbacks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks if not hasattr(cb, "on_batch_begin")
-                     or hasattr(cb, "on_epoch_end")]
-        for cb in callbacks:
-            if not callable(cb):
-                raise TypeError(f"callbacks must be callables f(epoch, logs) or have on_epoch_end / "
-                                f"on_batch_begin methods, got {cb!r}")
+        batch_callbacks, callbacks = self._callbacks(callbacks)
 
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
@@ -154,25 +177,55 @@ class Trainer:
         per_epoch = verbose or validation is not None or stopper or callbacks or batch_callbacks or augment
         block = 1 if per_epoch else epochs
         epoch = 0
-        while epoch < epochs:
-            n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
-            X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
-            epoch_logs = self._epochs(X_epoch, Y, epoch, n_block, epochs, verbose, history, batch_callbacks)
-            stop = history.interrupted
-            for logs in epoch_logs:
-                epoch += 1
-                if validation is not None:
-                    logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
-                history.append(logs)
-                if any([bool(cb(epoch, logs)) for cb in callbacks]):
-                    stop = True
-                if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
-                    stop = True
-            if stop:
-                break
-        if stopper is not None and stopper.restore_best_weights and history.stopped_early:
-            self.net._theta[...] = best["theta"]
+        with _exclusive(self.net):
+            try:
+                while epoch < epochs:
+                    n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
+                    X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
+                    epoch_logs = self._epochs(X_epoch, Y, epoch, n_block, epochs, verbose, history, batch_callbacks)
+                    stop = history.interrupted
+                    for logs in epoch_logs:
+                        epoch += 1
+                        if validation is not None:
+                            logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
+                        history.append(logs)
+                        if any([bool(cb(epoch, logs)) for cb in callbacks]):
+                            stop = True
+                        if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
+                            stop = True
+                    if stop:
+                        break
+            except KeyboardInterrupt:  # between the backend's calls (drawing orders, validating, callbacks)
+                if not history.interrupted:
+                    history.interrupted = True
+                    print(f"\ninterrupted after epoch {len(history)}", file=sys.stderr)
+            # An early stop keeps the best epoch's weights; if no epoch ever improved (the monitored value
+            # was NaN or inf throughout), there is nothing better to go back to.
+            if stopper is not None and stopper.restore_best_weights and history.stopped_early \
+                    and best["theta"] is not None:
+                with interrupts.deferred():
+                    self.net._theta[...] = best["theta"]
         return history
+
+    @staticmethod
+    def _callbacks(callbacks):
+        """(batch callbacks, epoch callbacks) from fit's ``callbacks`` list (None: none)."""
+        if callbacks is None:
+            return [], []
+        if callable(callbacks) or hasattr(callbacks, "on_epoch_end") or hasattr(callbacks, "on_batch_begin"):
+            raise TypeError(f"callbacks must be a list of callbacks, got the single callback {callbacks!r}; "
+                            f"pass callbacks=[...] around it")
+        if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
+        callbacks = list(callbacks)
+        batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_begin")]
+        epoch_callbacks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks if not hasattr(cb, "on_batch_begin")
+                           or hasattr(cb, "on_epoch_end")]
+        for cb in epoch_callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables f(epoch, logs) or have on_epoch_end / "
+                                f"on_batch_begin methods, got {cb!r}")
+        return batch_callbacks, epoch_callbacks
 
     def _augmented(self, augment, X, epoch):
         X_epoch = augment(X, self.rng, epoch)
@@ -189,9 +242,7 @@ class Trainer:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
             return X, Y, self._data(*validation_data, name="validation_data")
         if validation_split is not None:
-            if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
-                    or not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}")
+            validation_split = check_fraction("validation_split", validation_split)
             n_val = int(round(len(X) * validation_split))
             if n_val < 1 or n_val >= len(X):
                 raise ValueError(f"validation_split={validation_split} leaves no data for training or validation "
@@ -256,13 +307,14 @@ class Trainer:
                   "completed batch", file=sys.stderr)
         seconds = (time.perf_counter() - start) / max(1, len(loss_sums))
         losses = np.asarray(loss_sums, dtype=float) / n
-        if len(losses) and not np.isfinite(losses[-1]):
-            backends.restore_snapshot(net, optimizer, snapshot)
-            optimizer.steps = steps_before + (len(losses) - 1) * -(-n // batch_size)
+        if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
+            with interrupts.deferred():
+                backends.restore_snapshot(net, optimizer, snapshot)
+                optimizer.steps = steps_before + (len(losses) - 1) * -(-n // batch_size)
             bad = done + len(losses)
             raise TrainingDiverged(
-                f"the training loss became {losses[-1]} in epoch {bad}; the network keeps the weights "
-                f"from the end of epoch {bad - 1}. Try a lower learning rate "
+                f"training diverged in epoch {bad}: the loss or the weights became {losses[-1]}; the network "
+                f"keeps the weights from the end of epoch {bad - 1}. Try a lower learning rate "
                 f"(it is {optimizer.learning_rate:g})")
         all_logs = []
         for loss, correct in zip(losses.tolist(), np.asarray(corrects).tolist()):

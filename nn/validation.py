@@ -20,13 +20,41 @@ def check_dtype(dtype):
 
 
 def check_int(name, value, low=None, allow_none=False):
+    """A whole number (NumPy integers too) >= low, as an int."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value!r}")
     return int(value)
+
+
+def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number (NumPy scalars too) within [low, high] (open ends on request), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)
+
+
+def check_fraction(name, value):
+    """A number strictly between 0 and 1 (NumPy scalars too), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a fraction in (0, 1), got {value!r}")
+    return float(value)
+
+
+def check_seed(name, seed):
+    """A seed for np.random.default_rng: None, a whole number >= 0, a SeedSequence or a Generator."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"{name} must be None or a whole number >= 0, got {seed!r}")
+    return int(seed)
 
 
 def as_numeric(name, values, dtype, ndim=(1, 2)):
@@ -124,4 +152,25 @@ def check_y(y, n_samples, n_outputs, dtype, name="y"):
     Y = np.ascontiguousarray(y.reshape(n_samples, -1), dtype=dtype)
     if Y.shape[1] != n_outputs:
         raise ValueError(f"{name} has {Y.shape[1]} columns but the network has {n_outputs} outputs")
+    return Y
+
+
+def check_targets(loss, Y, name="y"):
+    """Targets (n, k) that ``loss`` is defined for: for cross_entropy, rows of non-negative class
+    probabilities summing to 1 (one-hot rows, or soft labels); for binary_cross_entropy, values in
+    [0, 1]; for mse, any finite values. Returns Y."""
+    if loss == "cross_entropy":
+        tolerance = np.sqrt(np.finfo(Y.dtype).eps)  # soft labels that went through float32 still pass
+        sums = Y.sum(axis=1)
+        bad = np.flatnonzero((Y < 0).any(axis=1) | (np.abs(sums - 1) > tolerance))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name} must hold one-hot rows or class probabilities for cross_entropy (each row "
+                             f"non-negative and summing to 1); row {i} is {Y[i].tolist()[:10]} (sum {sums[i]:g})")
+    elif loss == "binary_cross_entropy":
+        bad = np.flatnonzero(((Y < 0) | (Y > 1)).any(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name} must be in [0, 1] for binary_cross_entropy (0/1 labels or probabilities); "
+                             f"row {i} is {Y[i].tolist()[:10]}")
     return Y

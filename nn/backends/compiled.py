@@ -1,14 +1,17 @@
 """The compiled backend: the reference's functions, same signatures, over nn._core.
 
 Everything the core relies on is prepared here: C-contiguous arrays of the network's dtype, codes for
-activations, losses and optimizers, a scratch buffer sized once per (network, batch size). The core
-checks shapes again, so a mistake here is an exception, never a crash.
+activations, losses and optimizers, layouts and training scratch sized once per (network, batch size)
+and kept outside the network (see _caches). ``forward`` and ``gradients`` take fresh scratch per call,
+so any number of threads may predict with one network at once. The core checks shapes again, so a
+mistake here is an exception, never a crash.
 """
 import contextlib
 import ctypes
 import functools
 import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -109,17 +112,41 @@ def sparse_first_layer(net, X, batch_size):
     return np.count_nonzero(rows) <= SPARSE_DENSITY * rows.size
 
 
+# What the backend keeps for a network lives here, not on the network (which pickles and copies without
+# it): per network, its core layouts by batch size (read-only once built: any number of threads may share
+# one) and its training scratch. A network that changes shape or is reloaded is a new key; a collected
+# network's entries go with it.
+_caches = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+MAX_CACHED = 4  # entries per network (a few batch sizes)
+
+
+def _cached(net, key, make):
+    """The network's cached value for ``key``, made by ``make()`` on first use."""
+    with _caches_lock:
+        cache = _caches.setdefault(net, {})
+        value = cache.get(key)
+        if value is None:
+            if len(cache) >= MAX_CACHED:
+                cache.pop(next(iter(cache)))
+            value = cache[key] = make()
+        return value
+
+
 def _layout(net, batch, inference=False):
-    """The core layout and a scratch buffer for batches of up to ``batch`` rows, kept on the network."""
-    key = (tuple(net.sizes), tuple(net.activations), batch, inference, np.dtype(net.dtype).char)
-    cache = net.__dict__.setdefault("_core_cache", {})
-    if key not in cache:
-        if len(cache) >= 4:
-            cache.pop(next(iter(cache)))
-        lay = _core.layout(np.array(net.sizes, dtype=np.intp),
-                           np.array([ACTIVATION_CODES[a] for a in net.activations], dtype=np.intp), batch, inference)
-        cache[key] = (lay, np.empty(lay.work_size, dtype=net.dtype))
-    return cache[key]
+    """The core layout of ``net`` for batches of up to ``batch`` rows (shared; the core only reads it)."""
+    sizes, activations = tuple(net.sizes), tuple(net.activations)
+    return _cached(net, ("layout", sizes, activations, batch, inference), lambda: _core.layout(
+        np.array(sizes, dtype=np.intp), np.array([ACTIVATION_CODES[a] for a in activations], dtype=np.intp),
+        batch, inference))
+
+
+def _training_scratch(net, lay):
+    """(work, grad): the scratch a training call writes, one per network and layout. Training a network
+    is exclusive (Trainer.fit refuses a second concurrent fit), so it is never shared between threads."""
+    key = ("train", tuple(net.sizes), tuple(net.activations), lay.work_size, np.dtype(net.dtype).char)
+    return _cached(net, key, lambda: (np.empty(lay.work_size, dtype=net.dtype),
+                                      np.empty(net.n_params, dtype=net.dtype)))
 
 
 def _contiguous(net, A):
@@ -131,7 +158,8 @@ def forward(net, X):
     X = _contiguous(net, X)
     n = len(X)
     outputs = [np.empty((n, size), dtype=net.dtype) for size in net.sizes[1:]]
-    lay, work = _layout(net, min(n, INFERENCE_ROWS), inference=True)
+    lay = _layout(net, min(n, INFERENCE_ROWS), inference=True)
+    work = np.empty(lay.work_size, dtype=net.dtype)  # per call: many threads may run forward at once
     for start in range(0, n, INFERENCE_ROWS):
         piece = X[start:start + INFERENCE_ROWS]
         _core.forward(lay, net._theta, work, piece)
@@ -143,7 +171,8 @@ def forward(net, X):
 def gradients(net, X, Y, loss):
     """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
     X, Y = _contiguous(net, X), _contiguous(net, Y)
-    lay, work = _layout(net, len(X))
+    lay = _layout(net, len(X))
+    work = np.empty(lay.work_size, dtype=net.dtype)  # per call, as forward
     grad = np.empty_like(net._theta)
     value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad)
     return value, grad
@@ -175,8 +204,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     empty = np.empty(0, dtype=net.dtype)
     state1, state2 = (states + [empty, empty])[:2]
     orders = np.ascontiguousarray(np.atleast_2d(orders), dtype=np.intp)
-    lay, work = _layout(net, batch_size)
-    grad = net.__dict__.setdefault("_core_grad", np.empty_like(theta))  # scratch, one per network
+    lay = _layout(net, batch_size)
+    work, grad = _training_scratch(net, lay)
     loss_sums = np.zeros(len(orders))
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)

@@ -5,7 +5,9 @@ Shapes: X (n, n_in); layer l has W_l (n_{l-1}, n_l), b_l (n_l,); A_0 = X, A_l = 
 """
 import numpy as np
 
+from .. import interrupts
 from ..functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
+from ..validation import all_finite
 from . import layer_views, save_snapshot
 
 
@@ -44,15 +46,19 @@ def gradients(net, X, Y, loss):
 
 def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
     """Train on the samples ``order`` (indices into X, Y) in batches of ``batch_size``, updating the
-    network after each batch. Returns (sum over batches of loss * batch length, correct predictions).
+    network after each batch. Returns (sum over batches of loss * batch length, correct predictions);
+    the loss sum is NaN if the weights are not finite at the end (a batch's loss is computed before its
+    update, so the last update's overflow shows only there). Ctrl-C lands between batches, never inside
+    an update.
     """
     theta = net._theta
     grad = np.empty_like(theta)
     grads = layer_views(net, grad)
     loss_sum, correct = 0.0, 0
     # A diverging run overflows to inf/NaN; the trainer checks the loss and reports it clearly.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), interrupts.deferred() as ctrl_c:
         for start in range(0, len(order), batch_size):
+            ctrl_c.check()  # Ctrl-C between batches, never inside an update
             rows = order[start:start + batch_size]
             Xb, Yb = X[rows], Y[rows]
             activations = forward(net, Xb)
@@ -60,12 +66,14 @@ def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
             correct += n_correct(net.output, activations[-1], Yb)
             backward(net, activations, Yb, loss, grads)
             optimizer.step([theta], [grad])
+    if not all_finite(theta):
+        loss_sum = np.nan
     return loss_sum, correct
 
 
 def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     """One epoch per row of ``orders``; returns (loss_sums, corrects) for the epochs completed, stopping
-    after the first whose loss is not finite. With ``snapshot``, the start of the last epoch run is
+    after the first whose loss is not finite (NaN when the weights were not finite after it). With ``snapshot``, the start of the last epoch run is
     left there (see save_snapshot). Ctrl-C raises KeyboardInterrupt carrying ``completed``, the
     figures of the epochs completed."""
     loss_sums, corrects = [], []
