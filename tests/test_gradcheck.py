@@ -44,3 +44,35 @@ def test_cross_entropies_need_their_output(loss, output):
         nn.gradcheck(net, np.ones((2, 2)), np.zeros(2, dtype=int) if output != "sigmoid" else np.zeros((2, 3)), loss)
     with pytest.raises(ValueError, match="output"):
         nn.Trainer(net, loss=loss)
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_gradcheck_refuses_a_network_with_nan_weights(rng, backend):
+    """A NaN network has no gradient: a perfect 0.0 would be a lie."""
+    net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1, backend=backend)
+    X, y = data(rng, 2, "cross_entropy")
+    net._theta[0] = np.nan
+    with pytest.raises(ValueError, match="weights contain NaN"):
+        nn.gradcheck(net, X, y, "cross_entropy")
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-6, float("nan"), float("inf"), "1e-6", None])
+def test_gradcheck_eps_must_be_a_positive_number(rng, eps):
+    net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1)
+    X, y = data(rng, 2, "cross_entropy")
+    with pytest.raises((ValueError, TypeError), match="eps must be"):
+        nn.gradcheck(net, X, y, "cross_entropy", eps=eps)
+
+
+def test_gradcheck_refuses_gradients_that_overflow(rng):
+    """Finite weights whose loss overflows (huge inputs through an identity layer, mse): no figure."""
+    net = nn.Network([3, 2], activation="identity", seed=1)
+    X = np.full((2, 3), 1e200)
+    with pytest.raises(ValueError, match="not finite"):
+        nn.gradcheck(net, X, np.zeros((2, 2)), "mse")
+
+
+def test_gradcheck_accepts_numpy_scalars_for_eps(rng):
+    net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1)
+    X, y = data(rng, 2, "cross_entropy")
+    assert nn.gradcheck(net, X, y, "cross_entropy", eps=np.float64(1e-6)) < 1e-6
