@@ -144,9 +144,9 @@ class Trainer:
         return self._evaluate(X, Y)
 
     def _evaluate(self, X, Y):
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging network: inf / NaN figures, no warning
             A = backends.get(self.net.backend).forward(self.net, X)[-1]
-        logs = {"loss": LOSSES[self.loss](Y, A)}
+            logs = {"loss": LOSSES[self.loss](Y, A)}
         if self.net.is_classifier:
             logs["accuracy"] = n_correct(self.net.output, A, Y) / len(Y)
         return logs

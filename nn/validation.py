@@ -160,7 +160,7 @@ def check_targets(loss, Y, name="y"):
     probabilities summing to 1 (one-hot rows, or soft labels); for binary_cross_entropy, values in
     [0, 1]; for mse, any finite values. Returns Y."""
     if loss == "cross_entropy":
-        tolerance = np.sqrt(np.finfo(Y.dtype).eps)  # soft labels that went through float32 still pass
+        tolerance = np.sqrt(np.finfo(np.float32).eps)  # soft labels that went through float32 still pass
         sums = Y.sum(axis=1)
         bad = np.flatnonzero((Y < 0).any(axis=1) | (np.abs(sums - 1) > tolerance))
         if bad.size:

@@ -277,3 +277,211 @@ def test_a_large_X_with_one_nan_is_rejected_before_training():
     with pytest.raises(ValueError, match="X contains NaN"):
         nn.Trainer(net, loss="cross_entropy").fit(X, np.zeros(6000, dtype=int), verbose=False)
     assert np.array_equal(net.theta, before)
+
+
+# ----- nothing silently wrong -------------------------------------------------------------------------
+BOTH = ["compiled", "reference"]
+
+
+@pytest.mark.parametrize("backend", BOTH)
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_an_update_that_overflows_the_weights_is_divergence_even_if_the_loss_was_finite(backend, batch_size):
+    """A batch's loss is computed before its update: when the epoch's last update overflows the weights,
+    the loss is finite, but the weights are not. fit raises and keeps the epoch's start."""
+    X = np.full((4, 3), 1e10)
+    y = np.ones((4, 2))
+    net = nn.Network([3, 2], activation="identity", seed=0, backend=backend)
+    start = net.theta
+    trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(1e300), batch_size=batch_size, seed=0)
+    assert np.isfinite(trainer.evaluate(X, y)["loss"])
+    for verbose in (False, True):
+        with pytest.raises(nn.TrainingDiverged, match="epoch 1: the loss or the weights"):
+            trainer.fit(X, y, epochs=1, verbose=verbose)
+        np.testing.assert_array_equal(net.theta, start)
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_after_fit_the_weights_are_finite_or_it_raised(backend, rng):
+    """Learning rates from fine to absurd: every fit ends with finite weights or TrainingDiverged (and then
+    the weights of the last epoch that ended finite, here the start)."""
+    X, y = blobs(rng)
+    for rate in (0.1, 10.0, 1e6, 1e30, 1e300):
+        net = nn.Network([4, 8, 3], activation="relu", output="softmax", seed=0, backend=backend)
+        start = net.theta
+        try:
+            nn.Trainer(net, optimizer=nn.SGD(rate), batch_size=16, seed=0).fit(X, y, epochs=1, verbose=False)
+        except nn.TrainingDiverged:
+            np.testing.assert_array_equal(net.theta, start)
+        assert np.isfinite(net.theta).all()
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_early_stopping_that_never_improves_keeps_finite_weights(backend, rng):
+    """The monitored validation loss is inf every epoch (inputs that overflow the outputs): no epoch is
+    ever "best", and stopping must not write NaN (no best weights) into the network."""
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 1], activation="identity", seed=0, backend=backend)
+    trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(1e-4), seed=0)
+    X_val = np.full((5, 4), 1e300)
+    history = trainer.fit(X, y.astype(float), epochs=10, validation_data=(X_val, np.zeros(5)),
+                          early_stopping=2, verbose=False)
+    assert history.stopped_early and history.best_epoch is None and len(history) == 2
+    assert np.isinf(history.val_loss).all()
+    assert np.isfinite(net.theta).all()
+
+
+@pytest.mark.parametrize("min_delta", [float("nan"), float("inf"), "x", None, -0.1])
+def test_early_stopping_min_delta_must_be_a_finite_number(min_delta):
+    with pytest.raises((TypeError, ValueError), match="min_delta must be"):
+        nn.EarlyStopping(min_delta=min_delta)
+
+
+def test_early_stopping_accepts_numpy_numbers():
+    assert nn.EarlyStopping(patience=np.int64(3), min_delta=np.float32(0.5)).min_delta == 0.5
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_ctrl_c_while_the_shuffle_orders_are_drawn_returns_the_history(backend, rng, monkeypatch):
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=0, backend=backend)
+    trainer = nn.Trainer(net, seed=0)
+    calls = []
+    permuted = trainer.rng.permuted
+
+    class Generator:  # the trainer's generator, with Ctrl-C arriving in its third draw of orders
+        def permuted(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return permuted(*args, **kwargs)
+
+    trainer.rng = Generator()
+    history = trainer.fit(X, y, epochs=10, callbacks=[lambda epoch, logs: None], verbose=False)
+    assert history.interrupted and len(history) == 2 and np.isfinite(net.theta).all()
+
+
+def test_ctrl_c_in_a_callback_returns_the_history(rng):
+    X, y = blobs(rng)
+    net, trainer = make()
+
+    def interrupt(epoch, logs):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    history = trainer.fit(X, y, epochs=10, callbacks=[interrupt], verbose=False)
+    assert history.interrupted and len(history) == 3
+
+
+class InterruptedAdam(nn.Adam):
+    """Adam that receives a real SIGINT in the middle of its third update (after the step count moved,
+    before the moments and weights did): an optimizer of the user's own runs the reference loop on
+    both backends."""
+
+    def _update(self, i, p, g):
+        if self.steps == 3:
+            import signal
+            signal.raise_signal(signal.SIGINT)
+        super()._update(i, p, g)
+
+
+class ThetaBeforeEachBatch:
+    def __init__(self):
+        self.thetas = []
+
+    def on_batch_begin(self, trainer, X, Y):
+        self.thetas.append(trainer.net.theta)
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_ctrl_c_lands_between_updates_never_inside_one(backend, rng):
+    """The weights, moments and step count after an interrupt are exactly those after the last whole
+    update: the third update completes, the fourth never starts."""
+    X, y = blobs(rng, n=20)
+    net = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=0, backend=backend)
+    optimizer = InterruptedAdam(0.01)
+    history = nn.Trainer(net, optimizer=optimizer, batch_size=1, seed=0).fit(X, y, epochs=1, verbose=False)
+    assert history.interrupted and len(history) == 0
+    assert optimizer.steps == 3
+    # An optimizer of the user's own trains through the NumPy loop on either backend: compare with it.
+    plain = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=0, backend="reference")
+    trace = ThetaBeforeEachBatch()
+    plain_adam = nn.Adam(0.01)
+    nn.Trainer(plain, optimizer=plain_adam, batch_size=1, seed=0).fit(X, y, epochs=1, callbacks=[trace],
+                                                                       verbose=False)
+    np.testing.assert_array_equal(net.theta, trace.thetas[3])
+
+
+def test_trainer_needs_a_network():
+    with pytest.raises(TypeError, match="net must be an nn.Network, got None"):
+        nn.Trainer(None)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_trainer_seed_must_be_a_whole_number(seed):
+    net = nn.Network([2, 1])
+    with pytest.raises(ValueError, match="seed must be None or a whole number >= 0"):
+        nn.Trainer(net, seed=seed)
+
+
+def test_callbacks_none_is_no_callbacks_and_a_bare_callback_is_refused(rng):
+    X, y = blobs(rng)
+    net, trainer = make()
+    assert len(trainer.fit(X, y, epochs=2, callbacks=None, verbose=False)) == 2
+    with pytest.raises(TypeError, match=r"callbacks must be a list .* single callback"):
+        trainer.fit(X, y, callbacks=lambda epoch, logs: None, verbose=False)
+    with pytest.raises(TypeError, match=r"callbacks must be a list .* single callback"):
+        trainer.fit(X, y, callbacks=nn.WeightTrace(), verbose=False)
+    with pytest.raises(TypeError, match="callbacks must be a list"):
+        trainer.fit(X, y, callbacks=3, verbose=False)
+
+
+def test_validation_split_accepts_numpy_numbers(rng):
+    X, y = blobs(rng)
+    net, trainer = make()
+    history = trainer.fit(X, y, epochs=1, validation_split=np.float32(0.25), verbose=False)
+    assert len(history.val_loss) == 1
+
+
+@pytest.mark.parametrize("bad_y, match", [
+    (np.array([[1, 1, 0]] * 120), "one-hot rows or class probabilities"),       # multi-hot
+    (np.array([[-1, 0, 0]] * 120), "one-hot rows or class probabilities"),      # negative one-hot
+    (np.array([[0.5, 0.25, 0.2]] * 120), "one-hot rows or class probabilities"),  # sums to 0.95
+])
+def test_cross_entropy_targets_must_be_class_probabilities(rng, bad_y, match):
+    X, _ = blobs(rng)
+    net, trainer = make()
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(X, bad_y, verbose=False)
+    with pytest.raises(ValueError, match=match):
+        trainer.evaluate(X, bad_y)
+
+
+def test_cross_entropy_takes_soft_labels(rng):
+    X, y = blobs(rng)
+    net, trainer = make()
+    soft = np.full((len(y), 3), 0.05)
+    soft[np.arange(len(y)), y] = 0.9
+    assert len(trainer.fit(X, soft.astype(np.float32), epochs=1, verbose=False)) == 1
+
+
+@pytest.mark.parametrize("bad", [2.0, -0.5])
+def test_binary_targets_must_be_in_0_1(rng, bad):
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 1], activation="tanh", output="sigmoid", seed=0)
+    trainer = nn.Trainer(net, loss="binary_cross_entropy")
+    targets = (y > 0).astype(float)
+    targets[7] = bad
+    with pytest.raises(ValueError, match=r"y must be in \[0, 1\] for binary_cross_entropy .*; row 7"):
+        trainer.fit(X, targets, verbose=False)
+    targets[7] = 0.3  # a probability is a fine target
+    trainer.fit(X, targets, verbose=False)
+
+
+def test_float32_inputs_beyond_its_range_are_an_error_not_inf(rng):
+    X, y = blobs(rng)
+    net = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=0, dtype="float32")
+    X[3, 1] = 1e39
+    with pytest.raises(ValueError, match="X has values too large for float32"):
+        nn.Trainer(net).fit(X, y, verbose=False)
+    with pytest.raises(ValueError, match="X has values too large for float32"):
+        net.predict(X)
