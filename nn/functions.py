@@ -89,6 +89,23 @@ LOSSES = {
     "cross_entropy": cross_entropy,
 }
 
+# Each row's loss l_i, shape (n,): the batch's loss is their mean, or with sample weights w,
+# sum_i w_i l_i / sum_i w_i.
+ROW_LOSSES = {
+    "mse": lambda Y, A: np.mean((Y - A) ** 2, axis=1),
+    "binary_cross_entropy": lambda Y, A: -np.mean(Y * _log(A) + (1 - Y) * _log(1 - A), axis=1),
+    "cross_entropy": lambda Y, A: -np.sum(Y * _log(A), axis=1),
+}
+
+
+def loss_value(loss, Y, A, weights=None):
+    """The batch's loss: LOSSES[loss](Y, A), or with sample weights w (n,), the weighted mean of the rows'
+    losses sum_i w_i l_i / sum_i w_i (0 for a batch whose weights are all 0)."""
+    if weights is None:
+        return LOSSES[loss](Y, A)
+    total = weights.sum()
+    return float(weights @ ROW_LOSSES[loss](Y, A) / total) if total > 0 else 0.0
+
 # The output activation each loss is defined with. Cross-entropies are fused with their activation:
 # the output delta dL/dZ is simply (A - Y) / n, never a division by A.
 LOSS_OUTPUT = {
@@ -98,17 +115,32 @@ LOSS_OUTPUT = {
 }
 
 
-def output_delta(loss, activation, A, Y):
-    """dL/dZ of the output layer for a batch.
+def output_delta(loss, activation, A, Y, weights=None):
+    """dL/dZ of the output layer for a batch of n rows and k outputs.
 
     mse: 2 (A - Y) / (n k) times f'; binary_cross_entropy (sigmoid): (A - Y) / (n k);
-    cross_entropy (softmax): (A - Y) / n.
+    cross_entropy (softmax): (A - Y) / n. With sample weights w (n,), row i's delta is multiplied by
+    w_i and n becomes sum(w) (a batch whose weights are all 0 has a zero delta).
     """
+    if weights is not None:
+        return _weighted_output_delta(loss, activation, A, Y, weights)
     if loss == "cross_entropy":
         return (A - Y) / A.shape[0]
     if loss == "binary_cross_entropy":
         return (A - Y) / A.size
     return BACKPROP[activation](A, 2 * (A - Y) / A.size)
+
+
+def _weighted_output_delta(loss, activation, A, Y, weights):
+    total = weights.sum()
+    if total == 0:
+        return np.zeros_like(A)
+    w, k = weights[:, None], A.shape[1]
+    if loss == "cross_entropy":
+        return (A - Y) * w / total
+    if loss == "binary_cross_entropy":
+        return (A - Y) * w / (total * k)
+    return BACKPROP[activation](A, 2 * (A - Y) * w / (total * k))
 
 
 def check_name(kind, name, table):

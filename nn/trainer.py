@@ -153,8 +153,13 @@ class Trainer:
 
     # ----- training -------------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, validation_data=None, validation_split=None, early_stopping=None,
-            callbacks=(), verbose=True, augment=None):
+            callbacks=(), verbose=True, augment=None, sample_weight=None, class_weight=None):
         """Train for ``epochs`` epochs and return the History.
+
+        sample_weight: a weight >= 0 per sample; class_weight: classifiers only, None, "balanced"
+        (n_samples / (n_classes * count of the class)) or a dict {class id: weight}; the two multiply.
+        Each batch's loss is then sum(w_i * l_i) / sum(w_i), as scikit-learn weighs it, and so is each
+        epoch's training loss (validation figures are unweighted). All weights 1 is exactly unweighted.
 
         validation_data: (X_val, y_val); validation_split: a fraction in (0, 1) of (X, y), taken from
         the end before shuffling, held out for validation. early_stopping: a patience (int) or an
@@ -165,7 +170,12 @@ class Trainer:
         """
         epochs = check_int("epochs", epochs, low=1)
         X, Y = self._data(X, y)
+        weights = self._weights(sample_weight, class_weight, Y)
         X, Y, validation = self._validation(X, Y, validation_data, validation_split)
+        if weights is not None:
+            weights = weights[:len(X)]  # validation_split holds out the last rows
+            if not weights.sum() > 0:
+                raise ValueError("the training samples' weights are all 0: there is nothing to learn from")
         stopper = self._early_stopping(early_stopping, validation is not None)
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
@@ -182,7 +192,8 @@ class Trainer:
                 while epoch < epochs:
                     n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
                     X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
-                    epoch_logs = self._epochs(X_epoch, Y, epoch, n_block, epochs, verbose, history, batch_callbacks)
+                    epoch_logs = self._epochs(X_epoch, Y, weights, epoch, n_block, epochs, verbose, history,
+                                              batch_callbacks)
                     stop = history.interrupted
                     for logs in epoch_logs:
                         epoch += 1
@@ -206,6 +217,23 @@ class Trainer:
                 with interrupts.deferred():
                     self.net._theta[...] = best["theta"]
         return history
+
+    def _weights(self, sample_weight, class_weight, Y):
+        """Each sample's weight, in the network's dtype, or None when every weight is 1 (the unweighted
+        computation, exactly)."""
+        weights = None
+        if sample_weight is not None:
+            weights = as_numeric("sample_weight", sample_weight, np.float64, ndim=(1,))
+            if len(weights) != len(Y):
+                raise ValueError(f"X has {len(Y)} samples but sample_weight has {len(weights)}")
+            if (weights < 0).any():
+                raise ValueError(f"sample_weight must be >= 0, got {weights.min()}")
+        if class_weight is not None:
+            per_class = _class_weights(class_weight, Y, self.net)
+            weights = per_class if weights is None else weights * per_class
+        if weights is None or (weights == 1).all():
+            return None
+        return weights.astype(self.net.dtype)
 
     @staticmethod
     def _callbacks(callbacks):
@@ -279,8 +307,9 @@ class Trainer:
             return True
         return False
 
-    def _epochs(self, X, Y, done, n_epochs, epochs, verbose, history, batch_callbacks=()):
-        """Run ``n_epochs`` epochs (after ``done``); returns the logs of those completed.
+    def _epochs(self, X, Y, weights, done, n_epochs, epochs, verbose, history, batch_callbacks=()):
+        """Run ``n_epochs`` epochs (after ``done``); returns the logs of those completed. ``weights``:
+        each sample's weight, or None.
 
         A NaN/inf loss rolls its epoch back and raises TrainingDiverged; Ctrl-C sets
         history.interrupted and returns the epochs completed before it.
@@ -295,18 +324,18 @@ class Trainer:
         start = time.perf_counter()
         try:
             if verbose or batch_callbacks:
-                loss_sums, corrects = self._chunked_epoch(backend, X, Y, orders[0], batch_size, done + 1, epochs,
-                                                          snapshot, verbose, batch_callbacks)
+                loss_sums, corrects = self._chunked_epoch(backend, X, Y, weights, orders[0], batch_size, done + 1,
+                                                          epochs, snapshot, verbose, batch_callbacks)
             else:
                 loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
-                                                           snapshot)
+                                                           snapshot, weights=weights)
         except KeyboardInterrupt as exc:
             loss_sums, corrects = getattr(exc, "completed", ((), ()))
             history.interrupted = True
             print(f"\ninterrupted in epoch {done + len(loss_sums) + 1}: keeping the weights of the last "
                   "completed batch", file=sys.stderr)
         seconds = (time.perf_counter() - start) / max(1, len(loss_sums))
-        losses = np.asarray(loss_sums, dtype=float) / n
+        losses = np.asarray(loss_sums, dtype=float) / (n if weights is None else float(weights.sum()))
         if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
             with interrupts.deferred():
                 backends.restore_snapshot(net, optimizer, snapshot)
@@ -325,7 +354,8 @@ class Trainer:
             all_logs.append(logs)
         return all_logs
 
-    def _chunked_epoch(self, backend, X, Y, order, batch_size, epoch, epochs, snapshot, verbose, batch_callbacks):
+    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, epoch, epochs, snapshot, verbose,
+                       batch_callbacks):
         """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
         of whole batches to move the progress bar."""
         from tqdm.auto import tqdm
@@ -343,18 +373,44 @@ class Trainer:
                     for cb in batch_callbacks:
                         cb.on_batch_begin(self, X[chunk], Y[chunk])
                     chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
-                                                                    batch_size)
+                                                                    batch_size, weights)
                     loss_sum += chunk_loss
                     correct += chunk_correct
                     bar.update(len(chunk))
             except KeyboardInterrupt as exc:
                 exc.completed = ((), ())
                 raise
-            postfix = {"loss": f"{loss_sum / len(order):.4f}"}
+            total = len(order) if weights is None else float(weights.sum())
+            postfix = {"loss": f"{loss_sum / total:.4f}"}
             if net.is_classifier:
                 postfix["accuracy"] = f"{correct / len(order):.4f}"
             bar.set_postfix(postfix)
         return [loss_sum], [correct]
+
+
+def _class_weights(class_weight, Y, net):
+    """Each sample's weight from its class: ``class_weight`` "balanced" (n_samples / (n_classes * count
+    of the class), over the classes present) or a dict {class id: weight} (classes not named: 1). The
+    class of a row of Y is its argmax (softmax outputs) or Y > 0.5 (one sigmoid output)."""
+    if net.output == "softmax":
+        classes, n_classes = Y.argmax(axis=1), net.n_outputs
+    elif net.output == "sigmoid" and net.n_outputs == 1:
+        classes, n_classes = (Y[:, 0] > 0.5).astype(np.intp), 2
+    else:
+        raise ValueError(f"class_weight needs a classifier (a softmax output, or one sigmoid output); this network's "
+                         f"output is {net.n_outputs} x {net.output!r}")
+    counts = np.bincount(classes, minlength=n_classes)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        table = np.where(counts > 0, len(classes) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
+    elif isinstance(class_weight, dict):
+        table = np.ones(n_classes)
+        for key, value in class_weight.items():
+            if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < n_classes:
+                raise ValueError(f"class_weight has key {key!r}; the classes are the ids 0..{n_classes - 1}")
+            table[key] = check_number(f"class_weight[{key}]", value, low=0)
+    else:
+        raise TypeError(f"class_weight must be None, 'balanced' or a dict {{class id: weight}}, got {class_weight!r}")
+    return table[classes]
 
 
 class WeightTrace:

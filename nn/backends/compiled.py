@@ -168,8 +168,10 @@ def forward(net, X):
     return [X] + outputs
 
 
-def gradients(net, X, Y, loss):
+def gradients(net, X, Y, loss, weights=None):
     """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
+    if weights is not None:
+        return reference.gradients(net, X, Y, loss, weights)
     X, Y = _contiguous(net, X), _contiguous(net, Y)
     lay = _layout(net, len(X))
     work = np.empty(lay.work_size, dtype=net.dtype)  # per call, as forward
@@ -187,7 +189,7 @@ def _hyper(optimizer):
     return np.array([float(getattr(optimizer, name, 0.0)) for name in _core.HYPER_NAMES], dtype=np.float64)
 
 
-def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, in one
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
     epoch, the sum over batches of loss * batch length and the correct predictions. Stops after the
@@ -196,8 +198,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
     """
     code = OPTIMIZER_CODES.get(type(optimizer))
-    if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
-        return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot)
+    if code is None or weights is not None:  # an optimizer of the user's own: its update rule is Python, so is the loop
+        return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights)
     theta = net._theta
     optimizer.init_state([theta])
     states = [optimizer.state[name][0] for name in optimizer.state_names]
@@ -225,9 +227,10 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
     return loss_sums[:done], corrects[:done]
 
 
-def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
+def train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights=None):
     """Train on the samples ``order`` in batches; returns (sum of batch loss * length, correct)."""
-    loss_sums, corrects = train_epochs(net, X, Y, loss, optimizer, np.asarray(order)[None, :], batch_size)
+    loss_sums, corrects = train_epochs(net, X, Y, loss, optimizer, np.asarray(order)[None, :], batch_size,
+                                       weights=weights)
     return float(loss_sums[0]), int(corrects[0])
 
 

@@ -6,7 +6,7 @@ Shapes: X (n, n_in); layer l has W_l (n_{l-1}, n_l), b_l (n_l,); A_0 = X, A_l = 
 import numpy as np
 
 from .. import interrupts
-from ..functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
+from ..functions import ACTIVATIONS, BACKPROP, loss_value, n_correct, output_delta
 from ..validation import all_finite
 from . import layer_views, save_snapshot
 
@@ -20,14 +20,15 @@ def forward(net, X):
     return activations
 
 
-def backward(net, activations, Y, loss, grads):
-    """Backpropagation: fill ``grads`` ([(dW, db), ...] per layer) for the batch.
+def backward(net, activations, Y, loss, grads, weights=None):
+    """Backpropagation: fill ``grads`` ([(dW, db), ...] per layer) for the batch (rows weighted by
+    ``weights``, if given: see functions.output_delta).
 
     delta_L = dL/dZ_L (fused for the cross-entropies); then, layer by layer from the top:
     dW_l = A_{l-1}.T @ delta_l, db_l = sum_rows(delta_l), delta_{l-1} = f'_{l-1} * (delta_l @ W_l.T).
     """
     layers = net.layers
-    delta = output_delta(loss, layers[-1].activation, activations[-1], Y)
+    delta = output_delta(loss, layers[-1].activation, activations[-1], Y, weights)
     for l in range(len(layers) - 1, -1, -1):
         dW, db = grads[l]
         np.matmul(activations[l].T, delta, out=dW)
@@ -36,17 +37,20 @@ def backward(net, activations, Y, loss, grads):
             delta = BACKPROP[layers[l - 1].activation](activations[l], delta @ layers[l].W.T)
 
 
-def gradients(net, X, Y, loss):
-    """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
+def gradients(net, X, Y, loss, weights=None):
+    """The loss on the batch (X, Y) (weighted by ``weights`` (n,), if given) and its gradient with
+    respect to theta (same layout)."""
     grad = np.empty_like(net._theta)
     activations = forward(net, X)
-    backward(net, activations, Y, loss, layer_views(net, grad))
-    return LOSSES[loss](Y, activations[-1]), grad
+    backward(net, activations, Y, loss, layer_views(net, grad), weights)
+    return loss_value(loss, Y, activations[-1], weights), grad
 
 
-def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
+def train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights=None):
     """Train on the samples ``order`` (indices into X, Y) in batches of ``batch_size``, updating the
     network after each batch. Returns (sum over batches of loss * batch length, correct predictions);
+    with sample ``weights`` (one per row of X), batch losses are weighted means and are summed times the
+    batch's total weight (the sum of w_i l_i);
     the loss sum is NaN if the weights are not finite at the end (a batch's loss is computed before its
     update, so the last update's overflow shows only there). Ctrl-C lands between batches, never inside
     an update.
@@ -61,20 +65,22 @@ def train_epoch(net, X, Y, loss, optimizer, order, batch_size):
             ctrl_c.check()  # Ctrl-C between batches, never inside an update
             rows = order[start:start + batch_size]
             Xb, Yb = X[rows], Y[rows]
+            wb = None if weights is None else weights[rows]
             activations = forward(net, Xb)
-            loss_sum += LOSSES[loss](Yb, activations[-1]) * len(rows)
+            loss_sum += loss_value(loss, Yb, activations[-1], wb) * (len(rows) if wb is None else wb.sum())
             correct += n_correct(net.output, activations[-1], Yb)
-            backward(net, activations, Yb, loss, grads)
+            backward(net, activations, Yb, loss, grads, wb)
             optimizer.step([theta], [grad])
     if not all_finite(theta):
         loss_sum = np.nan
     return loss_sum, correct
 
 
-def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
     """One epoch per row of ``orders``; returns (loss_sums, corrects) for the epochs completed, stopping
-    after the first whose loss is not finite (NaN when the weights were not finite after it). With ``snapshot``, the start of the last epoch run is
-    left there (see save_snapshot). Ctrl-C raises KeyboardInterrupt carrying ``completed``, the
+    after the first whose loss is not finite (NaN when the weights were not finite after it). With
+    ``snapshot``, the start of the last epoch run is left there (see save_snapshot). ``weights``: see
+    train_epoch. Ctrl-C raises KeyboardInterrupt carrying ``completed``, the
     figures of the epochs completed."""
     loss_sums, corrects = [], []
     figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
@@ -82,7 +88,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None):
         for order in np.atleast_2d(orders):
             if snapshot is not None:
                 save_snapshot(net, optimizer, snapshot)
-            loss_sum, correct = train_epoch(net, X, Y, loss, optimizer, order, batch_size)
+            loss_sum, correct = train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights)
             loss_sums.append(loss_sum)
             corrects.append(correct)
             if not np.isfinite(loss_sum):
