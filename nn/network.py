@@ -8,6 +8,7 @@ the whole network with one array and ``net.theta`` is a single copy.
 import io
 import os
 import tempfile
+import weakref
 import zipfile
 
 import numpy as np
@@ -46,6 +47,8 @@ class Dense:
 
     ``weights``/``bias`` give initial values; otherwise the Network initialises them. Assigning to
     ``layer.W`` or ``layer.b`` copies into the network's parameters (shapes must match).
+    A Dense belongs to at most one network: the first one built with it. A network given a Dense that
+    already belongs to another works on a copy (see ``copy``), so the two never share parameters.
     """
 
     def __init__(self, n_in, n_out, activation="identity", weights=None, bias=None):
@@ -54,6 +57,14 @@ class Dense:
         self.activation = check_name("activation", activation, ACTIVATIONS)
         self._W = None if weights is None else self._checked("weights", weights, (self.n_in, self.n_out))
         self._b = None if bias is None else self._checked("bias", bias, (self.n_out,))
+        self._network = None  # a weak reference to the network whose theta W and b view
+
+    def copy(self):
+        """A Dense of the same sizes and activation holding a copy of the current W and b, in no network."""
+        return Dense(self.n_in, self.n_out, self.activation, weights=self._W, bias=self._b)
+
+    def _belongs_to_a_network(self):
+        return self._network is not None and self._network() is not None
 
     @staticmethod
     def _checked(name, values, shape):
@@ -127,7 +138,7 @@ class Network:
             for i, (a, b) in enumerate(zip(layers, layers[1:])):
                 if a.n_out != b.n_in:
                     raise ValueError(f"layers[{i}] has {a.n_out} outputs but layers[{i + 1}] expects {b.n_in} inputs")
-            return list(layers)
+            return Network._own(layers)
         sizes = [check_int(f"layers[{i}]", n, low=1) for i, n in enumerate(layers)]
         if len(sizes) < 2:
             raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
@@ -135,6 +146,19 @@ class Network:
         output = activation if output is None else check_name("output", output, ACTIVATIONS)
         acts = [activation] * (len(sizes) - 2) + [output]
         return [Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], acts)]
+
+    @staticmethod
+    def _own(layers):
+        """The Dense layers this network may bind to its theta: each one that belongs to no network
+        itself, a copy of any other (one of another network, or one listed twice), so that no two
+        networks, and no two layers, view the same parameters."""
+        owned, seen = [], set()
+        for layer in layers:
+            if layer._belongs_to_a_network() or id(layer) in seen:
+                layer = layer.copy()
+            seen.add(id(layer))
+            owned.append(layer)
+        return owned
 
     def _allocate(self):
         """One flat theta; each layer's W and b become views into it (keeping given values)."""
@@ -145,7 +169,13 @@ class Network:
                 W[...] = layer.W
             if layer.b is not None:
                 b[...] = layer.b
+        self._bind_layers()
+
+    def _bind_layers(self):
+        """Make each layer's W and b views into this network's theta, and the layer this network's."""
+        for layer, (W, b) in zip(self.layers, backends.layer_views(self, self._theta)):
             layer._W, layer._b = W, b
+            layer._network = weakref.ref(self)
 
     def _initialise(self, rng):
         # Draw in float64 whatever the dtype, so a seed gives the same weights in float32 and float64.

@@ -186,3 +186,37 @@ def test_neuron_checks_its_input():
     with pytest.raises(ValueError, match="x has 3 inputs but the neuron has 2 weights"):
         nn.Neuron([0, 1], 4).feedforward([1, 2, 3])
     assert "Neuron(weights=[0.0, 1.0]" in repr(nn.Neuron([0, 1], 4))
+
+
+# ----- a Dense belongs to one network ---------------------------------------------------------------------
+def test_a_network_adopts_dense_layers_that_belong_to_no_network():
+    first, second = nn.Dense(3, 4, "tanh"), nn.Dense(4, 2)
+    net = nn.Network([first, second], seed=0)
+    assert net.layers[0] is first and net.layers[1] is second
+    assert np.shares_memory(first.W, net._theta)
+
+
+def test_layers_of_another_network_are_copied_not_shared(rng):
+    a = nn.Network([3, 4, 2], activation="tanh", seed=0)
+    before = a.theta
+    b = nn.Network(a.layers, seed=1)
+    assert b.sizes == a.sizes and b.activations == a.activations
+    np.testing.assert_array_equal(b.theta, before)  # the copies keep the current values
+    assert all(mine is not theirs for mine, theirs in zip(b.layers, a.layers))
+    b.theta = np.zeros(b.n_params)
+    b.layers[0].W = np.ones((3, 4))
+    np.testing.assert_array_equal(a.theta, before)
+    assert all(np.shares_memory(layer.W, a._theta) for layer in a.layers)
+    X = rng.normal(size=(5, 3))
+    a.backend = "reference"
+    by_reference = a.forward(X)
+    a.backend = "compiled"
+    np.testing.assert_allclose(a.forward(X), by_reference, rtol=1e-12)
+
+
+def test_one_dense_listed_twice_gets_two_sets_of_parameters():
+    square = nn.Dense(3, 3, "tanh")
+    net = nn.Network([square, square], seed=0)
+    assert net.layers[0] is square and net.layers[1] is not square
+    assert np.shares_memory(net.layers[1].W, net._theta)
+    assert not np.shares_memory(net.layers[0].W, net.layers[1].W)
