@@ -66,6 +66,10 @@ class Dense:
     def _belongs_to_a_network(self):
         return self._network is not None and self._network() is not None
 
+    def __getstate__(self):
+        # A weak reference does not travel; the network that unpickles this layer binds it again.
+        return {**self.__dict__, "_network": None}
+
     @staticmethod
     def _checked(name, values, shape):
         arr = np.asarray(values, dtype=np.float64)
@@ -127,8 +131,8 @@ class Network:
         self.seed = seed
         self.layers = self._build_layers(layers, activation, output)
         self.backend = backends.resolve(backend)
-        self._allocate()
-        self._initialise(np.random.default_rng(seed))
+        given = self._allocate()
+        self._initialise(np.random.default_rng(seed), given)
 
     @staticmethod
     def _build_layers(layers, activation, output):
@@ -161,15 +165,17 @@ class Network:
         return owned
 
     def _allocate(self):
-        """One flat theta; each layer's W and b become views into it (keeping given values)."""
+        """One flat theta; each layer's W and b become views into it (keeping given values).
+        Returns [(W given, b given), ...] per layer."""
         self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
-        self._given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
+        given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
         for layer, (W, b) in zip(self.layers, backends.layer_views(self, self._theta)):
             if layer.W is not None:
                 W[...] = layer.W
             if layer.b is not None:
                 b[...] = layer.b
         self._bind_layers()
+        return given
 
     def _bind_layers(self):
         """Make each layer's W and b views into this network's theta, and the layer this network's."""
@@ -177,9 +183,9 @@ class Network:
             layer._W, layer._b = W, b
             layer._network = weakref.ref(self)
 
-    def _initialise(self, rng):
+    def _initialise(self, rng, given):
         # Draw in float64 whatever the dtype, so a seed gives the same weights in float32 and float64.
-        for layer, (w_given, b_given) in zip(self.layers, self._given):
+        for layer, (w_given, b_given) in zip(self.layers, given):
             shape = (layer.n_in, layer.n_out)
             scheme = self.init
             if scheme == "auto":
@@ -195,6 +201,17 @@ class Network:
                 layer.W[...] = W
             if self.bias_init == "normal" and not b_given:
                 layer.b[...] = rng.standard_normal(size=layer.n_out)
+
+    # ----- copies: pickle and deepcopy -------------------------------------------------------------
+    def __getstate__(self):
+        # Backends may keep caches on the network (keys starting with _core): scratch, rebuilt on use.
+        return {key: value for key, value in self.__dict__.items() if not key.startswith("_core")}
+
+    def __setstate__(self, state):
+        # Pickle and deepcopy turn the layers' views into arrays of their own; theta holds the same
+        # values, so the layers are made views into it again.
+        self.__dict__.update(state)
+        self._bind_layers()
 
     # ----- shape and parameters -------------------------------------------------------------------
     @property

@@ -1,5 +1,8 @@
 """Network: construction, initialisation, theta, forward/predict, summary, save/load."""
+import copy
 import os
+import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -220,3 +223,49 @@ def test_one_dense_listed_twice_gets_two_sets_of_parameters():
     assert net.layers[0] is square and net.layers[1] is not square
     assert np.shares_memory(net.layers[1].W, net._theta)
     assert not np.shares_memory(net.layers[0].W, net.layers[1].W)
+
+
+# ----- copies: pickle and deepcopy ------------------------------------------------------------------------
+def pickled(net):
+    return pickle.loads(pickle.dumps(net))
+
+
+def trained(net, rng):
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    nn.Trainer(net, seed=0, batch_size=8).fit(X, y, epochs=3, verbose=False)
+    return net
+
+
+def after_a_forward(net, rng):
+    net.forward(rng.normal(size=(4, 3)))
+    return net
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize("copier", [pickled, copy.deepcopy], ids=["pickle", "deepcopy"])
+@pytest.mark.parametrize("history", [lambda net, rng: net, trained, after_a_forward],
+                         ids=["fresh", "trained", "after-forward"])
+def test_a_copy_predicts_the_same_and_owns_its_parameters(backend, copier, history, rng):
+    original = history(nn.Network([3, 5, 2], activation="tanh", output="softmax", seed=0, backend=backend), rng)
+    before = original.theta
+    twin = copier(original)
+    assert twin.backend == backend and twin.sizes == original.sizes and twin.activations == original.activations
+    X = rng.normal(size=(6, 3))
+    np.testing.assert_array_equal(twin.forward(X), original.forward(X))
+    for layer in twin.layers:
+        assert np.shares_memory(layer.W, twin._theta) and np.shares_memory(layer.b, twin._theta)
+        assert not np.shares_memory(layer.W, original._theta)
+    twin.layers[0].W = np.zeros((3, 5))
+    twin.theta = twin.theta + 1
+    np.testing.assert_array_equal(original.theta, before)
+    assert twin.layers[1].b[0] == twin.theta[-2]  # still views after the writes
+    twin2 = nn.Network(twin.layers)  # the copy's layers belong to the copy
+    assert twin2.layers[0] is not twin.layers[0]
+
+
+def test_a_pickle_carries_no_compiled_caches(rng):
+    net = nn.Network([3, 4, 2], seed=0, backend="compiled")
+    net.forward(rng.normal(size=(2, 3)))
+    net.__dict__["_core_lock"] = threading.Lock()  # not picklable: must not be in the state
+    twin = pickled(net)
+    assert not [key for key in vars(twin) if key.startswith("_core")]
