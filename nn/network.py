@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends
 from .functions import ACTIVATIONS, check_name
-from .validation import check_dtype, check_int, check_X
+from .validation import as_finite, as_numeric, check_dtype, check_int, check_X
 
 INITS = ("auto", "he", "glorot", "normal")
 BIAS_INITS = ("zeros", "normal")
@@ -61,7 +61,10 @@ class Dense:
 
     def copy(self):
         """A Dense of the same sizes and activation holding a copy of the current W and b, in no network."""
-        return Dense(self.n_in, self.n_out, self.activation, weights=self._W, bias=self._b)
+        def copied(values):
+            return None if values is None else np.array(values)
+
+        return Dense(self.n_in, self.n_out, self.activation, weights=copied(self._W), bias=copied(self._b))
 
     def _belongs_to_a_network(self):
         return self._network is not None and self._network() is not None
@@ -71,12 +74,11 @@ class Dense:
         return {**self.__dict__, "_network": None}
 
     @staticmethod
-    def _checked(name, values, shape):
-        arr = np.asarray(values, dtype=np.float64)
+    def _checked(name, values, shape, dtype=np.float64):
+        """``values`` as a finite array of ``shape`` and ``dtype`` (a value too large for it is an error)."""
+        arr = as_numeric(name, values, dtype, ndim=(len(shape),))
         if arr.shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
         return arr
 
     @property
@@ -96,11 +98,11 @@ class Dense:
         self._assign("_b", "b", values, (self.n_out,))
 
     def _assign(self, attr, name, values, shape):
-        arr = self._checked(name, values, shape)
-        if getattr(self, attr) is None:
-            setattr(self, attr, arr)
-        else:
-            getattr(self, attr)[...] = arr
+        current = getattr(self, attr)
+        if current is None:
+            setattr(self, attr, self._checked(name, values, shape))
+        else:  # checked in the network's dtype: 1e39 does not fit in float32
+            current[...] = self._checked(name, values, shape, current.dtype)
 
     @property
     def n_params(self):
@@ -169,11 +171,11 @@ class Network:
         Returns [(W given, b given), ...] per layer."""
         self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
         given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
-        for layer, (W, b) in zip(self.layers, backends.layer_views(self, self._theta)):
+        for i, (layer, (W, b)) in enumerate(zip(self.layers, backends.layer_views(self, self._theta))):
             if layer.W is not None:
-                W[...] = layer.W
+                W[...] = as_finite(f"weights of layers[{i}]", layer.W, self.dtype)
             if layer.b is not None:
-                b[...] = layer.b
+                b[...] = as_finite(f"bias of layers[{i}]", layer.b, self.dtype)
         self._bind_layers()
         return given
 
@@ -252,11 +254,9 @@ class Network:
 
     @theta.setter
     def theta(self, values):
-        values = np.asarray(values)
+        values = as_numeric("theta", values, self.dtype, ndim=(1,))
         if values.shape != self._theta.shape:
             raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
-        if values.dtype.kind not in "biuf" or not np.isfinite(values).all():
-            raise ValueError("theta must be finite numbers")
         self._theta[...] = values
 
     @property

@@ -269,3 +269,39 @@ def test_a_pickle_carries_no_compiled_caches(rng):
     net.__dict__["_core_lock"] = threading.Lock()  # not picklable: must not be in the state
     twin = pickled(net)
     assert not [key for key in vars(twin) if key.startswith("_core")]
+
+
+# ----- float32: a finite value too large for it is an error, never an inf ---------------------------------
+HUGE = 1e39  # finite in float64, beyond float32's 3.4e38
+
+
+@pytest.mark.parametrize("argument, layer", [
+    ("weights", lambda: nn.Dense(2, 2, weights=np.full((2, 2), HUGE))),
+    ("bias", lambda: nn.Dense(2, 2, bias=[0.0, -HUGE])),
+])
+def test_given_values_too_large_for_float32(argument, layer):
+    nn.Network([layer()], dtype="float64")  # float64 holds them
+    with pytest.raises(ValueError, match=rf"{argument} of layers\[0\] has values too large for float32"):
+        nn.Network([layer()], dtype="float32")
+
+
+def test_theta_and_layer_values_too_large_for_float32():
+    net = nn.Network([2, 3, 1], dtype="float32", seed=0)
+    before = net.theta
+    with pytest.raises(ValueError, match="theta has values too large for float32"):
+        net.theta = np.full(net.n_params, HUGE)
+    with pytest.raises(ValueError, match="W has values too large for float32"):
+        net.layers[0].W = np.full((2, 3), HUGE)
+    with pytest.raises(ValueError, match="b has values too large for float32"):
+        net.layers[1].b = [-HUGE]
+    np.testing.assert_array_equal(net.theta, before)
+    with pytest.raises(TypeError, match="theta must be numeric"):
+        net.theta = ["a"] * net.n_params
+
+
+def test_a_float32_model_file_with_values_too_large_for_float32(tmp_path):
+    path = tmp_path / "huge.npz"
+    np.savez(path, format=np.array("nn-network"), format_version=np.array(1), sizes=np.array([2, 1]),
+             activations=np.array(["sigmoid"]), dtype=np.array("float32"), theta=np.array([1.0, HUGE, 0.0]))
+    with pytest.raises(ValueError, match="huge.npz.*too large for float32"):
+        nn.Network.load(path)
