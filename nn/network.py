@@ -5,11 +5,13 @@ Every parameter of a Network lives in one flat vector, theta: each layer's W (ro
 in layer order. ``layer.W`` and ``layer.b`` are views into it, so optimizers and backends can update
 the whole network with one array and ``net.theta`` is a single copy.
 """
-import io
+import math
 import os
+import struct
 import tempfile
 import weakref
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -337,29 +339,114 @@ class Network:
 
     @classmethod
     def load(cls, path, backend=None):
-        """Read a network written by ``save``. A corrupt, truncated or foreign file raises ValueError."""
+        """Read a network written by ``save``. A corrupt, truncated or foreign file raises ValueError naming
+        it; the file's claims (sizes, array headers) are checked before anything is allocated from them."""
         path = os.fspath(path)
         try:
-            with open(path, "rb") as f:
-                raw = f.read()
-            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                fields = {k: data[k] for k in ("format", "format_version", "sizes", "activations", "dtype", "theta")}
+            with zipfile.ZipFile(path) as archive:
+                sizes, activations, dtype, theta = _read_model(archive, os.path.getsize(path))
         except FileNotFoundError:
             raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        except _BadModelFile as exc:
+            raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
+        except (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error, struct.error) as exc:
+            # RuntimeError: an encrypted member; NotImplementedError (a RuntimeError): an unknown compression
             raise ValueError(f"{path} is not a readable nn model file ({type(exc).__name__}: {exc})") from None
-        if str(fields["format"]) != FORMAT_NAME:
-            raise ValueError(f"{path} is not an nn model file (format {str(fields['format'])!r})")
-        version = int(fields["format_version"])
-        if version > FORMAT_VERSION:
-            raise ValueError(f"{path} has format version {version}; this nn reads up to {FORMAT_VERSION}")
-        sizes, acts = fields["sizes"].tolist(), [str(a) for a in fields["activations"]]
-        if len(sizes) != len(acts) + 1:
-            raise ValueError(f"{path} is corrupt: {len(sizes)} sizes for {len(acts)} layers")
+        layers = [Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], activations)]
+        net = cls(layers, dtype=dtype, backend=backend)
         try:
-            layers = [Dense(a, b, act) for a, b, act in zip(sizes, sizes[1:], acts)]
-            net = cls(layers, dtype=str(fields["dtype"]), backend=backend)
-            net.theta = fields["theta"]
+            net.theta = theta
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{path} is corrupt: {exc}") from None
+            raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
         return net
+
+
+# ----- reading a model file -------------------------------------------------------------------------------
+# A model file is a zip of .npy members, and every size in it is a claim: a 1.6 KB file can declare
+# 12000x12000 layers, an .npy header 10^12 values. Each claim is checked against what the zip can hold
+# before anything is allocated from it: the zip's own sizes against the file's size and what compression
+# can deliver (deflate gives at most about 1032:1), each header against its member's size, theta's
+# length against the sizes.
+MODEL_FIELDS = {  # member: (dtype kinds accepted, dimensions, what that is)
+    "format": ("U", 0, "a string"), "format_version": ("iu", 0, "an integer"),
+    "sizes": ("iu", 1, "a 1-d array of integers"), "activations": ("U", 1, "a 1-d array of strings"),
+    "dtype": ("U", 0, "a string"), "theta": ("f", 1, "a 1-d array of floats"),
+}
+MAX_EXPANSION = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1100}  # uncompressed / compressed bytes
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class _BadModelFile(Exception):
+    """What is wrong with a model file; Network.load names the file."""
+
+
+def _read_model(archive, file_size):
+    """(sizes, activations, dtype name, theta) of an open model file, each checked."""
+    def read(name, shape=None):
+        return _read_member(archive, name, file_size, shape)
+
+    name = str(read("format"))
+    if name != FORMAT_NAME:
+        raise _BadModelFile(f"its format is {name!r}, expected {FORMAT_NAME!r}")
+    version = int(read("format_version"))
+    if not 1 <= version <= FORMAT_VERSION:
+        raise _BadModelFile(f"it has format version {version}; this nn reads 1 to {FORMAT_VERSION}")
+    sizes = [int(n) for n in read("sizes")]  # Python ints: the parameter count cannot overflow
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise _BadModelFile(f"sizes must be at least two positive integers, got {sizes}")
+    activations = [str(a) for a in read("activations")]
+    if len(activations) != len(sizes) - 1:
+        raise _BadModelFile(f"{len(sizes)} sizes need {len(sizes) - 1} activations, got {len(activations)}")
+    unknown = sorted(set(activations) - set(ACTIVATIONS))
+    if unknown:
+        raise _BadModelFile(f"unknown activations {unknown}; expected some of {', '.join(ACTIVATIONS)}")
+    dtype = str(read("dtype"))
+    if dtype not in ("float64", "float32"):
+        raise _BadModelFile(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    return sizes, activations, dtype, read("theta", shape=(n_params,))
+
+
+def _read_member(archive, name, file_size, shape=None):
+    """The array ``name``.npy of ``archive``. Its zip sizes, then its header (dtype, dimensions, and
+    ``shape`` if given), then the header's size against the member's, are checked before its values
+    are read, and exactly as many bytes as the header promises must follow."""
+    try:
+        info = archive.getinfo(name + ".npy")
+    except KeyError:
+        raise _BadModelFile(f"it has no {name!r} array") from None
+    expansion = MAX_EXPANSION.get(info.compress_type)
+    if expansion is None:
+        raise _BadModelFile(f"{name} is compressed with method {info.compress_type}; expected stored or deflated")
+    if info.compress_size > file_size or info.file_size > expansion * info.compress_size:
+        raise _BadModelFile(f"{name} claims {info.file_size} bytes from {info.compress_size} stored bytes "
+                            f"in a file of {file_size}: more than the file can hold")
+    with archive.open(info) as stream:
+        dtype, found_shape = _read_npy_header(stream, name)
+        kinds, ndim, expected = MODEL_FIELDS[name]
+        if dtype.kind not in kinds or dtype.itemsize == 0 or len(found_shape) != ndim:
+            raise _BadModelFile(f"{name} is a {len(found_shape)}-d array of {dtype}; expected {expected}")
+        if shape is not None and found_shape != shape:
+            raise _BadModelFile(f"{name} has shape {found_shape}, but the sizes need {shape}")
+        n_bytes = math.prod(found_shape) * dtype.itemsize
+        if n_bytes != info.file_size - stream.tell():
+            raise _BadModelFile(f"the header of {name} promises {n_bytes} bytes of values, "
+                                f"but the member holds {info.file_size - stream.tell()}")
+        data = stream.read(n_bytes)
+        if len(data) != n_bytes or stream.read(1):  # reading to the end checks the zip's CRC
+            raise _BadModelFile(f"{name} is truncated or corrupt")
+    return np.frombuffer(data, dtype=dtype).reshape(found_shape)
+
+
+def _read_npy_header(stream, name):
+    """(dtype, shape) from the .npy header at the start of ``stream``; data in C order (or 1-d)."""
+    try:
+        reader = NPY_HEADER_READERS.get(np.lib.format.read_magic(stream))
+        if reader is None:
+            raise ValueError("an .npy format version this nn does not read")
+        shape, fortran_order, dtype = reader(stream)
+    except Exception as exc:  # a crafted header reaches many errors inside NumPy's parser: all mean "corrupt"
+        raise _BadModelFile(f"{name} has an unreadable .npy header ({type(exc).__name__}: {exc})") from None
+    if dtype.hasobject or min(shape, default=0) < 0 or (fortran_order and len(shape) > 1):
+        raise _BadModelFile(f"{name} has an unusable .npy header (dtype {dtype}, shape {shape})")
+    return dtype, shape
