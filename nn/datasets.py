@@ -1,29 +1,75 @@
 """Data: the MNIST IDX loader, the lessons' toy sets, one-hot, scaling and splits."""
 import gzip
+import math
 import os
 import struct
+import zlib
 
 import numpy as np
 
 from .validation import check_dtype
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+GZIP_MAX_EXPANSION = 1100  # deflate gives at most about 1032 bytes per compressed byte
+READ_CHUNK = 1 << 20
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
 
-def _read_idx(path):
-    """The bytes of an IDX file, gzip or raw."""
+def _read_idx(path, magic, n_dims, kind):
+    """(dims, values) of an IDX file, gzip or raw: the ``n_dims`` counts of its header and its values,
+    uint8 and flat. The header is read first and checked (the magic number, then the bytes its counts
+    promise against what the file can hold: its size if raw, GZIP_MAX_EXPANSION times its size if
+    gzip); then exactly the promised bytes are read, in chunks into one array, so memory never exceeds
+    the promise; a shorter or longer stream is an error."""
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        capacity = os.path.getsize(path) * (GZIP_MAX_EXPANSION if gzipped else 1)
+        with (gzip.open if gzipped else open)(path, "rb") as stream:
+            dims = _read_idx_header(stream, path, magic, n_dims, kind)
+            promised = math.prod(dims)  # Python ints: no overflow
+            if 4 * (n_dims + 1) + promised > capacity:
+                raise ValueError(f"{path}: its header promises {_describe(dims, kind)} ({promised} bytes), more "
+                                 f"than the file can hold ({capacity} bytes): the file is truncated or corrupt")
+            return dims, _read_exactly(stream, promised, path, _describe(dims, kind))
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{path}: cannot read ({exc})") from None
+
+
+def _read_idx_header(stream, path, magic, n_dims, kind):
+    """The counts of an IDX header (magic, then ``n_dims`` big-endian uint32), the magic checked."""
+    raw = stream.read(4 * (n_dims + 1))
+    if len(raw) < 4 * (n_dims + 1):
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
+    found, *dims = struct.unpack(f">{n_dims + 1}I", raw)
+    if found != magic:
+        raise ValueError(f"{path}: not an IDX {kind} file (magic {found}, expected {magic})")
+    return dims
+
+
+def _describe(dims, kind):
+    """'5 images of 28x28', '5 labels'"""
+    shape = f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else ""
+    return f"{dims[0]} {kind}s{shape}"
+
+
+def _read_exactly(stream, n_bytes, path, promise):
+    """The next ``n_bytes`` of ``stream`` as uint8, read in chunks of READ_CHUNK; the stream must end there."""
+    values = np.empty(n_bytes, dtype=np.uint8)
+    view, filled = memoryview(values), 0
+    while filled < n_bytes:
+        got = stream.readinto(view[filled:filled + READ_CHUNK])
+        if not got:
+            raise ValueError(f"{path}: {filled} bytes of values, but its header promises {promise} "
+                             f"({n_bytes} bytes): the file is truncated or corrupt")
+        filled += got
+    if stream.read(1):
+        raise ValueError(f"{path}: more bytes than its header promises ({promise}, {n_bytes} bytes): "
+                         f"the file is corrupt")
+    return values
 
 
 def _find(folder, stem):
@@ -36,31 +82,13 @@ def _find(folder, stem):
 
 def read_idx_images(path):
     """uint8 images (n, rows * cols) from an IDX3 file; the header and length are checked."""
-    raw = _read_idx(path)
-    if len(raw) < 16:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != IMAGES_MAGIC:
-        raise ValueError(f"{path}: not an IDX image file (magic {magic}, expected {IMAGES_MAGIC})")
-    expected = 16 + count * rows * cols
-    if len(raw) != expected:
-        raise ValueError(f"{path}: {len(raw)} bytes, but its header promises {count} images of "
-                         f"{rows}x{cols} ({expected} bytes): the file is truncated or corrupt")
-    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows * cols)
+    (count, rows, cols), values = _read_idx(path, IMAGES_MAGIC, 3, "image")
+    return values.reshape(count, rows * cols)
 
 
 def read_idx_labels(path):
     """uint8 labels (n,) from an IDX1 file; the header, length and range 0..9 are checked."""
-    raw = _read_idx(path)
-    if len(raw) < 8:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    magic, count = struct.unpack(">II", raw[:8])
-    if magic != LABELS_MAGIC:
-        raise ValueError(f"{path}: not an IDX label file (magic {magic}, expected {LABELS_MAGIC})")
-    if len(raw) != 8 + count:
-        raise ValueError(f"{path}: {len(raw)} bytes, but its header promises {count} labels "
-                         f"({8 + count} bytes): the file is truncated or corrupt")
-    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
+    _, labels = _read_idx(path, LABELS_MAGIC, 1, "label")
     if labels.size and labels.max() > 9:
         raise ValueError(f"{path}: labels must be digits 0..9, found {labels.max()}")
     return labels

@@ -1,6 +1,8 @@
 """The MNIST IDX loader: the bundled sample, the shared data, and every kind of broken file."""
 import gzip
 import struct
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -89,6 +91,65 @@ def test_not_gzip_garbage_and_missing(tmp_path):
         load_mnist(tmp_path, "test")
     with pytest.raises(ValueError, match="kind must be"):
         load_mnist(kind="validation")
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "raw"])
+@pytest.mark.parametrize("which, extra, match", [
+    ("images", -1, "truncated or corrupt"),
+    ("images", +1, "more bytes than its header promises"),
+    ("labels", -1, "truncated or corrupt"),
+    ("labels", +3, "more bytes than its header promises"),
+])
+def test_truncated_and_over_long_files(tmp_path, digits, compress, which, extra, match):
+    write_idx(tmp_path, *digits, compress=compress)
+    path = tmp_path / f"train-{which}-idx{3 if which == 'images' else 1}-ubyte{'.gz' if compress else ''}"
+    raw = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+    raw = raw[:extra] if extra < 0 else raw + bytes(extra)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    with pytest.raises(ValueError, match=match) as info:
+        load_mnist(tmp_path)
+    assert path.name in str(info.value)
+
+
+def test_a_gzip_bomb_is_refused_from_its_header(tmp_path, digits):
+    write_idx(tmp_path, *digits)
+    promised = 2_730_000  # images of 28x28: 2.1 GB
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(struct.pack(">IIII", 2051, promised, 28, 28))
+        f.write(bytes(2 ** 20))
+    assert bomb.stat().st_size < 5000
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{bomb.name}: its header promises {promised} images of 28x28"):
+            load_mnist(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 ** 20 and time.perf_counter() - started < 1.0
+
+
+def test_a_raw_file_promising_more_than_its_size(tmp_path, digits):
+    write_idx(tmp_path, *digits, image_count=10 ** 9, compress=False)
+    with pytest.raises(ValueError, match="promises 1000000000 images of 28x28 .*more than the file can hold"):
+        load_mnist(tmp_path)
+
+
+def test_a_gzip_promising_more_than_it_decompresses_to_reads_no_more_than_the_promise(tmp_path, digits, rng):
+    write_idx(tmp_path, *digits)
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(images, "wb") as f:  # within deflate's ratio, but 2 MB short of the promise
+        f.write(struct.pack(">IIII", 2051, 5000, 28, 28))
+        f.write(rng.integers(0, 4, size=784 * 2500, dtype=np.uint8).tobytes())
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"1960000 bytes of values, but its header promises 5000 images"):
+            load_mnist(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 784 * 5000 + 2 ** 20 + 2 ** 18  # the promised array and one chunk
 
 
 def test_one_hot():
