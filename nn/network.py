@@ -5,10 +5,12 @@ Every parameter of a Network lives in one flat vector, theta: each layer's W (ro
 in layer order. ``layer.W`` and ``layer.b`` are views into it, so optimizers and backends can update
 the whole network with one array and ``net.theta`` is a single copy.
 """
+import contextlib
 import math
 import os
+import stat
 import struct
-import tempfile
+import threading
 import weakref
 import zipfile
 import zlib
@@ -314,7 +316,10 @@ class Network:
 
     # ----- persistence ----------------------------------------------------------------------------
     def save(self, path):
-        """Write the network to ``path`` (.npz, no pickle) atomically: a temp file, then a rename."""
+        """Write the network to ``path`` (.npz, no pickle) atomically: a temp file beside it
+        (``.{name}.{pid}.nn-save.tmp``), flushed to disk, then renamed over ``path``. The file keeps the
+        mode of the file it replaces; a new one gets 0o666 less the umask. Temp files of ``path`` left by
+        saves that were killed are removed first."""
         path = os.fspath(path)
         arrays = {
             "format": np.array(FORMAT_NAME),
@@ -324,18 +329,22 @@ class Network:
             "dtype": np.array(np.dtype(self.dtype).name),
             "theta": self._theta,
         }
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".nn-save-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with _SAVE_LOCK:  # one save at a time in this process: a temp file with our pid is never in use
+            _remove_stale_temp_files(path)
+            tmp = _temp_file_name(path, os.getpid())
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    if os.path.exists(path):
+                        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+                    np.savez(f, **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
 
     @classmethod
     def load(cls, path, backend=None):
@@ -359,6 +368,41 @@ class Network:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
         return net
+
+
+# ----- writing a model file -------------------------------------------------------------------------------
+TEMP_SUFFIX = ".nn-save.tmp"
+_SAVE_LOCK = threading.Lock()
+
+
+def _temp_file_name(path, pid):
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{pid}{TEMP_SUFFIX}")
+
+
+def _remove_stale_temp_files(path):
+    """Remove the temp files of ``path`` whose saving process is gone (a save killed mid-write), and
+    this process's own (only one save runs at a time here, so it is from a dead process with our pid)."""
+    if os.name != "posix":  # os.kill(pid, 0) asks "are you there?" only on POSIX; on Windows it kills
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    prefix = f".{name}."
+    for entry in os.listdir(folder):
+        pid = entry[len(prefix):-len(TEMP_SUFFIX)]
+        if entry.startswith(prefix) and entry.endswith(TEMP_SUFFIX) and pid.isdigit() and int(pid) > 0:
+            if int(pid) == os.getpid() or not _process_is_running(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, entry))
+
+
+def _process_is_running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; not a pid at all: leave it be
+        return True
+    return True
 
 
 # ----- reading a model file -------------------------------------------------------------------------------

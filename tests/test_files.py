@@ -2,9 +2,14 @@
 it, and every kind of broken file is a ValueError naming the file."""
 import io
 import os
+import signal
+import stat
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +156,90 @@ def test_a_saved_file_loads_back_compressed_or_not(tmp_path, rng):
         np.testing.assert_array_equal(loaded.theta, theta)
     big_endian = nn.Network.load(write_model(tmp_path / "big-endian.npz", **dict(arrays, theta=theta.astype(">f8"))))
     np.testing.assert_array_equal(big_endian.theta, theta)
+
+
+# ----- saving: atomic, no junk left, permissions kept ----------------------------------------------------
+def temp_file(path, pid):
+    return path.parent / f".{path.name}.{pid}.nn-save.tmp"
+
+
+def a_dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def restore_umask():
+    """The umask at 0o022 for the test, which may change it; restored after."""
+    saved = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(saved)
+
+
+def test_a_save_removes_the_temp_files_of_killed_saves_only(tmp_path):
+    path = tmp_path / "model.npz"
+    dead, alive = temp_file(path, a_dead_pid()), temp_file(path, os.getppid())
+    other_target = temp_file(tmp_path / "other.npz", a_dead_pid())
+    for junk in (dead, alive, other_target):
+        junk.write_bytes(b"half a model")
+    nn.Network([3, 2], seed=0).save(path)
+    assert not dead.exists()
+    assert alive.exists() and other_target.exists()  # a save still running; another file's
+    nn.Network.load(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600], ids=oct)
+def test_a_save_keeps_the_mode_of_the_file_it_replaces(tmp_path, restore_umask, mode):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    path.chmod(mode)
+    os.umask(0o077)
+    nn.Network([3, 2], seed=0).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027], ids=oct)
+def test_a_new_file_honours_the_umask(tmp_path, restore_umask, mask):
+    os.umask(mask)
+    nn.Network([3, 2], seed=0).save(tmp_path / "model.npz")
+    assert stat.S_IMODE((tmp_path / "model.npz").stat().st_mode) == 0o666 & ~mask
+
+
+KILLED_MID_SAVE = """
+import sys, time
+import numpy as np
+import nn
+
+def half_a_save(f, **arrays):
+    f.write(b"PK" + bytes(100_000))
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+
+np.savez = half_a_save
+nn.Network([3, 2], seed=1).save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and os.kill(pid, 0) are POSIX")
+def test_a_save_killed_mid_write_leaves_a_temp_file_that_the_next_save_removes(tmp_path):
+    path = tmp_path / "model.npz"
+    nn.Network([3, 2], seed=0).save(path)
+    before = path.read_bytes()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(nn.__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_SAVE, str(path)], stdout=subprocess.PIPE, env=env)
+    try:
+        assert child.stdout.readline() == b"writing\n"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    leftover = temp_file(path, child.pid)
+    assert leftover.stat().st_size > 100_000 and path.read_bytes() == before
+    nn.Network([3, 2], seed=2).save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    np.testing.assert_array_equal(nn.Network.load(path).theta, nn.Network([3, 2], seed=2).theta)
