@@ -182,11 +182,23 @@ def test_generators_are_seeded_and_balanced(make):
     assert X.shape == (len(y), 2) and counts.max() - counts.min() <= 1
 
 
-def test_generators_reject_bad_sizes():
-    with pytest.raises(ValueError, match="classes >= 2"):
-        spirals(10, classes=1)
-    with pytest.raises(ValueError, match="n >= 2"):
-        moons(1)
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: spirals(10, classes=1), ValueError, "classes must be >= 2, got 1"),
+    (lambda: spirals(0), ValueError, "n must be >= 1, got 0"),
+    (lambda: spirals(10.5), TypeError, "n must be an integer, got 10.5"),
+    (lambda: spirals("100"), TypeError, "n must be an integer, got '100'"),
+    (lambda: spirals(10, noise="0.2"), TypeError, "noise must be a number"),
+    (lambda: spirals(10, noise=-0.1), ValueError, "noise must be a finite number >= 0, got -0.1"),
+    (lambda: spirals(10, seed=1.5), TypeError, "seed must be None, an integer >= 0 or a NumPy Generator, got 1.5"),
+    (lambda: moons(1), ValueError, "n must be >= 2, got 1"),
+    (lambda: moons(None), TypeError, "n must be an integer, got None"),
+    (lambda: moons(10, noise=None), TypeError, "noise must be a number"),
+    (lambda: moons(10, noise=float("nan")), ValueError, "noise must be a finite number"),
+    (lambda: moons(10, seed=-1), ValueError, "seed must be None, an integer >= 0"),
+])
+def test_generators_reject_bad_arguments_naming_them(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
 
 
 def test_standardize_and_minmax_fit_on_train_only(rng):
@@ -212,6 +224,22 @@ def test_train_test_split_is_a_seeded_partition():
         train_test_split(X, y, test_size=1.0)
     with pytest.raises(ValueError, match="10 samples but y has 9"):
         train_test_split(X, y[:-1])
+    assert len(train_test_split(X, y, test_size=np.float32(0.3))[1]) == 3  # any real fraction
+    assert len(train_test_split(X, y, test_size=np.int64(4))[1]) == 4  # any integer count
+
+
+@pytest.mark.parametrize("test_size, error, match", [
+    ("0.2", TypeError, "test_size must be a fraction in \\(0, 1\\) or a number of samples, got '0.2'"),
+    (None, TypeError, "test_size must be a fraction"),
+    (True, TypeError, "test_size must be a fraction"),
+    (0, ValueError, "test_size=0 leaves no data"),
+    (10, ValueError, "test_size=10 leaves no data"),
+])
+def test_train_test_split_rejects_bad_test_sizes(test_size, error, match):
+    with pytest.raises(error, match=match):
+        train_test_split(np.zeros((10, 2)), np.zeros(10), test_size=test_size)
+    with pytest.raises(TypeError, match="seed must be None"):
+        train_test_split(np.zeros((10, 2)), np.zeros(10), seed="s")
 
 
 def test_shift_images_moves_each_image_by_at_most_max_shift(rng):
@@ -229,3 +257,27 @@ def test_shift_images_moves_each_image_by_at_most_max_shift(rng):
         shift_images(X, rng, 6, (6, 6))
     with pytest.raises(ValueError, match=r"shape \(n, 784\)"):
         shift_images(X, rng)
+
+
+@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0), "rng"], ids=["None", "int", "RandomState", "str"])
+def test_shift_images_needs_a_generator(rng):
+    with pytest.raises(TypeError, match=r"rng must be a NumPy Generator, such as np.random.default_rng\(0\), got"):
+        shift_images(np.zeros((2, 784)), rng)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(max_shift=1.5), TypeError, "max_shift must be an integer, got 1.5"),
+    (dict(max_shift=-1), ValueError, "max_shift must be in 0..27, got -1"),
+    (dict(image_shape=784), TypeError, r"image_shape must be \(height, width\), got 784"),
+    (dict(image_shape=(28, 28, 1)), TypeError, r"image_shape must be \(height, width\)"),
+    (dict(image_shape=(28, "28")), TypeError, r"image_shape\[1\] must be an integer"),
+    (dict(image_shape=(0, 28)), ValueError, r"image_shape\[0\] must be >= 1"),
+])
+def test_shift_images_rejects_bad_arguments_naming_them(kwargs, error, match, rng):
+    with pytest.raises(error, match=match):
+        shift_images(np.zeros((2, 784)), rng, **kwargs)
+
+
+def test_one_hot_checks_n_classes():
+    with pytest.raises(TypeError, match="n_classes must be an integer, got 2.5"):
+        one_hot([1], n_classes=2.5)
