@@ -1,29 +1,76 @@
 """Data: the MNIST IDX loader, the lessons' toy sets, one-hot, scaling and splits."""
 import gzip
+import math
+import numbers
 import os
 import struct
+import zlib
 
 import numpy as np
 
-from .validation import check_dtype
+from .validation import check_dtype, check_int
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+GZIP_MAX_EXPANSION = 1100  # deflate gives at most about 1032 bytes per compressed byte
+READ_CHUNK = 1 << 20
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
 
-def _read_idx(path):
-    """The bytes of an IDX file, gzip or raw."""
+def _read_idx(path, magic, n_dims, kind):
+    """(dims, values) of an IDX file, gzip or raw: the ``n_dims`` counts of its header and its values,
+    uint8 and flat. The header is read first and checked (the magic number, then the bytes its counts
+    promise against what the file can hold: its size if raw, GZIP_MAX_EXPANSION times its size if
+    gzip); then exactly the promised bytes are read, in chunks into one array, so memory never exceeds
+    the promise; a shorter or longer stream is an error."""
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        capacity = os.path.getsize(path) * (GZIP_MAX_EXPANSION if gzipped else 1)
+        with (gzip.open if gzipped else open)(path, "rb") as stream:
+            dims = _read_idx_header(stream, path, magic, n_dims, kind)
+            promised = math.prod(dims)  # Python ints: no overflow
+            if 4 * (n_dims + 1) + promised > capacity:
+                raise ValueError(f"{path}: its header promises {_describe(dims, kind)} ({promised} bytes), more "
+                                 f"than the file can hold ({capacity} bytes): the file is truncated or corrupt")
+            return dims, _read_exactly(stream, promised, path, _describe(dims, kind))
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{path}: cannot read ({exc})") from None
+
+
+def _read_idx_header(stream, path, magic, n_dims, kind):
+    """The counts of an IDX header (magic, then ``n_dims`` big-endian uint32), the magic checked."""
+    raw = stream.read(4 * (n_dims + 1))
+    if len(raw) < 4 * (n_dims + 1):
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
+    found, *dims = struct.unpack(f">{n_dims + 1}I", raw)
+    if found != magic:
+        raise ValueError(f"{path}: not an IDX {kind} file (magic {found}, expected {magic})")
+    return dims
+
+
+def _describe(dims, kind):
+    """'5 images of 28x28', '5 labels'"""
+    shape = f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else ""
+    return f"{dims[0]} {kind}s{shape}"
+
+
+def _read_exactly(stream, n_bytes, path, promise):
+    """The next ``n_bytes`` of ``stream`` as uint8, read in chunks of READ_CHUNK; the stream must end there."""
+    values = np.empty(n_bytes, dtype=np.uint8)
+    view, filled = memoryview(values), 0
+    while filled < n_bytes:
+        got = stream.readinto(view[filled:filled + READ_CHUNK])
+        if not got:
+            raise ValueError(f"{path}: {filled} bytes of values, but its header promises {promise} "
+                             f"({n_bytes} bytes): the file is truncated or corrupt")
+        filled += got
+    if stream.read(1):
+        raise ValueError(f"{path}: more bytes than its header promises ({promise}, {n_bytes} bytes): "
+                         f"the file is corrupt")
+    return values
 
 
 def _find(folder, stem):
@@ -36,31 +83,13 @@ def _find(folder, stem):
 
 def read_idx_images(path):
     """uint8 images (n, rows * cols) from an IDX3 file; the header and length are checked."""
-    raw = _read_idx(path)
-    if len(raw) < 16:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != IMAGES_MAGIC:
-        raise ValueError(f"{path}: not an IDX image file (magic {magic}, expected {IMAGES_MAGIC})")
-    expected = 16 + count * rows * cols
-    if len(raw) != expected:
-        raise ValueError(f"{path}: {len(raw)} bytes, but its header promises {count} images of "
-                         f"{rows}x{cols} ({expected} bytes): the file is truncated or corrupt")
-    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows * cols)
+    (count, rows, cols), values = _read_idx(path, IMAGES_MAGIC, 3, "image")
+    return values.reshape(count, rows * cols)
 
 
 def read_idx_labels(path):
     """uint8 labels (n,) from an IDX1 file; the header, length and range 0..9 are checked."""
-    raw = _read_idx(path)
-    if len(raw) < 8:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    magic, count = struct.unpack(">II", raw[:8])
-    if magic != LABELS_MAGIC:
-        raise ValueError(f"{path}: not an IDX label file (magic {magic}, expected {LABELS_MAGIC})")
-    if len(raw) != 8 + count:
-        raise ValueError(f"{path}: {len(raw)} bytes, but its header promises {count} labels "
-                         f"({8 + count} bytes): the file is truncated or corrupt")
-    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
+    _, labels = _read_idx(path, LABELS_MAGIC, 1, "label")
     if labels.size and labels.max() > 9:
         raise ValueError(f"{path}: labels must be digits 0..9, found {labels.max()}")
     return labels
@@ -90,7 +119,7 @@ def one_hot(y, n_classes=None, dtype="float64"):
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and y.min() < 0):
         raise ValueError("y must be a 1-D array of non-negative integer class ids")
-    n_classes = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    n_classes = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes, low=1)
     if y.size and y.max() >= n_classes:
         raise ValueError(f"y has class id {y.max()} but n_classes is {n_classes}")
     out = np.zeros((y.size, n_classes), dtype=check_dtype(dtype))
@@ -101,9 +130,13 @@ def one_hot(y, n_classes=None, dtype="float64"):
 def shift_images(X, rng, max_shift=1, image_shape=(28, 28)):
     """Each image (a row of X) moved by a random whole number of pixels in [-max_shift, max_shift]
     along each axis, vacated pixels 0: data augmentation, as ``Trainer.fit(augment=...)`` expects
-    (``augment=lambda X, rng, epoch: shift_images(X, rng)``)."""
+    (``augment=lambda X, rng, epoch: shift_images(X, rng)``). ``rng`` is a NumPy Generator."""
+    _check_generator("rng", rng)
+    max_shift = check_int("max_shift", max_shift)
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise TypeError(f"image_shape must be (height, width), got {image_shape!r}")
+    height, width = (check_int(f"image_shape[{i}]", size, low=1) for i, size in enumerate(image_shape))
     X = np.asarray(X)
-    height, width = image_shape
     if X.ndim != 2 or X.shape[1] != height * width:
         raise ValueError(f"X must have shape (n, {height * width}) for images of {height}x{width}, got {X.shape}")
     if max_shift < 0 or max_shift >= min(height, width):
@@ -144,9 +177,8 @@ def toy4():
 def spirals(n=100, classes=3, noise=0.2, seed=None):
     """``classes`` interleaved spiral arms of ``n`` points each in 2-D (the classic cs231n set):
     X (n * classes, 2), y class ids."""
-    if n < 1 or classes < 2:
-        raise ValueError(f"spirals needs n >= 1 and classes >= 2, got n={n}, classes={classes}")
-    rng = np.random.default_rng(seed)
+    n, classes = check_int("n", n, low=1), check_int("classes", classes, low=2)
+    noise, rng = _check_noise(noise), _generator(seed)
     X = np.zeros((n * classes, 2))
     y = np.repeat(np.arange(classes), n)
     for k in range(classes):
@@ -159,9 +191,7 @@ def spirals(n=100, classes=3, noise=0.2, seed=None):
 def moons(n=200, noise=0.1, seed=None):
     """Two interleaving half circles of n // 2 and n - n // 2 points, with Gaussian noise:
     X (n, 2), y in {0, 1}."""
-    if n < 2:
-        raise ValueError(f"moons needs n >= 2, got {n}")
-    rng = np.random.default_rng(seed)
+    n, noise, rng = check_int("n", n, low=2), _check_noise(noise), _generator(seed)
     n_top = n // 2
     t_top, t_bottom = np.linspace(0, np.pi, n_top), np.linspace(0, np.pi, n - n_top)
     top = np.c_[np.cos(t_top), np.sin(t_top)]
@@ -194,12 +224,37 @@ def train_test_split(X, y, test_size=0.2, seed=None):
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
-    n_test = int(round(test_size * len(X))) if isinstance(test_size, float) else int(test_size)
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise TypeError(f"test_size must be a fraction in (0, 1) or a number of samples, got {test_size!r}")
+    n_test = test_size if isinstance(test_size, numbers.Integral) else round(float(test_size) * len(X))
     if not 0 < n_test < len(X):
         raise ValueError(f"test_size={test_size} leaves no data for training or testing ({len(X)} samples)")
-    order = np.random.default_rng(seed).permutation(len(X))
+    order = _generator(seed).permutation(len(X))
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
+
+
+# ----- argument checks -----------------------------------------------------------------------------------
+def _check_generator(name, rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a NumPy Generator, such as np.random.default_rng(0), got {rng!r}")
+
+
+def _generator(seed):
+    """np.random.default_rng(seed), an error naming ``seed`` if it cannot seed one."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"seed must be None, an integer >= 0 or a NumPy Generator, got {seed!r} ({exc})") from None
+
+
+def _check_noise(noise):
+    """The standard deviation of the noise: a real number >= 0."""
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+        raise TypeError(f"noise must be a number (a standard deviation), got {noise!r}")
+    if not 0 <= noise < float("inf"):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    return float(noise)
 
 
 TOY_SETS = {"xor": xor, "gender": gender, "spirals": spirals, "moons": moons}

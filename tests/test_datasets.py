@@ -1,6 +1,8 @@
 """The MNIST IDX loader: the bundled sample, the shared data, and every kind of broken file."""
 import gzip
 import struct
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -91,6 +93,65 @@ def test_not_gzip_garbage_and_missing(tmp_path):
         load_mnist(kind="validation")
 
 
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "raw"])
+@pytest.mark.parametrize("which, extra, match", [
+    ("images", -1, "truncated or corrupt"),
+    ("images", +1, "more bytes than its header promises"),
+    ("labels", -1, "truncated or corrupt"),
+    ("labels", +3, "more bytes than its header promises"),
+])
+def test_truncated_and_over_long_files(tmp_path, digits, compress, which, extra, match):
+    write_idx(tmp_path, *digits, compress=compress)
+    path = tmp_path / f"train-{which}-idx{3 if which == 'images' else 1}-ubyte{'.gz' if compress else ''}"
+    raw = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+    raw = raw[:extra] if extra < 0 else raw + bytes(extra)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    with pytest.raises(ValueError, match=match) as info:
+        load_mnist(tmp_path)
+    assert path.name in str(info.value)
+
+
+def test_a_gzip_bomb_is_refused_from_its_header(tmp_path, digits):
+    write_idx(tmp_path, *digits)
+    promised = 2_730_000  # images of 28x28: 2.1 GB
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(struct.pack(">IIII", 2051, promised, 28, 28))
+        f.write(bytes(2 ** 20))
+    assert bomb.stat().st_size < 5000
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{bomb.name}: its header promises {promised} images of 28x28"):
+            load_mnist(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 ** 20 and time.perf_counter() - started < 1.0
+
+
+def test_a_raw_file_promising_more_than_its_size(tmp_path, digits):
+    write_idx(tmp_path, *digits, image_count=10 ** 9, compress=False)
+    with pytest.raises(ValueError, match="promises 1000000000 images of 28x28 .*more than the file can hold"):
+        load_mnist(tmp_path)
+
+
+def test_a_gzip_promising_more_than_it_decompresses_to_reads_no_more_than_the_promise(tmp_path, digits, rng):
+    write_idx(tmp_path, *digits)
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(images, "wb") as f:  # within deflate's ratio, but 2 MB short of the promise
+        f.write(struct.pack(">IIII", 2051, 5000, 28, 28))
+        f.write(rng.integers(0, 4, size=784 * 2500, dtype=np.uint8).tobytes())
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"1960000 bytes of values, but its header promises 5000 images"):
+            load_mnist(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 784 * 5000 + 2 ** 20 + 2 ** 18  # the promised array and one chunk
+
+
 def test_one_hot():
     np.testing.assert_array_equal(one_hot([2, 0]), [[0, 0, 1], [1, 0, 0]])
     assert one_hot(np.array([1]), 4).shape == (1, 4)
@@ -121,11 +182,23 @@ def test_generators_are_seeded_and_balanced(make):
     assert X.shape == (len(y), 2) and counts.max() - counts.min() <= 1
 
 
-def test_generators_reject_bad_sizes():
-    with pytest.raises(ValueError, match="classes >= 2"):
-        spirals(10, classes=1)
-    with pytest.raises(ValueError, match="n >= 2"):
-        moons(1)
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: spirals(10, classes=1), ValueError, "classes must be >= 2, got 1"),
+    (lambda: spirals(0), ValueError, "n must be >= 1, got 0"),
+    (lambda: spirals(10.5), TypeError, "n must be an integer, got 10.5"),
+    (lambda: spirals("100"), TypeError, "n must be an integer, got '100'"),
+    (lambda: spirals(10, noise="0.2"), TypeError, "noise must be a number"),
+    (lambda: spirals(10, noise=-0.1), ValueError, "noise must be a finite number >= 0, got -0.1"),
+    (lambda: spirals(10, seed=1.5), TypeError, "seed must be None, an integer >= 0 or a NumPy Generator, got 1.5"),
+    (lambda: moons(1), ValueError, "n must be >= 2, got 1"),
+    (lambda: moons(None), TypeError, "n must be an integer, got None"),
+    (lambda: moons(10, noise=None), TypeError, "noise must be a number"),
+    (lambda: moons(10, noise=float("nan")), ValueError, "noise must be a finite number"),
+    (lambda: moons(10, seed=-1), ValueError, "seed must be None, an integer >= 0"),
+])
+def test_generators_reject_bad_arguments_naming_them(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
 
 
 def test_standardize_and_minmax_fit_on_train_only(rng):
@@ -151,6 +224,22 @@ def test_train_test_split_is_a_seeded_partition():
         train_test_split(X, y, test_size=1.0)
     with pytest.raises(ValueError, match="10 samples but y has 9"):
         train_test_split(X, y[:-1])
+    assert len(train_test_split(X, y, test_size=np.float32(0.3))[1]) == 3  # any real fraction
+    assert len(train_test_split(X, y, test_size=np.int64(4))[1]) == 4  # any integer count
+
+
+@pytest.mark.parametrize("test_size, error, match", [
+    ("0.2", TypeError, "test_size must be a fraction in \\(0, 1\\) or a number of samples, got '0.2'"),
+    (None, TypeError, "test_size must be a fraction"),
+    (True, TypeError, "test_size must be a fraction"),
+    (0, ValueError, "test_size=0 leaves no data"),
+    (10, ValueError, "test_size=10 leaves no data"),
+])
+def test_train_test_split_rejects_bad_test_sizes(test_size, error, match):
+    with pytest.raises(error, match=match):
+        train_test_split(np.zeros((10, 2)), np.zeros(10), test_size=test_size)
+    with pytest.raises(TypeError, match="seed must be None"):
+        train_test_split(np.zeros((10, 2)), np.zeros(10), seed="s")
 
 
 def test_shift_images_moves_each_image_by_at_most_max_shift(rng):
@@ -168,3 +257,27 @@ def test_shift_images_moves_each_image_by_at_most_max_shift(rng):
         shift_images(X, rng, 6, (6, 6))
     with pytest.raises(ValueError, match=r"shape \(n, 784\)"):
         shift_images(X, rng)
+
+
+@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0), "rng"], ids=["None", "int", "RandomState", "str"])
+def test_shift_images_needs_a_generator(rng):
+    with pytest.raises(TypeError, match=r"rng must be a NumPy Generator, such as np.random.default_rng\(0\), got"):
+        shift_images(np.zeros((2, 784)), rng)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(max_shift=1.5), TypeError, "max_shift must be an integer, got 1.5"),
+    (dict(max_shift=-1), ValueError, "max_shift must be in 0..27, got -1"),
+    (dict(image_shape=784), TypeError, r"image_shape must be \(height, width\), got 784"),
+    (dict(image_shape=(28, 28, 1)), TypeError, r"image_shape must be \(height, width\)"),
+    (dict(image_shape=(28, "28")), TypeError, r"image_shape\[1\] must be an integer"),
+    (dict(image_shape=(0, 28)), ValueError, r"image_shape\[0\] must be >= 1"),
+])
+def test_shift_images_rejects_bad_arguments_naming_them(kwargs, error, match, rng):
+    with pytest.raises(error, match=match):
+        shift_images(np.zeros((2, 784)), rng, **kwargs)
+
+
+def test_one_hot_checks_n_classes():
+    with pytest.raises(TypeError, match="n_classes must be an integer, got 2.5"):
+        one_hot([1], n_classes=2.5)

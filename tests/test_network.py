@@ -1,5 +1,8 @@
 """Network: construction, initialisation, theta, forward/predict, summary, save/load."""
+import copy
 import os
+import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -186,3 +189,119 @@ def test_neuron_checks_its_input():
     with pytest.raises(ValueError, match="x has 3 inputs but the neuron has 2 weights"):
         nn.Neuron([0, 1], 4).feedforward([1, 2, 3])
     assert "Neuron(weights=[0.0, 1.0]" in repr(nn.Neuron([0, 1], 4))
+
+
+# ----- a Dense belongs to one network ---------------------------------------------------------------------
+def test_a_network_adopts_dense_layers_that_belong_to_no_network():
+    first, second = nn.Dense(3, 4, "tanh"), nn.Dense(4, 2)
+    net = nn.Network([first, second], seed=0)
+    assert net.layers[0] is first and net.layers[1] is second
+    assert np.shares_memory(first.W, net._theta)
+
+
+def test_layers_of_another_network_are_copied_not_shared(rng):
+    a = nn.Network([3, 4, 2], activation="tanh", seed=0)
+    before = a.theta
+    b = nn.Network(a.layers, seed=1)
+    assert b.sizes == a.sizes and b.activations == a.activations
+    np.testing.assert_array_equal(b.theta, before)  # the copies keep the current values
+    assert all(mine is not theirs for mine, theirs in zip(b.layers, a.layers))
+    b.theta = np.zeros(b.n_params)
+    b.layers[0].W = np.ones((3, 4))
+    np.testing.assert_array_equal(a.theta, before)
+    assert all(np.shares_memory(layer.W, a._theta) for layer in a.layers)
+    X = rng.normal(size=(5, 3))
+    a.backend = "reference"
+    by_reference = a.forward(X)
+    a.backend = "compiled"
+    np.testing.assert_allclose(a.forward(X), by_reference, rtol=1e-12)
+
+
+def test_one_dense_listed_twice_gets_two_sets_of_parameters():
+    square = nn.Dense(3, 3, "tanh")
+    net = nn.Network([square, square], seed=0)
+    assert net.layers[0] is square and net.layers[1] is not square
+    assert np.shares_memory(net.layers[1].W, net._theta)
+    assert not np.shares_memory(net.layers[0].W, net.layers[1].W)
+
+
+# ----- copies: pickle and deepcopy ------------------------------------------------------------------------
+def pickled(net):
+    return pickle.loads(pickle.dumps(net))
+
+
+def trained(net, rng):
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    nn.Trainer(net, seed=0, batch_size=8).fit(X, y, epochs=3, verbose=False)
+    return net
+
+
+def after_a_forward(net, rng):
+    net.forward(rng.normal(size=(4, 3)))
+    return net
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize("copier", [pickled, copy.deepcopy], ids=["pickle", "deepcopy"])
+@pytest.mark.parametrize("history", [lambda net, rng: net, trained, after_a_forward],
+                         ids=["fresh", "trained", "after-forward"])
+def test_a_copy_predicts_the_same_and_owns_its_parameters(backend, copier, history, rng):
+    original = history(nn.Network([3, 5, 2], activation="tanh", output="softmax", seed=0, backend=backend), rng)
+    before = original.theta
+    twin = copier(original)
+    assert twin.backend == backend and twin.sizes == original.sizes and twin.activations == original.activations
+    X = rng.normal(size=(6, 3))
+    np.testing.assert_array_equal(twin.forward(X), original.forward(X))
+    for layer in twin.layers:
+        assert np.shares_memory(layer.W, twin._theta) and np.shares_memory(layer.b, twin._theta)
+        assert not np.shares_memory(layer.W, original._theta)
+    twin.layers[0].W = np.zeros((3, 5))
+    twin.theta = twin.theta + 1
+    np.testing.assert_array_equal(original.theta, before)
+    assert twin.layers[1].b[0] == twin.theta[-2]  # still views after the writes
+    twin2 = nn.Network(twin.layers)  # the copy's layers belong to the copy
+    assert twin2.layers[0] is not twin.layers[0]
+
+
+def test_a_pickle_carries_no_compiled_caches(rng):
+    net = nn.Network([3, 4, 2], seed=0, backend="compiled")
+    net.forward(rng.normal(size=(2, 3)))
+    net.__dict__["_core_lock"] = threading.Lock()  # not picklable: must not be in the state
+    twin = pickled(net)
+    assert not [key for key in vars(twin) if key.startswith("_core")]
+
+
+# ----- float32: a finite value too large for it is an error, never an inf ---------------------------------
+HUGE = 1e39  # finite in float64, beyond float32's 3.4e38
+
+
+@pytest.mark.parametrize("argument, layer", [
+    ("weights", lambda: nn.Dense(2, 2, weights=np.full((2, 2), HUGE))),
+    ("bias", lambda: nn.Dense(2, 2, bias=[0.0, -HUGE])),
+])
+def test_given_values_too_large_for_float32(argument, layer):
+    nn.Network([layer()], dtype="float64")  # float64 holds them
+    with pytest.raises(ValueError, match=rf"{argument} of layers\[0\] has values too large for float32"):
+        nn.Network([layer()], dtype="float32")
+
+
+def test_theta_and_layer_values_too_large_for_float32():
+    net = nn.Network([2, 3, 1], dtype="float32", seed=0)
+    before = net.theta
+    with pytest.raises(ValueError, match="theta has values too large for float32"):
+        net.theta = np.full(net.n_params, HUGE)
+    with pytest.raises(ValueError, match="W has values too large for float32"):
+        net.layers[0].W = np.full((2, 3), HUGE)
+    with pytest.raises(ValueError, match="b has values too large for float32"):
+        net.layers[1].b = [-HUGE]
+    np.testing.assert_array_equal(net.theta, before)
+    with pytest.raises(TypeError, match="theta must be numeric"):
+        net.theta = ["a"] * net.n_params
+
+
+def test_a_float32_model_file_with_values_too_large_for_float32(tmp_path):
+    path = tmp_path / "huge.npz"
+    np.savez(path, format=np.array("nn-network"), format_version=np.array(1), sizes=np.array([2, 1]),
+             activations=np.array(["sigmoid"]), dtype=np.array("float32"), theta=np.array([1.0, HUGE, 0.0]))
+    with pytest.raises(ValueError, match="huge.npz.*too large for float32"):
+        nn.Network.load(path)
