@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 
-from .validation import check_dtype, check_int
+from .validation import check_dtype, check_generator, check_int, check_number, check_seed
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 GZIP_MAX_EXPANSION = 1100  # deflate gives at most about 1032 bytes per compressed byte
@@ -131,7 +131,7 @@ def shift_images(X, rng, max_shift=1, image_shape=(28, 28)):
     """Each image (a row of X) moved by a random whole number of pixels in [-max_shift, max_shift]
     along each axis, vacated pixels 0: data augmentation, as ``Trainer.fit(augment=...)`` expects
     (``augment=lambda X, rng, epoch: shift_images(X, rng)``). ``rng`` is a NumPy Generator."""
-    _check_generator("rng", rng)
+    check_generator("rng", rng)
     max_shift = check_int("max_shift", max_shift)
     if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
         raise TypeError(f"image_shape must be (height, width), got {image_shape!r}")
@@ -178,7 +178,7 @@ def spirals(n=100, classes=3, noise=0.2, seed=None):
     """``classes`` interleaved spiral arms of ``n`` points each in 2-D (the classic cs231n set):
     X (n * classes, 2), y class ids."""
     n, classes = check_int("n", n, low=1), check_int("classes", classes, low=2)
-    noise, rng = _check_noise(noise), _generator(seed)
+    noise, rng = check_number("noise", noise, low=0), np.random.default_rng(check_seed("seed", seed))
     X = np.zeros((n * classes, 2))
     y = np.repeat(np.arange(classes), n)
     for k in range(classes):
@@ -191,7 +191,7 @@ def spirals(n=100, classes=3, noise=0.2, seed=None):
 def moons(n=200, noise=0.1, seed=None):
     """Two interleaving half circles of n // 2 and n - n // 2 points, with Gaussian noise:
     X (n, 2), y in {0, 1}."""
-    n, noise, rng = check_int("n", n, low=2), _check_noise(noise), _generator(seed)
+    n, noise, rng = check_int("n", n, low=2), check_number("noise", noise, low=0), np.random.default_rng(check_seed("seed", seed))
     n_top = n // 2
     t_top, t_bottom = np.linspace(0, np.pi, n_top), np.linspace(0, np.pi, n - n_top)
     top = np.c_[np.cos(t_top), np.sin(t_top)]
@@ -229,32 +229,9 @@ def train_test_split(X, y, test_size=0.2, seed=None):
     n_test = test_size if isinstance(test_size, numbers.Integral) else round(float(test_size) * len(X))
     if not 0 < n_test < len(X):
         raise ValueError(f"test_size={test_size} leaves no data for training or testing ({len(X)} samples)")
-    order = _generator(seed).permutation(len(X))
+    order = np.random.default_rng(check_seed("seed", seed)).permutation(len(X))
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
-
-
-# ----- argument checks -----------------------------------------------------------------------------------
-def _check_generator(name, rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{name} must be a NumPy Generator, such as np.random.default_rng(0), got {rng!r}")
-
-
-def _generator(seed):
-    """np.random.default_rng(seed), an error naming ``seed`` if it cannot seed one."""
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"seed must be None, an integer >= 0 or a NumPy Generator, got {seed!r} ({exc})") from None
-
-
-def _check_noise(noise):
-    """The standard deviation of the noise: a real number >= 0."""
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a number (a standard deviation), got {noise!r}")
-    if not 0 <= noise < float("inf"):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    return float(noise)
 
 
 TOY_SETS = {"xor": xor, "gender": gender, "spirals": spirals, "moons": moons}

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import backends
 from .functions import ACTIVATIONS, check_name
-from .validation import as_finite, as_numeric, check_dtype, check_int, check_X
+from .validation import as_finite, as_numeric, check_dtype, check_int, check_seed, check_X
 
 INITS = ("auto", "he", "glorot", "normal")
 BIAS_INITS = ("zeros", "normal")
@@ -134,7 +134,7 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = check_name("init", init, dict.fromkeys(INITS))
         self.bias_init = check_name("bias_init", bias_init, dict.fromkeys(BIAS_INITS))
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.layers = self._build_layers(layers, activation, output)
         self.backend = backends.resolve(backend)
         given = self._allocate()

@@ -57,6 +57,13 @@ def check_seed(name, seed):
     return int(seed)
 
 
+def check_generator(name, rng):
+    """A NumPy Generator (what the data helpers draw from)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a NumPy Generator, such as np.random.default_rng(0), got {rng!r}")
+    return rng
+
+
 def as_numeric(name, values, dtype, ndim=(1, 2)):
     """``values`` as a C-contiguous array of ``dtype``, numeric, finite, non-empty, of a known rank."""
     try:

@@ -305,3 +305,9 @@ def test_a_float32_model_file_with_values_too_large_for_float32(tmp_path):
              activations=np.array(["sigmoid"]), dtype=np.array("float32"), theta=np.array([1.0, HUGE, 0.0]))
     with pytest.raises(ValueError, match="huge.npz.*too large for float32"):
         nn.Network.load(path)
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "3"])
+def test_network_seed_must_be_a_whole_number(seed):
+    with pytest.raises(ValueError, match="seed must be None or a whole number >= 0"):
+        nn.Network([2, 1], seed=seed)
