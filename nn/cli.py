@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,53 +70,77 @@ def _parser():
 
 
 # ----- train ------------------------------------------------------------------------------------------
-TOY_DEFAULTS = {  # hidden, activation, output, loss, epochs, batch size, learning rate
-    "gender": ([2], "sigmoid", "sigmoid", "mse", 1000, 1, 0.1),
-    "xor": ([4], "tanh", "sigmoid", "binary_cross_entropy", 2000, 4, 0.5),
-    "spirals": ([32, 32], "relu", "softmax", "cross_entropy", 300, 16, 0.1),
-    "moons": ([16, 16], "relu", "softmax", "cross_entropy", 200, 16, 0.1),
+INTERRUPTED = 130  # the exit status of a process stopped by Ctrl-C (128 + SIGINT)
+
+
+class Defaults(NamedTuple):
+    hidden: list
+    activation: str
+    output: str
+    loss: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
+MNIST_DEFAULTS = Defaults([128], "relu", "softmax", "cross_entropy", 20, 16, 0.1)
+TOY_DEFAULTS = {
+    "gender": Defaults([2], "sigmoid", "sigmoid", "mse", 1000, 1, 0.1),
+    "xor": Defaults([4], "tanh", "sigmoid", "binary_cross_entropy", 2000, 4, 0.5),
+    "spirals": Defaults([32, 32], "relu", "softmax", "cross_entropy", 300, 16, 0.1),
+    "moons": Defaults([16, 16], "relu", "softmax", "cross_entropy", 200, 16, 0.1),
 }
 
 
 def _load(args):
-    """(X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch size, learning rate)."""
+    """(X, y, X_test, y_test, the dataset's Defaults)."""
     if args.dataset == "mnist":
         X, y = load_mnist(args.data, "train", dtype=args.dtype)
         X_test, y_test = load_mnist(args.data, "test", dtype=args.dtype)
-        return X, y, X_test, y_test, [128], "relu", "softmax", "cross_entropy", 20, 16, 0.1
+        return X, y, X_test, y_test, MNIST_DEFAULTS
     if args.data:
         raise ValueError("--data is for --dataset mnist")
     X, y = TOY_SETS[args.dataset](seed=args.seed) if args.dataset in ("spirals", "moons") else TOY_SETS[args.dataset]()
     if args.dataset in ("spirals", "moons"):
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=args.seed)
         X_train, X_test = standardize(X_train, X_test)
-        return (X_train, y_train, X_test, y_test, *TOY_DEFAULTS[args.dataset])
-    return (X, y, X, y, *TOY_DEFAULTS[args.dataset])  # four samples: the training set is the test
+        return X_train, y_train, X_test, y_test, TOY_DEFAULTS[args.dataset]
+    return X, y, X, y, TOY_DEFAULTS[args.dataset]  # four samples: the training set is the test
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _trainer(args, X, y, defaults):
+    """The network and its Trainer, from the options and the dataset's defaults."""
+    activation = args.activation or defaults.activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}")
+    output = defaults.output
+    n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
+    net = Network([X.shape[1], *(args.hidden or defaults.hidden), n_out], activation=activation, output=output,
+                  dtype=args.dtype, seed=args.seed, backend=args.backend)
+    optimizer_class = OPTIMIZERS[args.optimizer]
+    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
+        optimizer_class(learning_rate=defaults.learning_rate) if args.optimizer in ("sgd", "momentum")
+        else optimizer_class())
+    return Trainer(net, loss=defaults.loss, optimizer=optimizer,
+                   batch_size=_given(args.batch_size, defaults.batch_size), seed=args.seed)
 
 
 def train(args):
-    X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch_size, learning_rate = _load(args)
-    hidden = args.hidden or hidden
-    activation = args.activation or activation
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}")
-    epochs = args.epochs if args.epochs is not None else epochs
-    batch_size = args.batch_size if args.batch_size is not None else batch_size
-    n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
-    net = Network([X.shape[1], *hidden, n_out], activation=activation, output=output, dtype=args.dtype,
-                  seed=args.seed, backend=args.backend)
-    optimizer_class = OPTIMIZERS[args.optimizer]
-    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
-        optimizer_class(learning_rate=learning_rate) if args.optimizer in ("sgd", "momentum") else optimizer_class())
-    trainer = Trainer(net, loss=loss, optimizer=optimizer, batch_size=batch_size, seed=args.seed)
+    X, y, X_test, y_test, defaults = _load(args)
+    trainer = _trainer(args, X, y, defaults)
+    net, epochs = trainer.net, _given(args.epochs, defaults.epochs)
+    noun = "images" if args.dataset == "mnist" else "samples"
     source = args.data or "bundled sample" if args.dataset == "mnist" else args.dataset
-    print(f"training on {len(X)} {'images' if args.dataset == 'mnist' else 'samples'} ({source}), "
-          f"testing on {len(X_test)}")
+    print(f"training on {len(X)} {noun} ({source}), testing on {len(X_test)}")
     print(net.summary())
 
     callbacks, augment = [], None
     if args.dataset == "mnist" and args.augment > 0:
-        augment, fine_tune = _augmentation(args, epochs, optimizer, callbacks)
+        augment, fine_tune = _augmentation(args, epochs, trainer.optimizer, callbacks)
         print(f"augmenting: images shifted by up to {args.augment} pixel(s) for {epochs - fine_tune} epochs, "
               f"then {fine_tune} on the plain images at a tenth of the learning rate")
     trace = None
@@ -124,19 +149,33 @@ def train(args):
         callbacks.append(trace)
     stopper = None if args.early_stopping is None else EarlyStopping(args.early_stopping)
     start = time.perf_counter()
+    # Ctrl-C in fit returns the history so far (history.interrupted); one that escapes fit reaches main.
     history = trainer.fit(X, y, epochs=epochs, validation_split=args.validation_split, early_stopping=stopper,
                           callbacks=callbacks, augment=augment, verbose=epochs <= 100)
+    seconds = time.perf_counter() - start
+    if len(history) == 0:  # only an interrupt ends a fit before its first epoch
+        print("interrupted in the first epoch: no epoch completed")
+        _not_written(args, "no epoch completed")
+        return INTERRUPTED
     predictions = net.predict(X_test)
     accuracy = float(np.mean(predictions == np.asarray(y_test).ravel()))
-    print(f"{len(history)} epochs in {time.perf_counter() - start:.1f} s; final training loss "
-          f"{history.loss[-1]:.4f}; test accuracy {accuracy:.4f} on {len(X_test)} "
-          f"{'images' if args.dataset == 'mnist' else 'samples'}")
+    done = (f"interrupted after {len(history)} of {epochs} epochs" if history.interrupted
+            else f"{len(history)} epochs")
+    print(f"{done} in {seconds:.1f} s; final training loss {history.loss[-1]:.4f}; test accuracy {accuracy:.4f} "
+          f"on {len(X_test)} {noun}" + (" (the weights of the last completed batch)" if history.interrupted else ""))
     if args.save:
         net.save(args.save)
         print(f"saved to {args.save}")
     if args.plots:
         _train_plots(args.plots, args.dataset, net, history, trace, X, y, X_test, y_test, predictions)
-    return 0
+    return INTERRUPTED if history.interrupted else 0
+
+
+def _not_written(args, reason):
+    if args.save:
+        print(f"not saved to {args.save}: {reason}")
+    if args.plots:
+        print(f"no figures written to {args.plots}: {reason}")
 
 
 def _augmentation(args, epochs, optimizer, callbacks):
@@ -272,4 +311,4 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         print(f"nn {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED

@@ -1,17 +1,49 @@
-"""The `nn` command, run as a user would: a real process, the installed console script."""
+"""The `nn` command: run as a user would (a real process, the installed console script) where signals,
+pipes or the whole program matter, and in this process (nn.cli.main) where only its answers do."""
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 import nn
+from nn.cli import main
+from nn.trainer import History, Trainer
 
 
 def run(*args):
     exe = shutil.which("nn")
     cmd = [exe, *args] if exe else [sys.executable, "-m", "nn", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def nn_main(capsys, *args):
+    """nn.cli.main(args) in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as exc:  # argparse's own exits (--help, --version, usage errors)
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def interrupted_run(tmp_path, args, after, delay):
+    """`python -m nn *args` sent a real Ctrl-C (SIGINT) ``delay`` seconds after it printed a line starting
+    with ``after``: (exit status, stdout, stderr)."""
+    with open(tmp_path / "stderr.txt", "w+") as stderr:  # a file: a full stderr pipe would block nn
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "nn", *args], stdout=subprocess.PIPE,
+                                stderr=stderr, text=True)
+        out = ""
+        while not out.splitlines()[-1:] or not out.splitlines()[-1].startswith(after):
+            out += proc.stdout.readline()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out += proc.stdout.read()
+        proc.wait(timeout=120)
+        stderr.seek(0)
+        return proc.returncode, out, stderr.read()
 
 
 def test_train_on_the_bundled_sample_and_save(tmp_path):
@@ -100,3 +132,68 @@ def test_ten_epochs_on_the_shared_mnist_reach_97_5_percent():
     assert result.returncode == 0, result.stderr
     assert "on 10000 images" in result.stdout
     assert float(result.stdout.split("test accuracy ")[1].split()[0]) >= 0.975
+
+
+# ----- Ctrl-C ------------------------------------------------------------------------------------------
+def fit_interrupted_after(n_epochs):
+    """A Trainer.fit that runs ``n_epochs`` epochs and then reports a Ctrl-C, as fit does."""
+    real_fit = Trainer.fit
+
+    def fit(self, X, y, epochs=1, **kwargs):
+        history = real_fit(self, X, y, epochs=n_epochs, **kwargs) if n_epochs else History()
+        history.interrupted = True
+        return history
+    return fit
+
+
+def test_ctrl_c_after_some_epochs_reports_them_saves_and_exits_130(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(Trainer, "fit", fit_interrupted_after(2))
+    model = tmp_path / "model.npz"
+    status, out, err = nn_main(capsys, "train", "--dataset", "gender", "--save", str(model))
+    assert status == 130, err
+    assert "interrupted after 2 of 1000 epochs" in out and "test accuracy" in out
+    assert f"saved to {model}" in out
+    assert nn.Network.load(model).sizes == [2, 2, 1]
+
+
+def test_ctrl_c_in_the_first_epoch_says_so_writes_nothing_and_exits_130(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(Trainer, "fit", fit_interrupted_after(0))
+    model, figures = tmp_path / "model.npz", tmp_path / "figures"
+    status, out, err = nn_main(capsys, "train", "--dataset", "gender", "--save", str(model), "--plots", str(figures))
+    assert status == 130, err
+    assert "no epoch completed" in out and "test accuracy" not in out
+    assert f"not saved to {model}: no epoch completed" in out
+    assert f"no figures written to {figures}: no epoch completed" in out
+    assert not model.exists() and not figures.exists()
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["Trainer.fit", "load_mnist"])
+def test_a_ctrl_c_anywhere_else_is_one_line_and_exit_130(capsys, tmp_path, monkeypatch, where):
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(*((Trainer, "fit") if where == "Trainer.fit" else ("nn.cli.load_mnist",)), ctrl_c)
+    model = tmp_path / "model.npz"
+    status, out, err = nn_main(capsys, "train", "--hidden", "4", "--save", str(model))
+    assert status == 130
+    assert err == "nn train: interrupted\n"
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("args, after, delay", [
+    (("--hidden", "16", "--augment", "0", "--epochs", "1000"), "total", 1.0),  # some epochs done
+    (("--hidden", "2048", "--epochs", "100"), "augmenting", 0.3),            # likely in the first epoch
+    (("--epochs", "1000"), "training on", 0.0),         # while the network is built, or images shifted
+    (("--dataset", "gender", "--epochs", "10000000"), "total", 0.05),   # in the first block of epochs
+])
+def test_a_real_ctrl_c_exits_130_without_a_traceback(tmp_path, args, after, delay):
+    model = tmp_path / "model.npz"
+    status, out, err = interrupted_run(tmp_path, ("train", *args, "--save", str(model)), after, delay)
+    assert status == 130, (out, err)
+    assert "Traceback" not in err
+    # Whichever moment the signal met: what was done is said, and the model is saved exactly when an epoch was.
+    if "interrupted after" in out:
+        assert f"saved to {model}" in out and model.exists()
+    else:
+        assert "no epoch completed" in out or err.endswith("nn train: interrupted\n")
+        assert not model.exists()
