@@ -18,6 +18,7 @@ from .optimizers import OPTIMIZERS
 from .trainer import EarlyStopping, Trainer, TrainingDiverged, WeightTrace
 
 DATASETS = ["mnist", *TOY_SETS]
+PLOT_EXTRA = 'pip install "nn[plot]"'
 
 
 def _fraction(text):
@@ -67,6 +68,58 @@ def _parser():
     sub.add_parser("bench", help="run the benchmarks (options: nn bench --help)", add_help=False)
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
     return parser
+
+
+# ----- paths: checked before the data is loaded and the network trained, not after ----------------------
+def _folder_problem(folder):
+    """Why files cannot be written in ``folder``, or None."""
+    if not os.path.exists(folder):
+        return f"folder {folder!r} does not exist"
+    if not os.path.isdir(folder):
+        return f"{folder!r} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder!r} is not writable"
+    return None
+
+
+def _parent(path):
+    return os.path.dirname(os.path.normpath(path)) or "."
+
+
+def _check_save(path):
+    if os.path.isdir(path):
+        raise ValueError(f"--save: {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'model.npz')!r}")
+    problem = _folder_problem(_parent(path))
+    if problem:
+        raise ValueError(f"--save: {problem}")
+
+
+def _check_plots(folder):
+    """The folder exists and is writable, or its parent is (it is made when the figures are written);
+    and matplotlib is there to draw them."""
+    if os.path.exists(folder):
+        problem = _folder_problem(folder)
+    else:
+        problem = _folder_problem(_parent(folder))
+        problem = problem and f"cannot create folder {folder!r}: {problem}"
+    if problem:
+        raise ValueError(f"--plots: {problem}")
+    try:
+        import matplotlib  # noqa: F401 (imported for real only when the figures are drawn)
+    except ImportError:
+        raise ValueError(f"--plots: the figures need matplotlib, which is not installed: {PLOT_EXTRA}") from None
+
+
+def _check_data(folder):
+    """--data names a readable folder (the IDX files in it are the loader's to check)."""
+    if folder is None:
+        return
+    if not os.path.exists(folder):
+        raise ValueError(f"--data: folder {folder!r} does not exist")
+    if not os.path.isdir(folder):
+        raise ValueError(f"--data: {folder!r} is a file; give the folder that holds the MNIST IDX files")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ValueError(f"--data: folder {folder!r} is not readable")
 
 
 # ----- train ------------------------------------------------------------------------------------------
@@ -130,6 +183,11 @@ def _trainer(args, X, y, defaults):
 
 
 def train(args):
+    _check_data(args.data)  # before the data is loaded and the network trained: a typo costs nothing
+    if args.save:
+        _check_save(args.save)
+    if args.plots:
+        _check_plots(args.plots)
     X, y, X_test, y_test, defaults = _load(args)
     trainer = _trainer(args, X, y, defaults)
     net, epochs = trainer.net, _given(args.epochs, defaults.epochs)
@@ -220,6 +278,9 @@ def _mnist_plots(folder, X, y, predictions):
 def predict(args):
     from .plots import confusion_matrix
 
+    _check_data(args.data)
+    if args.plots:
+        _check_plots(args.plots)
     net = Network.load(args.model)
     X, y = load_mnist(args.data, args.kind, dtype=np.dtype(net.dtype).name)
     predictions = net.predict(X)

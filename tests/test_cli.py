@@ -1,5 +1,6 @@
 """The `nn` command: run as a user would (a real process, the installed console script) where signals,
 pipes or the whole program matter, and in this process (nn.cli.main) where only its answers do."""
+import os
 import shutil
 import signal
 import subprocess
@@ -197,3 +198,86 @@ def test_a_real_ctrl_c_exits_130_without_a_traceback(tmp_path, args, after, dela
     else:
         assert "no epoch completed" in out or err.endswith("nn train: interrupted\n")
         assert not model.exists()
+
+
+# ----- output paths: checked before anything is loaded or trained ----------------------------------------
+def command(name, tmp_path):
+    """The start of an `nn train` or `nn predict` command line that would run if its options were good."""
+    if name == "train":
+        return ["train", "--dataset", "gender", "--epochs", "2"]
+    model = tmp_path / "mnist.npz"
+    nn.Network([784, 2, 10], seed=0).save(model)
+    return ["predict", str(model)]
+
+
+def inaccessible(monkeypatch, folder):
+    """os.access says ``folder`` can be neither read nor written (chmod cannot show it: the tests may run
+    as root)."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: (os.path.abspath(path) != os.path.abspath(folder)
+                                                                and real_access(path, mode, **kw)))
+
+
+BAD_PLOTS = [  # (the path given, made in the current folder as named; the error)
+    ("nope/figures", "--plots: cannot create folder 'nope/figures': folder 'nope' does not exist"),
+    ("file", "--plots: 'file' is a file, not a folder"),
+    ("unwritable", "--plots: folder 'unwritable' is not writable"),
+    ("unwritable/figures", "--plots: cannot create folder 'unwritable/figures': folder 'unwritable' is not writable"),
+]
+BAD_SAVES = [
+    ("nope/model.npz", "--save: folder 'nope' does not exist"),
+    ("folder", "--save: 'folder' is a folder; give a file name, e.g. 'folder/model.npz'"),
+    ("file/model.npz", "--save: 'file' is a file, not a folder"),
+    ("unwritable/model.npz", "--save: folder 'unwritable' is not writable"),
+]
+
+
+@pytest.mark.parametrize("name, option, path, message", [("train", "--plots", *case) for case in BAD_PLOTS]
+                         + [("predict", "--plots", *case) for case in BAD_PLOTS]
+                         + [("train", "--save", *case) for case in BAD_SAVES])
+def test_a_bad_output_path_stops_before_anything_is_loaded(capsys, tmp_path, monkeypatch, name, option, path, message):
+    args = command(name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "unwritable").mkdir()
+    inaccessible(monkeypatch, tmp_path / "unwritable")
+    status, out, err = nn_main(capsys, *args, option, path)
+    assert (status, out, err) == (2, "", f"nn {name}: error: {message}\n")
+
+
+@pytest.mark.parametrize("name", ["train", "predict"])
+@pytest.mark.parametrize("path, message", [
+    ("nope", "--data: folder 'nope' does not exist"),
+    ("file", "--data: 'file' is a file; give the folder that holds the MNIST IDX files"),
+    ("unreadable", "--data: folder 'unreadable' is not readable"),
+    ("empty", "empty has no {stem}.gz or {stem} (MNIST IDX files)"),
+])
+def test_a_bad_data_folder_is_one_line(capsys, tmp_path, monkeypatch, name, path, message):
+    args = ["train", "--epochs", "1"] if name == "train" else command(name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "unreadable").mkdir()
+    (tmp_path / "empty").mkdir()
+    inaccessible(monkeypatch, tmp_path / "unreadable")
+    status, out, err = nn_main(capsys, *args, "--data", path)
+    stem = "train-images-idx3-ubyte" if name == "train" else "t10k-images-idx3-ubyte"
+    assert (status, out, err) == (2, "", f"nn {name}: error: {message.format(stem=stem)}\n")
+
+
+@pytest.mark.parametrize("name", ["train", "predict"])
+def test_plots_without_matplotlib_say_how_to_install_it(capsys, tmp_path, monkeypatch, name):
+    args = command(name, tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    status, out, err = nn_main(capsys, *args, "--plots", str(tmp_path / "figures"))
+    assert (status, out) == (2, "")
+    assert err == f'nn {name}: error: --plots: the figures need matplotlib, which is not installed: pip install "nn[plot]"\n'
+
+
+def test_good_output_paths_are_written(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    model, figures = tmp_path / "model.npz", tmp_path / "figures"
+    status, out, err = nn_main(capsys, "train", "--dataset", "xor", "--epochs", "3", "--save", str(model),
+                               "--plots", str(figures))
+    assert status == 0, err
+    assert model.exists() and sorted(p.name for p in figures.iterdir()) == ["boundary.png", "curves.png", "weight.png"]
