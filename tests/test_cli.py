@@ -10,6 +10,7 @@ import time
 import pytest
 
 import nn
+import nn.cli
 from nn.cli import main
 from nn.trainer import History, Trainer
 
@@ -66,17 +67,13 @@ def test_info_reports_the_compiled_core():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("train", "--data", "/nonexistent/mnist"), "does not exist"),
-    (("train", "--activation", "swish", "--epochs", "1"), "unknown activation 'swish'"),
-    (("train", "--batch-size", "0"), "batch_size must be >= 1"),
-    (("train", "--learning-rate", "-1"), "learning_rate must be > 0"),
+    (("train", "--data", "/nonexistent/mnist"), "nn train: error: --data: folder '/nonexistent/mnist' does not exist"),
+    (("train", "--batch-size", "0"), "nn train: error: --batch-size: must be >= 1, got 0"),
+    (("predict", "/nonexistent/model.npz"), "nn predict: error: model: file '/nonexistent/model.npz' does not exist"),
 ])
-def test_errors_are_one_line_and_a_nonzero_exit(args, message):
+def test_a_real_process_errs_in_one_line(args, message):
     result = run(*args)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
 
 
 @pytest.mark.parametrize("dataset", ["gender", "xor", "spirals", "moons"])
@@ -271,7 +268,8 @@ def test_plots_without_matplotlib_say_how_to_install_it(capsys, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     status, out, err = nn_main(capsys, *args, "--plots", str(tmp_path / "figures"))
     assert (status, out) == (2, "")
-    assert err == f'nn {name}: error: --plots: the figures need matplotlib, which is not installed: pip install "nn[plot]"\n'
+    assert err == (f"nn {name}: error: --plots: the figures need matplotlib, which is not installed: "
+                   'pip install "nn[plot]"\n')
 
 
 def test_good_output_paths_are_written(capsys, tmp_path):
@@ -281,3 +279,107 @@ def test_good_output_paths_are_written(capsys, tmp_path):
                                "--plots", str(figures))
     assert status == 0, err
     assert model.exists() and sorted(p.name for p in figures.iterdir()) == ["boundary.png", "curves.png", "weight.png"]
+
+
+# ----- the user's mistakes: one line, exit 2 (no traceback); a bug keeps its traceback ----------------------
+def gender_model(tmp_path):
+    path = tmp_path / "gender.npz"
+    nn.Network([2, 2, 1], activation="sigmoid", seed=0).save(path)
+    return str(path)
+
+
+BAD_COMMANDS = [  # (arguments, the start of the one line on stderr); {tmp} is a fresh folder
+    (["frobnicate"], "nn: error: command: invalid choice: 'frobnicate'"),
+    (["info", "extra"], "nn: error: unrecognized arguments: extra"),
+    (["train", "--epochs", "0"], "nn train: error: --epochs: must be >= 1, got 0"),
+    (["train", "--epochs", "ten"], "nn train: error: --epochs: must be an integer, got 'ten'"),
+    (["train", "--batch-size", "0"], "nn train: error: --batch-size: must be >= 1, got 0"),
+    (["train", "--hidden", "16", "0"], "nn train: error: --hidden: must be >= 1, got 0"),
+    (["train", "--hidden"], "nn train: error: --hidden: expected at least one argument"),
+    (["train", "--learning-rate", "-1"], "nn train: error: --learning-rate: must be a finite number > 0, got -1"),
+    (["train", "--learning-rate", "0"], "nn train: error: --learning-rate: must be a finite number > 0, got 0"),
+    (["train", "--learning-rate", "nan"], "nn train: error: --learning-rate: must be a finite number > 0, got nan"),
+    (["train", "--learning-rate", "inf"], "nn train: error: --learning-rate: must be a finite number > 0, got inf"),
+    (["train", "--learning-rate", "fast"], "nn train: error: --learning-rate: must be a number, got 'fast'"),
+    (["train", "--early-stopping", "0"], "nn train: error: --early-stopping: must be >= 1, got 0"),
+    (["train", "--validation-split", "0"], "nn train: error: --validation-split: must be a fraction in (0, 1), got 0"),
+    (["train", "--validation-split", "1"], "nn train: error: --validation-split: must be a fraction in (0, 1), got 1"),
+    (["train", "--dataset", "gender", "--validation-split", "0.99"],
+     "nn train: error: validation_split=0.99 leaves no data for training or validation (4 samples)"),
+    (["train", "--fine-tune", "1"], "nn train: error: --fine-tune: must be a fraction in [0, 1), got 1"),
+    (["train", "--augment", "-1"], "nn train: error: --augment: must be >= 0, got -1"),
+    (["train", "--seed", "-1"], "nn train: error: --seed: must be >= 0, got -1"),
+    (["train", "--activation", "swish"], "nn train: error: --activation: invalid choice: 'swish'"),
+    (["train", "--dataset", "iris"], "nn train: error: --dataset: invalid choice: 'iris'"),
+    (["train", "--dataset", "xor", "--data", "{tmp}"], "nn train: error: --data is for --dataset mnist"),
+    (["predict"], "nn predict: error: the following arguments are required: model"),
+    (["predict", "{tmp}/missing.npz"], "nn predict: error: model: file '{tmp}/missing.npz' does not exist"),
+    (["predict", "{tmp}"], "nn predict: error: model: '{tmp}' is a folder; give a file written by nn train --save"),
+    (["predict", "{tmp}/garbage.npz"], "nn predict: error: {tmp}/garbage.npz is not a readable nn model file"),
+    (["predict", "{tmp}/gender.npz"], "nn predict: error: model: {tmp}/gender.npz is a 2-2-1 network; nn predict "
+                                      "needs one for MNIST (784 inputs, 10 outputs)"),
+    (["predict", "{tmp}/gender.npz", "--kind", "validation"], "nn predict: error: --kind: invalid choice"),
+    (["gradcheck", "--seed", "x"], "nn gradcheck: error: --seed: must be an integer, got 'x'"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_COMMANDS, ids=[" ".join(args) for args, _ in BAD_COMMANDS])
+def test_a_users_mistake_is_one_line_and_exit_2(capsys, tmp_path, args, message):
+    gender_model(tmp_path)
+    (tmp_path / "garbage.npz").write_text("not a model")
+    status, out, err = nn_main(capsys, *(a.format(tmp=tmp_path) for a in args))
+    assert status == 2 and "test accuracy" not in out
+    assert err.startswith(message.format(tmp=tmp_path)) and err.count("\n") == 1, err
+
+
+def test_a_failed_save_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
+    def no_room(self, path):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(nn.Network, "save", no_room)
+    model = tmp_path / "model.npz"
+    status, out, err = nn_main(capsys, "train", "--dataset", "gender", "--epochs", "101", "--save", str(model))
+    assert status == 2 and "test accuracy" in out
+    assert err == f"nn train: error: --save: cannot write {str(model)!r}: No space left on device\n"
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/data/x"),
+                                   IsADirectoryError(21, "Is a directory", "/data/x")])
+def test_an_os_error_is_one_line_naming_the_path(capsys, monkeypatch, error):
+    def fail(*args, **kwargs):
+        raise error
+    monkeypatch.setattr("nn.cli.load_mnist", fail)
+    status, out, err = nn_main(capsys, "train")
+    assert (status, out, err) == (2, "", f"nn train: error: {error.strerror}: '/data/x'\n")
+
+
+def test_a_diverging_run_is_one_line_and_exit_1(capsys):
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--learning-rate", "1e308", "--backend",
+                               "reference", "--epochs", "101")
+    assert status == 1 and "test accuracy" not in out
+    assert err.startswith("nn train: training diverged: the training loss became nan in epoch 1;")
+    assert err.count("\n") == 1
+
+
+def test_a_bug_keeps_its_traceback(capsys, monkeypatch):
+    def bug(args):
+        raise RuntimeError("a bug inside nn")
+    monkeypatch.setitem(nn.cli.COMMANDS, "info", bug)
+    with pytest.raises(RuntimeError, match="a bug inside nn"):
+        main(["info"])
+
+
+def test_no_command_prints_the_help_and_version_prints_the_version(capsys):
+    status, out, err = nn_main(capsys)
+    assert status == 2 and out == "" and err.startswith("usage: nn") and "train" in err and "predict" in err
+    assert nn_main(capsys, "--version") == (0, f"nn {nn.__version__}\n", "")
+
+
+@pytest.mark.parametrize("args", [("info",), ("train", "--dataset", "gender", "--epochs", "2")])
+def test_a_reader_that_goes_away_ends_nn_quietly(tmp_path, args):
+    """`nn info | head -1`: the reader of stdout has gone before nn writes to it."""
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "nn", *args], stdout=subprocess.PIPE, stderr=stderr)
+        proc.stdout.close()  # long before nn has imported numpy
+        assert proc.wait(timeout=120) == 141
+        stderr.seek(0)
+        assert "Traceback" not in stderr.read()
