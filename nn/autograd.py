@@ -12,6 +12,7 @@ Gradients accumulate across backward() calls until zeroed, as in PyTorch. The to
 found without recursion, so graphs of any depth work.
 """
 import math
+import numbers
 import random
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ class Value:
     __slots__ = ("data", "grad", "label", "op", "children", "local_grads", "_topo", "_g")
 
     def __init__(self, data, label="", op="", children=(), local_grads=()):
-        self.data = float(data)
+        self.data = data if type(data) is float else _real("data", data)  # operations make floats: no check
         self.grad = 0.0
         self.label = label
         self.op = op
@@ -51,9 +52,10 @@ class Value:
         return Value(self.data * other, "", f"*{other:g}", (self,), (float(other),))
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Value) or not isinstance(exponent, (int, float)):
-            raise TypeError(f"only number exponents are supported, got {type(exponent).__name__}")
-        return Value(self.data ** exponent, "", f"**{exponent:g}", (self,), (exponent * self.data ** (exponent - 1),))
+        """x ** n for a number n, with d/dx = n x^(n-1); real-valued, so a negative x needs an integer n and
+        x = 0 a non-negative one."""
+        n = _exponent(self.data, exponent)
+        return Value(self.data ** n, "", f"**{n:g}", (self,), (_power_slope(self.data, n),))
 
     def exp(self):
         # e^x overflows a float beyond about 709.78: the limit is infinity, not an error.
@@ -141,6 +143,35 @@ class Value:
         for node in order:
             node.grad += node._g
             node._g = 0.0
+
+
+def _real(name, value):
+    """``value`` as a float if it is a real number: not a bool, a string, a complex or an array."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _exponent(base, exponent):
+    """The exponent of ``base ** exponent`` (an int or a float), if the power is a real number."""
+    if isinstance(exponent, (bool, Value)) or not isinstance(exponent, numbers.Real):
+        raise TypeError(f"only number exponents (int or float) are supported, got {type(exponent).__name__}")
+    n = int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
+    # Python would answer these with a complex number or a ZeroDivisionError.
+    if base < 0 and not float(n).is_integer():
+        raise ValueError(f"({base:g}) ** {n:g} is not a real number: a negative base needs an integer exponent")
+    if base == 0 and n < 0:
+        raise ValueError(f"0 ** {n:g} is undefined (a division by zero): a zero base needs an exponent >= 0")
+    return n
+
+
+def _power_slope(x, n):
+    """d x^n / dx = n x^(n-1). At x = 0 (n >= 0): 0 for n = 0, and for 0 < n < 1 the limit, infinity."""
+    if n == 0:
+        return 0.0
+    if x == 0 and n < 1:
+        return math.inf
+    return n * x ** (n - 1)
 
 
 def zero_grad(root):

@@ -3,9 +3,11 @@
 Errors are one clear line on stderr and a non-zero exit, not a traceback.
 """
 import argparse
+import math
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,37 +19,81 @@ from .optimizers import OPTIMIZERS
 from .trainer import EarlyStopping, Trainer, TrainingDiverged, WeightTrace
 
 DATASETS = ["mnist", *TOY_SETS]
+PLOT_EXTRA = 'pip install "nn[plot]"'
 
 
-def _fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
+# ----- the parser: argument types that refuse bad values before anything is loaded ---------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, like the rest of the command: ``nn train: error: --epochs: must be
+    >= 1, got 0`` (no usage block; ``nn train --help`` has it)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message.removeprefix('argument ')}\n")
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def _integer(low):
+    """An argparse type: an integer >= ``low``."""
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return integer
+
+
+def _positive(text):
+    """An argparse type: a finite number > 0 (nan and inf fail both tests)."""
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
+def _fraction(zero_allowed):
+    """An argparse type: a fraction in [0, 1) or, without ``zero_allowed``, in (0, 1)."""
+    def fraction(text):
+        value = _number(text)
+        if not ((value >= 0 if zero_allowed else value > 0) and value < 1):
+            raise argparse.ArgumentTypeError(f"must be a fraction in {'[' if zero_allowed else '('}0, 1), got {text}")
+        return value
+    return fraction
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="nn", description="Small neural networks from scratch.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="nn", description="Small neural networks from scratch.")
+    parser.add_argument("--version", action="version", version=f"nn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command")
 
     train = sub.add_parser("train", help="train a network (784-128-10 on the bundled MNIST sample by default)")
     train.add_argument("--dataset", default="mnist", choices=DATASETS)
     train.add_argument("--data", help="folder of MNIST IDX files (default: the sample bundled with nn)")
-    train.add_argument("--hidden", type=int, nargs="+", default=None,
+    train.add_argument("--hidden", type=_integer(1), nargs="+", default=None,
                        help="hidden layer sizes (default: 128 for mnist, 16 16 for the 2-D sets, 2 for gender/xor)")
-    train.add_argument("--activation", default=None, help="hidden activation (default: relu; sigmoid for gender/xor)")
-    train.add_argument("--epochs", type=int, default=None, help="(default: 20 for mnist, more for the toy sets)")
-    train.add_argument("--batch-size", type=int, default=None, help="(default: 16; 1 for gender)")
-    train.add_argument("--learning-rate", type=float, default=None, help="(default: 0.1, or the optimizer's)")
+    train.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
+                       help="hidden activation (default: relu; sigmoid for gender/xor)")
+    train.add_argument("--epochs", type=_integer(1), default=None,
+                       help="(default: 20 for mnist, more for the toy sets)")
+    train.add_argument("--batch-size", type=_integer(1), default=None, help="(default: 16; 1 for gender)")
+    train.add_argument("--learning-rate", type=_positive, default=None, help="(default: 0.1, or the optimizer's)")
     train.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     train.add_argument("--backend", default=None, choices=list(backends.NAMES))
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--validation-split", type=_fraction, default=None)
-    train.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE")
-    train.add_argument("--augment", type=int, default=1, metavar="PIXELS",
+    train.add_argument("--seed", type=_integer(0), default=0)
+    train.add_argument("--validation-split", type=_fraction(zero_allowed=False), default=None)
+    train.add_argument("--early-stopping", type=_integer(1), default=None, metavar="PATIENCE")
+    train.add_argument("--augment", type=_integer(0), default=1, metavar="PIXELS",
                        help="mnist: shift each image by up to this many pixels each epoch (0: off; default 1)")
-    train.add_argument("--fine-tune", type=_fraction, default=0.2, metavar="FRACTION",
+    train.add_argument("--fine-tune", type=_fraction(zero_allowed=True), default=0.2, metavar="FRACTION",
                        help="with --augment: the last FRACTION of the epochs run on the plain images at a "
                             "tenth of the learning rate (default 0.2)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
@@ -61,61 +107,145 @@ def _parser():
 
     gradcheck = sub.add_parser("gradcheck", help="check backpropagation against finite differences")
     gradcheck.add_argument("--backend", default=None, choices=list(backends.NAMES))
-    gradcheck.add_argument("--seed", type=int, default=0)
+    gradcheck.add_argument("--seed", type=_integer(0), default=0)
 
     sub.add_parser("bench", help="run the benchmarks (options: nn bench --help)", add_help=False)
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
     return parser
 
 
+# ----- paths: checked before the data is loaded and the network trained, not after ----------------------
+def _folder_problem(folder):
+    """Why files cannot be written in ``folder``, or None."""
+    if not os.path.exists(folder):
+        return f"folder {folder!r} does not exist"
+    if not os.path.isdir(folder):
+        return f"{folder!r} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder!r} is not writable"
+    return None
+
+
+def _parent(path):
+    return os.path.dirname(os.path.normpath(path)) or "."
+
+
+def _check_save(path):
+    if os.path.isdir(path):
+        raise ValueError(f"--save: {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'model.npz')!r}")
+    problem = _folder_problem(_parent(path))
+    if problem:
+        raise ValueError(f"--save: {problem}")
+
+
+def _check_plots(folder):
+    """The folder exists and is writable, or its parent is (it is made when the figures are written);
+    and matplotlib is there to draw them."""
+    if os.path.exists(folder):
+        problem = _folder_problem(folder)
+    else:
+        problem = _folder_problem(_parent(folder))
+        problem = problem and f"cannot create folder {folder!r}: {problem}"
+    if problem:
+        raise ValueError(f"--plots: {problem}")
+    try:
+        import matplotlib  # noqa: F401 (imported for real only when the figures are drawn)
+    except ImportError:
+        raise ValueError(f"--plots: the figures need matplotlib, which is not installed: {PLOT_EXTRA}") from None
+
+
+def _check_paths(args):
+    """--data, --save and --plots, before the data is loaded and the network trained: a typo costs nothing."""
+    _check_data(args.data)
+    if getattr(args, "save", None):
+        _check_save(args.save)
+    if args.plots:
+        _check_plots(args.plots)
+
+
+def _check_data(folder):
+    """--data names a readable folder (the IDX files in it are the loader's to check)."""
+    if folder is None:
+        return
+    if not os.path.exists(folder):
+        raise ValueError(f"--data: folder {folder!r} does not exist")
+    if not os.path.isdir(folder):
+        raise ValueError(f"--data: {folder!r} is a file; give the folder that holds the MNIST IDX files")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ValueError(f"--data: folder {folder!r} is not readable")
+
+
 # ----- train ------------------------------------------------------------------------------------------
-TOY_DEFAULTS = {  # hidden, activation, output, loss, epochs, batch size, learning rate
-    "gender": ([2], "sigmoid", "sigmoid", "mse", 1000, 1, 0.1),
-    "xor": ([4], "tanh", "sigmoid", "binary_cross_entropy", 2000, 4, 0.5),
-    "spirals": ([32, 32], "relu", "softmax", "cross_entropy", 300, 16, 0.1),
-    "moons": ([16, 16], "relu", "softmax", "cross_entropy", 200, 16, 0.1),
+INTERRUPTED = 130  # the exit status of a process stopped by Ctrl-C (128 + SIGINT)
+
+
+class Defaults(NamedTuple):
+    hidden: list
+    activation: str
+    output: str
+    loss: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
+MNIST_DEFAULTS = Defaults([128], "relu", "softmax", "cross_entropy", 20, 16, 0.1)
+TOY_DEFAULTS = {
+    "gender": Defaults([2], "sigmoid", "sigmoid", "mse", 1000, 1, 0.1),
+    "xor": Defaults([4], "tanh", "sigmoid", "binary_cross_entropy", 2000, 4, 0.5),
+    "spirals": Defaults([32, 32], "relu", "softmax", "cross_entropy", 300, 16, 0.1),
+    "moons": Defaults([16, 16], "relu", "softmax", "cross_entropy", 200, 16, 0.1),
 }
 
 
 def _load(args):
-    """(X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch size, learning rate)."""
+    """(X, y, X_test, y_test, the dataset's Defaults)."""
     if args.dataset == "mnist":
         X, y = load_mnist(args.data, "train", dtype=args.dtype)
         X_test, y_test = load_mnist(args.data, "test", dtype=args.dtype)
-        return X, y, X_test, y_test, [128], "relu", "softmax", "cross_entropy", 20, 16, 0.1
+        return X, y, X_test, y_test, MNIST_DEFAULTS
     if args.data:
         raise ValueError("--data is for --dataset mnist")
     X, y = TOY_SETS[args.dataset](seed=args.seed) if args.dataset in ("spirals", "moons") else TOY_SETS[args.dataset]()
     if args.dataset in ("spirals", "moons"):
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=args.seed)
         X_train, X_test = standardize(X_train, X_test)
-        return (X_train, y_train, X_test, y_test, *TOY_DEFAULTS[args.dataset])
-    return (X, y, X, y, *TOY_DEFAULTS[args.dataset])  # four samples: the training set is the test
+        return X_train, y_train, X_test, y_test, TOY_DEFAULTS[args.dataset]
+    return X, y, X, y, TOY_DEFAULTS[args.dataset]  # four samples: the training set is the test
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _trainer(args, X, y, defaults):
+    """The Trainer of a new network (trainer.net), from the options and the dataset's defaults."""
+    activation = args.activation or defaults.activation
+    output = defaults.output
+    n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
+    net = Network([X.shape[1], *(args.hidden or defaults.hidden), n_out], activation=activation, output=output,
+                  dtype=args.dtype, seed=args.seed, backend=args.backend)
+    optimizer_class = OPTIMIZERS[args.optimizer]
+    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
+        optimizer_class(learning_rate=defaults.learning_rate) if args.optimizer in ("sgd", "momentum")
+        else optimizer_class())
+    return Trainer(net, loss=defaults.loss, optimizer=optimizer,
+                   batch_size=_given(args.batch_size, defaults.batch_size), seed=args.seed)
 
 
 def train(args):
-    X, y, X_test, y_test, hidden, activation, output, loss, epochs, batch_size, learning_rate = _load(args)
-    hidden = args.hidden or hidden
-    activation = args.activation or activation
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}")
-    epochs = args.epochs if args.epochs is not None else epochs
-    batch_size = args.batch_size if args.batch_size is not None else batch_size
-    n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
-    net = Network([X.shape[1], *hidden, n_out], activation=activation, output=output, dtype=args.dtype,
-                  seed=args.seed, backend=args.backend)
-    optimizer_class = OPTIMIZERS[args.optimizer]
-    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
-        optimizer_class(learning_rate=learning_rate) if args.optimizer in ("sgd", "momentum") else optimizer_class())
-    trainer = Trainer(net, loss=loss, optimizer=optimizer, batch_size=batch_size, seed=args.seed)
+    _check_paths(args)
+    X, y, X_test, y_test, defaults = _load(args)
+    trainer = _trainer(args, X, y, defaults)
+    net, epochs = trainer.net, _given(args.epochs, defaults.epochs)
+    noun = "images" if args.dataset == "mnist" else "samples"
     source = args.data or "bundled sample" if args.dataset == "mnist" else args.dataset
-    print(f"training on {len(X)} {'images' if args.dataset == 'mnist' else 'samples'} ({source}), "
-          f"testing on {len(X_test)}")
+    print(f"training on {len(X)} {noun} ({source}), testing on {len(X_test)}")
     print(net.summary())
 
     callbacks, augment = [], None
     if args.dataset == "mnist" and args.augment > 0:
-        augment, fine_tune = _augmentation(args, epochs, optimizer, callbacks)
+        augment, fine_tune = _augmentation(args, epochs, trainer.optimizer, callbacks)
         print(f"augmenting: images shifted by up to {args.augment} pixel(s) for {epochs - fine_tune} epochs, "
               f"then {fine_tune} on the plain images at a tenth of the learning rate")
     trace = None
@@ -124,19 +254,43 @@ def train(args):
         callbacks.append(trace)
     stopper = None if args.early_stopping is None else EarlyStopping(args.early_stopping)
     start = time.perf_counter()
+    # Ctrl-C in fit returns the history so far (history.interrupted); one that escapes fit reaches main.
     history = trainer.fit(X, y, epochs=epochs, validation_split=args.validation_split, early_stopping=stopper,
                           callbacks=callbacks, augment=augment, verbose=epochs <= 100)
+    seconds = time.perf_counter() - start
+    if len(history) == 0:  # only an interrupt ends a fit before its first epoch
+        print("interrupted in the first epoch: no epoch completed")
+        _not_written(args, "no epoch completed")
+        return INTERRUPTED
     predictions = net.predict(X_test)
     accuracy = float(np.mean(predictions == np.asarray(y_test).ravel()))
-    print(f"{len(history)} epochs in {time.perf_counter() - start:.1f} s; final training loss "
-          f"{history.loss[-1]:.4f}; test accuracy {accuracy:.4f} on {len(X_test)} "
-          f"{'images' if args.dataset == 'mnist' else 'samples'}")
+    print(_outcome(history, epochs, seconds) + f"; test accuracy {accuracy:.4f} on {len(X_test)} {noun}"
+          + (" (the weights of the last completed batch)" if history.interrupted else ""))
     if args.save:
-        net.save(args.save)
-        print(f"saved to {args.save}")
+        _save(net, args.save)
     if args.plots:
         _train_plots(args.plots, args.dataset, net, history, trace, X, y, X_test, y_test, predictions)
-    return 0
+    return INTERRUPTED if history.interrupted else 0
+
+
+def _outcome(history, epochs, seconds):
+    done = f"interrupted after {len(history)} of {epochs} epochs" if history.interrupted else f"{len(history)} epochs"
+    return f"{done} in {seconds:.1f} s; final training loss {history.loss[-1]:.4f}"
+
+
+def _save(net, path):
+    try:
+        net.save(path)
+    except OSError as exc:  # checked before training, but a disk fills up, a folder goes read-only
+        raise ValueError(f"--save: cannot write {path!r}: {exc.strerror or exc}") from None
+    print(f"saved to {path}")
+
+
+def _not_written(args, reason):
+    if args.save:
+        print(f"not saved to {args.save}: {reason}")
+    if args.plots:
+        print(f"no figures written to {args.plots}: {reason}")
 
 
 def _augmentation(args, epochs, optimizer, callbacks):
@@ -178,10 +332,25 @@ def _mnist_plots(folder, X, y, predictions):
 
 
 # ----- predict, gradcheck, bench, info ------------------------------------------------------------------
+MNIST_PIXELS = 28 * 28
+
+
+def _check_model(path):
+    if not os.path.exists(path):
+        raise ValueError(f"model: file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"model: {path!r} is a folder; give a file written by nn train --save")
+
+
 def predict(args):
     from .plots import confusion_matrix
 
+    _check_model(args.model)
+    _check_paths(args)
     net = Network.load(args.model)
+    if net.sizes[0] != MNIST_PIXELS or net.sizes[-1] != 10:
+        raise ValueError(f"model: {args.model} is a {'-'.join(map(str, net.sizes))} network; nn predict needs "
+                         f"one for MNIST ({MNIST_PIXELS} inputs, 10 outputs), as nn train --save writes")
     X, y = load_mnist(args.data, args.kind, dtype=np.dtype(net.dtype).name)
     predictions = net.predict(X)
     counts = confusion_matrix(y, predictions, n_classes=10)
@@ -260,16 +429,56 @@ def _blas(module):
         return "BLAS (see show_config())"
 
 
+COMMANDS = {"train": train, "predict": predict, "gradcheck": gradcheck, "info": info}
+# The user's mistakes (a bad option value, a missing or unreadable file, a full disk, no matplotlib) are one
+# line; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+
+
 def main(argv=None):
+    """The `nn` command; returns the exit status (0, 1: training diverged or a check failed, 2: the user's
+    error, 130: Ctrl-C, 141: stdout's reader went away)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # its options are the benchmark's own
-        return bench(argv[1:])
-    args = _parser().parse_args(argv)
+    name = "nn"
     try:
-        return {"train": train, "predict": predict, "gradcheck": gradcheck, "info": info}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, TrainingDiverged) as exc:
-        print(f"nn {args.command}: error: {exc}", file=sys.stderr)
+        if argv[:1] == ["bench"]:  # its options are the benchmark's own
+            name = "nn bench"
+            status = bench(argv[1:])
+        else:
+            parser = _parser()
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.print_help(sys.stderr)
+                return 2
+            name = f"nn {args.command}"
+            status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, where it is handled, not at exit
+        return status
+    except BrokenPipeError:
+        return _stdout_gone()
+    except TrainingDiverged as exc:
+        print(f"{name}: training diverged: {exc}", file=sys.stderr)
+        return 1
+    except USER_ERRORS as exc:
+        print(f"{name}: error: {_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"nn {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{name}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _message(exc):
+    """One line for a user's error: an OSError as 'reason: path', the others as their own message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        paths = " -> ".join(repr(p) for p in (exc.filename, exc.filename2) if p is not None)
+        return f"{exc.strerror}: {paths}" if paths else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _stdout_gone():
+    """`nn info | head -1`: the reader has gone. Point stdout at os.devnull, so that Python's flush at exit
+    does not fail again, and exit quietly as a process killed by SIGPIPE would (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141

@@ -182,3 +182,59 @@ def test_round_trip_through_a_network():
     np.testing.assert_array_equal(mlp.to_network().theta, net.theta)
     with pytest.raises(ValueError, match="Value networks support"):
         MLP.from_network(nn.Network([3, 2], output="softmax"))
+
+
+# ----- powers are real-valued; a Value holds a real number --------------------------------------------------
+@pytest.mark.parametrize("exponent", [1 / 3, 0.5, -1.5, 2.5])
+def test_a_negative_base_needs_an_integer_exponent(exponent):
+    with pytest.raises(ValueError, match="not a real number: a negative base needs an integer exponent"):
+        Value(-8.0) ** exponent
+
+
+@pytest.mark.parametrize("exponent, power, slope", [(3, -8.0, 12.0), (2.0, 4.0, -4.0), (-1, -0.5, -0.25)])
+def test_a_negative_base_with_an_integer_exponent_is_real(exponent, power, slope):
+    x = Value(-2.0)
+    y = x ** exponent
+    y.backward()
+    assert (y.data, x.grad) == (power, slope)
+
+
+@pytest.mark.parametrize("make", [lambda: Value(0.0) ** -1, lambda: Value(0.0) ** -0.5,
+                                  lambda: Value(1.0) / Value(0.0), lambda: 2 / Value(0.0)])
+def test_zero_to_a_negative_power_is_an_error_that_names_it(make):
+    with pytest.raises(ValueError, match="division by zero"):
+        make()
+
+
+def test_zero_to_a_power_between_0_and_1_has_an_infinite_slope_and_to_the_0_none():
+    x = Value(0.0)
+    root, one = x ** 0.5, x ** 0
+    root.backward()
+    assert (root.data, x.grad) == (0.0, math.inf)
+    one.backward()
+    assert (one.data, x.grad) == (1.0, math.inf)  # adds d(x^0)/dx = 0
+
+
+@pytest.mark.parametrize("exponent", [Value(3.0), "2", 2j, True, None])
+def test_exponents_are_int_or_float(exponent):
+    with pytest.raises(TypeError, match=r"only number exponents \(int or float\)"):
+        Value(2.0) ** exponent
+
+
+@pytest.mark.parametrize("exponent", [np.int64(3), np.float64(3.0), 3])
+def test_numpy_exponents_work_like_python_ones(exponent):
+    x = Value(2.0)
+    y = x ** exponent
+    y.backward()
+    assert (y.data, x.grad) == (8.0, 12.0) and type(y.data) is float
+
+
+@pytest.mark.parametrize("data", ["3", None, [1.0], 2j, True, np.array([1.0, 2.0])])
+def test_a_value_holds_a_real_number(data):
+    with pytest.raises(TypeError, match="data must be a real number"):
+        Value(data)
+
+
+@pytest.mark.parametrize("data", [2, np.float32(2.0), np.int64(2)])
+def test_a_value_stores_any_real_number_as_a_float(data):
+    assert type(Value(data).data) is float and Value(data).data == 2.0
