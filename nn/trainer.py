@@ -342,8 +342,8 @@ class Trainer:
                 optimizer.steps = steps_before + (len(losses) - 1) * -(-n // batch_size)
             bad = done + len(losses)
             raise TrainingDiverged(
-                f"training diverged in epoch {bad}: the loss or the weights became {losses[-1]}; the network "
-                f"keeps the weights from the end of epoch {bad - 1}. Try a lower learning rate "
+                f"the loss or the weights became {losses[-1]} in epoch {bad}; the network keeps the weights from "
+                f"the end of epoch {bad - 1}. Try a lower learning rate "
                 f"(it is {optimizer.learning_rate:g})")
         all_logs = []
         for loss, correct in zip(losses.tolist(), np.asarray(corrects).tolist()):

@@ -358,7 +358,7 @@ def test_a_diverging_run_is_one_line_and_exit_1(capsys):
     status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--learning-rate", "1e308", "--backend",
                                "reference", "--epochs", "101")
     assert status == 1 and "test accuracy" not in out
-    assert err.startswith("nn train: training diverged: the training loss became nan in epoch 1;")
+    assert err.startswith("nn train: training diverged: the loss or the weights became nan in epoch 1;")
     assert err.count("\n") == 1
 
 
