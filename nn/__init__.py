@@ -9,8 +9,19 @@ from .trainer import EarlyStopping, History, Trainer, TrainingDiverged, WeightTr
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """nn.Classifier and nn.Regressor come from nn.estimators, imported on first use: it needs
+    scikit-learn, which ``import nn`` does not."""
+    if name in ("Classifier", "Regressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'nn' has no attribute {name!r}")
+
+
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
-    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
+    "ACTIVATIONS", "LOSSES", "Adam", "Classifier", "Dense", "EarlyStopping", "History", "Momentum", "Network",
+    "Neuron", "RMSprop", "Regressor", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
     "set_num_threads",
 ]

@@ -181,11 +181,6 @@ class _NetworkEstimator(BaseEstimator):
     def _class_weight_ids(self):
         return None
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.random_state is None
-        return tags
-
 
 class Classifier(ClassifierMixin, _NetworkEstimator):
     """A neural-network classifier: ``hidden_layer_sizes`` hidden layers of ``activation``, then a
@@ -279,11 +274,13 @@ class Classifier(ClassifierMixin, _NetworkEstimator):
 
     def predict(self, X):
         """The most probable label of each sample."""
-        return self.classes_[self._predict_ids(self._checked(X))]
+        X = self._checked(X)
+        return self.classes_[self._predict_ids(X)]
 
     def predict_proba(self, X):
         """(n_samples, n_classes) class probabilities, columns in the order of ``classes_``."""
-        A = self.network_.forward(self._checked(X))
+        X = self._checked(X)
+        A = self.network_.forward(X)
         return np.hstack([1 - A, A]) if A.shape[1] == 1 else A
 
     def predict_log_proba(self, X):

@@ -175,7 +175,7 @@ class Trainer:
         if weights is not None:
             weights = weights[:len(X)]  # validation_split holds out the last rows
             if not weights.sum() > 0:
-                raise ValueError("the training samples' weights are all 0: there is nothing to learn from")
+                raise ValueError("the training samples' weights are all zero: there is nothing to learn from")
         stopper = self._early_stopping(early_stopping, validation is not None)
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
