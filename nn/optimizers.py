@@ -5,6 +5,8 @@ place. Each one implements a single hook, ``_update(i, p, g)``, for one (paramet
 ``step`` applies the L2 weight decay (g <- g + weight_decay * p, for every parameter, as PyTorch) first.
 State arrays are created on the first step, shaped like the parameters, and named in ``state_names``.
 """
+import weakref
+
 import numpy as np
 
 from .validation import check_number
@@ -24,6 +26,22 @@ class Optimizer:
         """Forget the state (velocities, moments, step count)."""
         self.state = {}
         self.steps = 0
+        self._network = None
+
+    def bind(self, network):
+        """Train ``network`` from now on. The state belongs to the network it was built on: given to
+        another network, the optimizer starts fresh (reset) rather than carry one network's moments and
+        step count into another's training. A copied or unpickled optimizer adopts the first network it
+        is bound to (its copy travels with the network's copy)."""
+        owner = self._network() if self._network is not None else None
+        if self._network is not None and owner is not network:
+            self.reset()
+        self._network = weakref.ref(network)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_network"] = None  # a weak reference neither pickles nor means anything in the copy
+        return state
 
     def init_state(self, params):
         """Create zeroed state arrays shaped like ``params`` unless they already fit."""

@@ -188,6 +188,7 @@ class Trainer:
         block = 1 if per_epoch else epochs
         epoch = 0
         with _exclusive(self.net):
+            self.optimizer.bind(self.net)
             try:
                 while epoch < epochs:
                     n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))

@@ -71,3 +71,48 @@ def test_bad_hyper_parameters(make, match):
 def test_repr_shows_hyper_parameters():
     assert repr(nn.Momentum(0.1, 0.8, nesterov=True)) == \
         "Momentum(learning_rate=0.1, weight_decay=0.0, momentum=0.8, nesterov=True)"
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Adam(0.01), lambda: nn.Momentum(0.01, 0.9), lambda: nn.RMSprop(0.01)])
+def test_an_optimizer_given_to_another_network_starts_fresh(make, rng):
+    """One optimizer object, two networks of the same shape: the second training must not inherit the
+    first one's moments and step count (it gives what a new optimizer gives)."""
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    shared = make()
+    first = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=0)
+    nn.Trainer(first, optimizer=shared, seed=0).fit(X, y, epochs=2, verbose=False)
+    assert shared.steps > 0
+    second = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1)
+    nn.Trainer(second, optimizer=shared, seed=0).fit(X, y, epochs=2, verbose=False)
+    fresh = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1)
+    nn.Trainer(fresh, optimizer=make(), seed=0).fit(X, y, epochs=2, verbose=False)
+    np.testing.assert_array_equal(second.theta, fresh.theta)
+
+
+def test_an_optimizer_goes_on_with_its_own_network(rng):
+    """Two fits of one network with one optimizer are one training: the state carries over."""
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=0)
+    adam = nn.Adam(0.01)
+    trainer = nn.Trainer(net, optimizer=adam, seed=0)
+    trainer.fit(X, y, epochs=1, verbose=False)
+    steps = adam.steps
+    trainer.fit(X, y, epochs=1, verbose=False)
+    assert adam.steps == 2 * steps
+
+
+def test_optimizers_pickle_and_copy_with_their_state(rng):
+    import copy
+    import pickle
+
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=0)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(0.01), seed=0)
+    trainer.fit(X, y, epochs=1, verbose=False)
+    for clone in (pickle.loads(pickle.dumps(trainer)), copy.deepcopy(trainer)):
+        assert clone.optimizer.steps == trainer.optimizer.steps
+        np.testing.assert_array_equal(clone.optimizer.state["m"][0], trainer.optimizer.state["m"][0])
+        clone.fit(X, y, epochs=1, verbose=False)  # the copy goes on from the copied state ...
+        assert clone.optimizer.steps == 2 * trainer.optimizer.steps
+    trainer.fit(X, y, epochs=1, verbose=False)  # ... and so does the original, untouched by the copies
+    np.testing.assert_array_equal(clone.net.theta, trainer.net.theta)
