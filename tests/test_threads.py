@@ -221,3 +221,37 @@ def test_small_work_trains_on_one_thread():
         assert compiled.team_size(nn.Network([784, 128, 10]), 128) == 1
     finally:
         nn.set_num_threads(None)
+
+
+def _threads_in_worker(_):
+    import nn as nn_in_worker
+
+    return nn_in_worker.get_num_threads()
+
+
+@blas_controlled
+def test_the_default_thread_count_follows_threadpoolctl_limits(monkeypatch):
+    """threadpool_limits(1) (what joblib's workers and scikit-learn's searches set) caps nn's team too;
+    set_num_threads and NN_NUM_THREADS still win."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.delenv("NN_NUM_THREADS", raising=False)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert nn.get_num_threads() == 1
+        net = nn.Network([50, 400, 10], activation="relu", output="softmax", seed=0)
+        assert compiled.team_size(net, 256) == 1
+        nn.set_num_threads(2)
+        try:
+            assert nn.get_num_threads() == 2
+        finally:
+            nn.set_num_threads(None)
+        monkeypatch.setenv("NN_NUM_THREADS", "2")
+        assert nn.get_num_threads() == 2
+
+
+@blas_controlled
+def test_joblib_workers_train_on_their_share_of_the_cores():
+    """n_jobs=2 on a machine of c cores: each worker's team has at most c // 2 threads (never 4 busy
+    threads on 2 cores)."""
+    joblib = pytest.importorskip("joblib")
+    counts = joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(_threads_in_worker)(i) for i in range(2))
+    assert all(1 <= count <= max(1, (os.cpu_count() or 1) // 2) for count in counts)
