@@ -51,3 +51,13 @@ def test_value_graph_and_the_forgotten_zero_grad(tmp_path):
 def test_mnist_on_the_bundled_sample():
     out = run("mnist.py", "--epochs", "3")
     assert number(r"test accuracy ([\d.]+)", out) > 0.8
+
+
+def test_cluster_search_on_a_local_cluster_and_out_of_core():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("dask.distributed")
+    out = run("cluster_search.py", "--quick")
+    assert "grid search on the local cluster of 2 worker processes: 4 candidates x 3 folds" in out
+    assert number(r"cross-validated accuracy ([\d.]+)", out) > 0.7
+    assert "out of core: 6000 images in 6 blocks" in out
+    assert number(r"test accuracy ([\d.]+)", out) > 0.8
