@@ -401,12 +401,14 @@ cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t
 
 # ----- losses -------------------------------------------------------------------------------------
 cdef inline floating clipped_log(floating a) noexcept nogil:
+    """log(max(a, eps)), eps the dtype's: a NaN stays NaN (as np.maximum), so a diverged output shows
+    in the loss rather than costing log(eps)."""
     cdef floating eps
     if floating is double:
         eps = DBL_EPSILON
     else:
         eps = FLT_EPSILON
-    return <floating>log(a if a > eps else eps)
+    return <floating>log(eps if a <= eps else a)
 
 
 cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
@@ -425,7 +427,7 @@ cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_
                 total += (y - a) * (y - a)
             elif loss == BINARY_CROSS_ENTROPY:
                 total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
-            elif y != 0:
+            elif y != 0 or a != a:  # the reference's 0 * log(NaN) is NaN too
                 total += y * clipped_log(a)
     if loss == MSE:
         return total / k

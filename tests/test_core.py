@@ -65,6 +65,23 @@ def test_loss_delta_and_correct_match_reference(loss, activation, shape, dtype, 
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss, activation", [("mse", "identity"), ("binary_cross_entropy", "sigmoid"),
+                                              ("cross_entropy", "softmax")])
+def test_loss_of_a_nan_output_is_nan(loss, activation, dtype, rng):
+    """A diverged output must show in the loss: the clipped log keeps NaN (as the reference's
+    np.maximum), wherever the NaN is, also where the target is 0."""
+    A = ACTIVATIONS[activation](rng.normal(size=(3, 4))).astype(dtype)
+    Y = np.eye(4, dtype=dtype)[[0, 2, 3]]
+    for i, j in np.ndindex(A.shape):
+        A_nan = A.copy()
+        A_nan[i, j] = np.nan
+        value, _ = _core.loss_and_delta(_core.LOSS_NAMES.index(loss), _core.ACTIVATION_NAMES.index(activation),
+                                        A_nan, Y, np.empty_like(A))
+        assert np.isnan(value), (i, j)
+        assert np.isnan(LOSSES[loss](Y, A_nan))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 128, 784), (3, 5, 7), (32, 128, 784), (33, 17, 65), (200, 64, 9)])
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (-0.1, 1.0), (0.5, 2.0)])
