@@ -10,7 +10,7 @@ in one flat theta: W_1, b_1, W_2, b_2, ... The numbers follow nn.functions / nn.
 operation for operation, so the two agree to rounding.
 """
 from cython cimport floating
-from libc.math cimport exp, fabs, log, pow, sqrt, tanh
+from libc.math cimport NAN, exp, fabs, log, pow, sqrt, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
@@ -904,6 +904,7 @@ cdef struct Job:
     double* epoch_loss
     Py_ssize_t* epoch_correct
     double* loss_part        # [e * n_threads + thread]: a thread's share of epoch e
+    bint* theta_finite       # [thread]: whether its part of theta is finite after the current epoch
     Py_ssize_t* correct_part
     void* marks              # n_threads x sizes[0] (theta's dtype): the input columns each thread's rows use
     Py_ssize_t* cols         # n_threads x sizes[0]: each thread's copy of the columns in use
@@ -946,6 +947,15 @@ cdef void sparse_update(Job* job, SparseBatch* sp, int me, Py_ssize_t n, floatin
          n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
 
 
+cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether x[0..n) holds no inf or NaN: x - x is 0 exactly for finite x (a sum, no branch)."""
+    cdef Py_ssize_t i
+    cdef floating s = 0
+    for i in range(n):
+        s += x[i] - x[i]
+    return s == 0
+
+
 cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     """One thread's share of the epochs; returns the epochs completed. With one thread, the whole job.
 
@@ -955,7 +965,8 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     separates its reads of theta from this batch's updates. Sparse first layer: own rows as lists of
     nonzeros | sync | forward ... | sync | W_1's update for own columns from the lists, by column.
     Batch 1 with plain SGD on one thread and a small network: sgd_one. After an epoch whose loss is not
-    finite, stop (its start is in snapshot, when given).
+    finite, or after which theta holds a non-finite value (its loss is then NaN: the epoch's last
+    update overflowed), stop (the epoch's start is in snapshot, when given).
     """
     cdef Job* job = w.job
     cdef Net* net = job.net
@@ -1049,12 +1060,18 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             start += job.batch_size
         if fused_sgd:
             w.t += (m + job.batch_size - 1) // job.batch_size
-        sync(w)  # every thread's share of the epoch is in
+        sync(w)  # every thread's share of the epoch is in, and every update
+        p0, p1 = part(P, me, T), part(P, me + 1, T)
+        job.theta_finite[me] = all_finite(theta + p0, p1 - p0)
         total = 0
         correct = 0
         for i in range(T):
             total += job.loss_part[e * T + i]
             correct += job.correct_part[e * T + i]
+        sync(w)  # every part of theta is checked
+        for i in range(T):
+            if not job.theta_finite[i]:
+                total = NAN
         if me == 0:
             job.epoch_loss[e] = total
             job.epoch_correct[e] = correct
@@ -1244,8 +1261,8 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
     (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
-    is not finite; with a non-empty snapshot (theta and the state, concatenated), that epoch's start is
-    kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
+    is not finite or after which theta holds a non-finite value (its loss is then reported as NaN); with
+    a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
     the weights of the last completed batch. Returns the number of epochs completed.
 
     threads > 1 splits every batch between that many threads (at most batch_size): each runs its share
@@ -1302,6 +1319,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     # columns of the first layer's inputs in use (see columns_in_use), the threads themselves.
     job.loss_part = <double*>malloc(n_epochs * T * sizeof(double))
     job.correct_part = <Py_ssize_t*>malloc(n_epochs * T * sizeof(Py_ssize_t))
+    job.theta_finite = <bint*>malloc(T * sizeof(bint))
     job.marks = malloc(T * n_in * sizeof(double))
     job.cols = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
     cdef bint sparse_ok = True
@@ -1325,7 +1343,8 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     cdef Worker* workers = <Worker*>calloc(T, sizeof(Worker))
     cdef pthread_t* handles = <pthread_t*>calloc(T, sizeof(pthread_t))
     try:
-        if (job.loss_part == NULL or job.correct_part == NULL or job.marks == NULL or job.cols == NULL
+        if (job.loss_part == NULL or job.correct_part == NULL or job.theta_finite == NULL or job.marks == NULL
+                or job.cols == NULL
                 or workers == NULL or handles == NULL or not sparse_ok):
             raise MemoryError()
         for i in range(T):
@@ -1341,6 +1360,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     finally:
         free(job.loss_part)
         free(job.correct_part)
+        free(job.theta_finite)
         free(job.marks)
         free(job.cols)
         for i in range(2):

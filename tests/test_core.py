@@ -194,21 +194,54 @@ def test_kernels_reject_bad_codes_and_arrays():
     _core.activate_inplace(np.zeros((0, 3)), 1)  # empty: nothing to do, no crash
 
 
+def sgd_hyper(learning_rate):
+    return np.array([learning_rate if name == "learning_rate" else 0.0 for name in _core.HYPER_NAMES])
+
+
+def core_train(lay, X, Y, **changes):
+    """_core.train's arguments for plain SGD (rate 0.1) with cross-entropy, one epoch of X's rows in
+    order, full batches, one thread, zero weights; any argument replaced by name in `changes`.
+    Returns (epochs done, the arguments, whose arrays train has updated)."""
+    P, empty = lay.n_params, np.zeros(0, X.dtype)
+    args = dict(loss=2, optimizer=0, hyper=sgd_hyper(0.1), steps=np.zeros(1, dtype=np.longlong),
+                theta=np.zeros(P, X.dtype), grad=np.zeros(P, X.dtype), state1=empty, state2=empty,
+                work=np.zeros(lay.work_size, X.dtype), X=X, Y=Y, order=np.arange(len(X), dtype=np.intp)[None],
+                batch_size=len(X), epoch_loss=np.zeros(1), epoch_correct=np.zeros(1, dtype=np.intp),
+                snapshot=empty, check_every=0, threads=1, sparse=False)
+    args.update(changes)
+    return _core.train(lay, **args), args
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_train_stops_when_the_last_update_overflows_theta(threads, dtype, rng):
+    """The loss of a batch comes before its update: an epoch whose last update overflows theta has a
+    finite loss. It must still count as diverged: reported as NaN, training stops after it, and the
+    snapshot holds the epoch's start."""
+    lay = _core.layout(np.array([3, 4, 1], dtype=np.intp), np.array([2, 0], dtype=np.intp), 8)
+    X = (rng.normal(size=(8, 3)) * 10).astype(dtype)
+    Y = np.full((8, 1), 100, dtype=dtype)
+    theta = rng.normal(size=lay.n_params).astype(dtype)
+    start = theta.copy()
+    done, args = core_train(lay, X, Y, loss=0, hyper=sgd_hyper(1e308), theta=theta, threads=threads,
+                            order=np.tile(np.arange(8, dtype=np.intp), (3, 1)), epoch_loss=np.zeros(3),
+                            epoch_correct=np.zeros(3, dtype=np.intp), snapshot=np.zeros(lay.n_params, dtype))
+    assert not np.isfinite(theta).all()  # the one batch's update overflowed
+    assert done == 1
+    assert np.isnan(args["epoch_loss"][0])
+    np.testing.assert_array_equal(args["epoch_loss"][1:], 0)  # the later epochs never ran
+    np.testing.assert_array_equal(args["snapshot"], start)
+
+
 def test_layout_checks_everything_train_relies_on():
     sizes, acts = np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp)
     lay = _core.layout(sizes, acts, 8)
     assert lay.n_params == 3 * 4 + 4 + 4 * 2 + 2
     P, work = lay.n_params, np.zeros(lay.work_size)
     X, Y = np.zeros((10, 3)), np.eye(2)[np.zeros(10, dtype=int)]
-    args = dict(theta=np.zeros(P), grad=np.zeros(P), state1=np.zeros(0), state2=np.zeros(0), work=work, X=X, Y=Y,
-                order=np.arange(10, dtype=np.intp)[None], batch_size=4, epoch_loss=np.zeros(1),
-                epoch_correct=np.zeros(1, dtype=np.intp), snapshot=np.zeros(0))
 
     def train(**changes):
-        a = {**args, **changes}
-        return _core.train(lay, 2, 0, np.array([0.1, 0, 0, 0, 0, 0, 0, 0]), np.zeros(1, dtype=np.longlong),
-                           a["theta"], a["grad"], a["state1"], a["state2"], a["work"], a["X"], a["Y"], a["order"],
-                           a["batch_size"], a["epoch_loss"], a["epoch_correct"], a["snapshot"])
+        return core_train(lay, **{"X": X, "Y": Y, "batch_size": 4, **changes})[0]
 
     assert train() == 1
     for changes, match in [(dict(theta=np.zeros(P - 1)), "theta has"), (dict(work=np.zeros(5)), "work has"),
