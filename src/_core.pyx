@@ -12,6 +12,7 @@ operation for operation, so the two agree to rounding.
 from cython cimport floating
 from libc.math cimport NAN, exp, fabs, log, pow, sqrt, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
+from libc.limits cimport INT_MAX
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
@@ -19,6 +20,7 @@ from cpython.exc cimport PyErr_Clear
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
     int PyErr_CheckSignals()
+    const Py_ssize_t PY_SSIZE_T_MAX
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 # ----- codes (indices into the name tuples) -------------------------------------------------------
@@ -75,7 +77,7 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
     Small products, and those with one row of A (one sample: A is mostly zeros for MNIST, and the
     loops skip zeros), run in loops.
     """
-    if <Py_ssize_t>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
+    if <double>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
             and not (K == 1 and trans_a == c'T'):
         if floating is double:
             dgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
@@ -1120,22 +1122,60 @@ cdef void run_job(Job* job, Worker* workers, pthread_t* handles) noexcept nogil:
 
 
 # ----- Python entry points: every check happens here, before the kernels run -----------------------
+cdef Py_ssize_t _times(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if b != 0 and a > PY_SSIZE_T_MAX // b:
+        raise ValueError(f"too large: {what} ({a} x {b}) overflows Py_ssize_t")
+    return a * b
+
+
+cdef Py_ssize_t _plus(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a + b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if a > PY_SSIZE_T_MAX - b:
+        raise ValueError(f"too large: {what} ({a} + {b}) overflows Py_ssize_t")
+    return a + b
+
+
+cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
+    import numpy as np
+    return np.zeros(n, dtype=np.intp)
+
+
+cdef Py_ssize_t[::1] _copy(Py_ssize_t[::1] values):
+    cdef Py_ssize_t[::1] out = _zeros(values.shape[0])
+    out[:] = values
+    return out
+
+
 cdef class _Layout:
-    """The network's layout, checked against the buffers it will index."""
+    """The network's layout, checked against the buffers it will index. Made by ``layout``; one made
+    otherwise (``_Layout.__new__``) or whose initialisation failed is refused by every entry point."""
     cdef Net net
     cdef Py_ssize_t[::1] sizes, acts, w_off, a_off, d_off
     cdef Py_ssize_t n_params, work_size, batch
-    cdef bint inference
+    cdef bint inference, ready
 
-    def __init__(self, Py_ssize_t[::1] sizes, Py_ssize_t[::1] acts, Py_ssize_t batch, bint inference=False):
-        cdef Py_ssize_t l, L = acts.shape[0], offset = 0
+    def __cinit__(self):
+        memset(&self.net, 0, sizeof(Net))
+        self.n_params = self.work_size = self.batch = 0
+        self.ready = False
+
+    def __init__(self, Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch,
+                 bint inference=False):
+        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, n_params
+        # Once ready, a layout never changes: a train call may be running on it without the GIL.
+        if self.ready:
+            raise ValueError("this layout is already initialised; make a new one with layout()")
+        # Checked and used from copies of its own: the caller may change its arrays meanwhile.
+        sizes, acts = _copy(sizes), _copy(acts)
         if L < 1 or sizes.shape[0] != L + 1:
             raise ValueError(f"sizes must have one more entry than acts (got {sizes.shape[0]} and {L})")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+        # The products take int dimensions: layer sizes and batch rows, also as leading dimensions.
+        if batch < 1 or batch > INT_MAX:
+            raise ValueError(f"batch must be in 1..{INT_MAX}, got {batch}")
         for l in range(L + 1):
-            if sizes[l] < 1:
-                raise ValueError(f"layer sizes must be >= 1, got {list(sizes)}")
+            if sizes[l] < 1 or sizes[l] > INT_MAX:
+                raise ValueError(f"layer sizes must be in 1..{INT_MAX}, got {list(sizes)}")
         for l in range(L):
             if acts[l] < 0 or acts[l] > SOFTMAX:
                 raise ValueError(f"activation codes must be in 0..{SOFTMAX}, got {acts[l]}")
@@ -1145,27 +1185,31 @@ cdef class _Layout:
         self.d_off = _zeros(L)
         for l in range(L):
             self.w_off[l] = offset
-            offset += sizes[l] * sizes[l + 1] + sizes[l + 1]
-        self.n_params = offset
+            offset = _plus(offset, _plus(_times(sizes[l], sizes[l + 1], "a weight matrix"), sizes[l + 1],
+                                         "a layer's parameters"), "the parameters")
+        n_params = offset
         # Inference reads its input in place and needs no deltas: only the layers' outputs.
         offset = 0
         for l in range(L + 1):
             self.a_off[l] = offset
             if l > 0 or not inference:
-                offset += batch * sizes[l]
+                offset = _plus(offset, _times(batch, sizes[l], "a layer's outputs"), "the scratch")
         # Training: each layer's delta, and room for W_1's rows in use.
         for l in range(L):
             self.d_off[l] = offset
             if not inference:
-                offset += batch * sizes[l + 1]
+                offset = _plus(offset, _times(batch, sizes[l + 1], "a layer's deltas"), "the scratch")
         self.net.wc_off = offset
-        self.work_size = offset + (0 if inference else sizes[0] * sizes[1])
+        if not inference:
+            offset = _plus(offset, _times(sizes[0], sizes[1], "W_1"), "the scratch")
+        self.n_params, self.work_size = n_params, offset
         self.net.n_layers = L
         self.net.sizes = &self.sizes[0]
         self.net.acts = &self.acts[0]
         self.net.w_off = &self.w_off[0]
         self.net.a_off = &self.a_off[0]
         self.net.d_off = &self.d_off[0]
+        self.ready = True
 
     @property
     def n_params(self):
@@ -1177,25 +1221,31 @@ cdef class _Layout:
 
     def output_offsets(self):
         """[(offset, rows, cols)] of each layer's output in work, for a full batch."""
+        self.require()
         return [(self.a_off[l + 1], self.batch, self.sizes[l + 1]) for l in range(self.net.n_layers)]
 
+    cdef require(self):
+        if not self.ready:
+            raise ValueError("the layout is not initialised: make it with layout()")
+
     cdef check(self, Py_ssize_t theta_size, Py_ssize_t work_size, Py_ssize_t x_rows, Py_ssize_t x_cols,
-               Py_ssize_t y_rows, Py_ssize_t y_cols):
+               Py_ssize_t y_rows=-1, Py_ssize_t y_cols=-1):
+        """theta, work and X (and Y, unless y_rows < 0) against the layout."""
+        self.require()
         if theta_size != self.n_params:
             raise ValueError(f"theta has {theta_size} entries, the layout needs {self.n_params}")
         if work_size < self.work_size:
             raise ValueError(f"work has {work_size} entries, the layout needs {self.work_size}")
         if x_cols != self.sizes[0]:
             raise ValueError(f"X has {x_cols} columns, the layout expects {self.sizes[0]}")
-        if y_cols != self.sizes[self.net.n_layers] or y_rows != x_rows:
+        if y_rows >= 0 and (y_cols != self.sizes[self.net.n_layers] or y_rows != x_rows):
             raise ValueError(f"Y has shape ({y_rows}, {y_cols}); expected ({x_rows}, {self.sizes[self.net.n_layers]})")
         if x_rows < 1:
             raise ValueError("X has no rows")
 
-
-cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
-    import numpy as np
-    return np.zeros(n, dtype=np.intp)
+    cdef check_batch(self, Py_ssize_t x_rows):
+        if x_rows > self.batch:
+            raise ValueError(f"X has {x_rows} rows, the layout holds {self.batch}")
 
 
 def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch, bint inference=False):
@@ -1206,6 +1256,7 @@ def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssi
 
 
 cdef _check_training(_Layout lay):
+    lay.require()
     if lay.inference:
         raise ValueError("an inference layout cannot train or compute gradients")
 
@@ -1214,9 +1265,8 @@ def forward(_Layout lay not None, floating[::1] theta not None, floating[::1] wo
             floating[:, ::1] X not None):
     """Run X (n <= lay.batch rows) through the network into work; returns nothing (read the outputs
     with ``lay`` offsets from Python: see nn.backends.compiled)."""
-    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1], X.shape[0], lay.sizes[lay.net.n_layers])
-    if X.shape[0] > lay.batch:
-        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1])
+    lay.check_batch(X.shape[0])
     with nogil:
         forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
 
@@ -1231,8 +1281,7 @@ def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floa
     _check_codes(loss, SGD)
     if grad.shape[0] != theta.shape[0]:
         raise ValueError(f"grad has {grad.shape[0]} entries, theta {theta.shape[0]}")
-    if X.shape[0] > lay.batch:
-        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    lay.check_batch(X.shape[0])
     with nogil:
         A = forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
         value = loss_total(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
@@ -1297,13 +1346,24 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
         raise ValueError(f"epoch_loss and epoch_correct must hold {n_epochs} values")
     if threads < 1 or threads > MAX_THREADS:
         raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+    if check_every < 0:
+        raise ValueError(f"check_every must be >= 0 (0: never), got {check_every}")
     if m == 0 or n_epochs == 0:
         return 0
+    if steps[0] < 0:
+        raise ValueError(f"steps must hold the steps taken so far (>= 0), got {steps[0]}")
+    _plus(<Py_ssize_t>steps[0], _times(n_epochs, (m + batch_size - 1) // batch_size, "the steps"), "the steps")
     for i in range(n_epochs * m):
         if order[i // m, i % m] < 0 or order[i // m, i % m] >= n_rows:
             raise ValueError(f"order holds row {order[i // m, i % m]}, outside 0..{n_rows - 1}")
     T = <int>min(threads, batch_size)
     n_in = lay.sizes[0]
+    # Scratch sizes that could overflow: the epochs' figures, a batch's lists of nonzeros (the others,
+    # at most MAX_THREADS x (n_in + 1) entries, cannot: n_in <= INT_MAX).
+    cdef Py_ssize_t epoch_parts = _times(n_epochs, T, "order's epochs")
+    _times(epoch_parts, sizeof(double), "order's epochs")
+    if sparse:
+        _times(_times(batch_size, n_in, "a sparse batch"), sizeof(double), "a sparse batch")
     cdef Job job
     memset(&job, 0, sizeof(Job))
     job.net = &lay.net
@@ -1428,6 +1488,10 @@ def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:,
     cdef Py_ssize_t KB = B.shape[1] if trans_b else B.shape[0], N = B.shape[0] if trans_b else B.shape[1]
     if K != KB or C.shape[0] != M or C.shape[1] != N:
         raise ValueError(f"shapes do not match: op(A) {M}x{K}, op(B) {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    # BLAS takes int sizes; A's and B's dimensions are every size and leading dimension passed.
+    if max(A.shape[0], A.shape[1], B.shape[0], B.shape[1]) > INT_MAX:
+        raise ValueError(f"matmul's dimensions must be at most {INT_MAX}, got A ({A.shape[0]}, {A.shape[1]}) "
+                         f"and B ({B.shape[0]}, {B.shape[1]})")
     if M == 0 or N == 0:
         return
     if K == 0:
@@ -1448,9 +1512,9 @@ def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floa
     cdef int part_i
     if (KB != (n if trans_a else k)) or C.shape[0] != M or C.shape[1] != N:
         raise ValueError(f"shapes do not match: op(A) {M}x{n if trans_a else k}, B {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
-    if n * k >= 2 ** 31 - 1:
+    if parts < 1 or parts > MAX_THREADS:
+        raise ValueError(f"parts must be in 1..{MAX_THREADS} (a team's threads), got {parts}")
+    if _times(n, k, "A") >= INT_MAX:  # the lists' indices are int
         raise ValueError(f"A is too large for the sparse kernels ({n} x {k})")
     if M == 0 or N == 0:
         return
