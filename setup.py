@@ -40,8 +40,9 @@ compile_args.append("-pthread")
 link_args.append("-pthread")
 
 extensions = [Extension("nn._core", ["src/_core.pyx"], extra_compile_args=compile_args, extra_link_args=link_args)]
-# One folder of generated C per mode: cythonize regenerates a file only when the .pyx is newer, so a
-# shared one would keep the directives of the last mode built.
-mode = "sanitize" if sanitize else "debug" if debug else "release"
+# One build folder per mode (generated C, objects, the module): cythonize and build_ext skip a file
+# newer than its sources, so a shared folder would hand out the last mode's build.
+build_base = os.path.join("build", "sanitize" if sanitize else "debug" if debug else "release")
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives, build_dir=os.path.join("build", "cython", mode)))
+setup(ext_modules=cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython")),
+      options={"build": {"build_base": build_base}})
