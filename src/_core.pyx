@@ -10,8 +10,9 @@ in one flat theta: W_1, b_1, W_2, b_2, ... The numbers follow nn.functions / nn.
 operation for operation, so the two agree to rounding.
 """
 from cython cimport floating
-from libc.math cimport exp, fabs, log, pow, sqrt, tanh
+from libc.math cimport NAN, exp, fabs, log, pow, sqrt, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
+from libc.limits cimport INT_MAX
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
@@ -19,6 +20,7 @@ from cpython.exc cimport PyErr_Clear
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
     int PyErr_CheckSignals()
+    const Py_ssize_t PY_SSIZE_T_MAX
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 # ----- codes (indices into the name tuples) -------------------------------------------------------
@@ -75,7 +77,7 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
     Small products, and those with one row of A (one sample: A is mostly zeros for MNIST, and the
     loops skip zeros), run in loops.
     """
-    if <Py_ssize_t>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
+    if <double>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
             and not (K == 1 and trans_a == c'T'):
         if floating is double:
             dgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
@@ -401,12 +403,14 @@ cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t
 
 # ----- losses -------------------------------------------------------------------------------------
 cdef inline floating clipped_log(floating a) noexcept nogil:
+    """log(max(a, eps)), eps the dtype's: a NaN stays NaN (as np.maximum), so a diverged output shows
+    in the loss rather than costing log(eps)."""
     cdef floating eps
     if floating is double:
         eps = DBL_EPSILON
     else:
         eps = FLT_EPSILON
-    return <floating>log(a if a > eps else eps)
+    return <floating>log(eps if a <= eps else a)
 
 
 cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
@@ -425,7 +429,7 @@ cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_
                 total += (y - a) * (y - a)
             elif loss == BINARY_CROSS_ENTROPY:
                 total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
-            elif y != 0:
+            elif y != 0 or a != a:  # the reference's 0 * log(NaN) is NaN too
                 total += y * clipped_log(a)
     if loss == MSE:
         return total / k
@@ -902,6 +906,7 @@ cdef struct Job:
     double* epoch_loss
     Py_ssize_t* epoch_correct
     double* loss_part        # [e * n_threads + thread]: a thread's share of epoch e
+    bint* theta_finite       # [thread]: whether its part of theta is finite after the current epoch
     Py_ssize_t* correct_part
     void* marks              # n_threads x sizes[0] (theta's dtype): the input columns each thread's rows use
     Py_ssize_t* cols         # n_threads x sizes[0]: each thread's copy of the columns in use
@@ -944,6 +949,15 @@ cdef void sparse_update(Job* job, SparseBatch* sp, int me, Py_ssize_t n, floatin
          n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
 
 
+cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether x[0..n) holds no inf or NaN: x - x is 0 exactly for finite x (a sum, no branch)."""
+    cdef Py_ssize_t i
+    cdef floating s = 0
+    for i in range(n):
+        s += x[i] - x[i]
+    return s == 0
+
+
 cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     """One thread's share of the epochs; returns the epochs completed. With one thread, the whole job.
 
@@ -953,7 +967,8 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     separates its reads of theta from this batch's updates. Sparse first layer: own rows as lists of
     nonzeros | sync | forward ... | sync | W_1's update for own columns from the lists, by column.
     Batch 1 with plain SGD on one thread and a small network: sgd_one. After an epoch whose loss is not
-    finite, stop (its start is in snapshot, when given).
+    finite, or after which theta holds a non-finite value (its loss is then NaN: the epoch's last
+    update overflowed), stop (the epoch's start is in snapshot, when given).
     """
     cdef Job* job = w.job
     cdef Net* net = job.net
@@ -1047,12 +1062,18 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             start += job.batch_size
         if fused_sgd:
             w.t += (m + job.batch_size - 1) // job.batch_size
-        sync(w)  # every thread's share of the epoch is in
+        sync(w)  # every thread's share of the epoch is in, and every update
+        p0, p1 = part(P, me, T), part(P, me + 1, T)
+        job.theta_finite[me] = all_finite(theta + p0, p1 - p0)
         total = 0
         correct = 0
         for i in range(T):
             total += job.loss_part[e * T + i]
             correct += job.correct_part[e * T + i]
+        sync(w)  # every part of theta is checked
+        for i in range(T):
+            if not job.theta_finite[i]:
+                total = NAN
         if me == 0:
             job.epoch_loss[e] = total
             job.epoch_correct[e] = correct
@@ -1101,22 +1122,60 @@ cdef void run_job(Job* job, Worker* workers, pthread_t* handles) noexcept nogil:
 
 
 # ----- Python entry points: every check happens here, before the kernels run -----------------------
+cdef Py_ssize_t _times(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if b != 0 and a > PY_SSIZE_T_MAX // b:
+        raise ValueError(f"too large: {what} ({a} x {b}) overflows Py_ssize_t")
+    return a * b
+
+
+cdef Py_ssize_t _plus(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a + b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if a > PY_SSIZE_T_MAX - b:
+        raise ValueError(f"too large: {what} ({a} + {b}) overflows Py_ssize_t")
+    return a + b
+
+
+cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
+    import numpy as np
+    return np.zeros(n, dtype=np.intp)
+
+
+cdef Py_ssize_t[::1] _copy(Py_ssize_t[::1] values):
+    cdef Py_ssize_t[::1] out = _zeros(values.shape[0])
+    out[:] = values
+    return out
+
+
 cdef class _Layout:
-    """The network's layout, checked against the buffers it will index."""
+    """The network's layout, checked against the buffers it will index. Made by ``layout``; one made
+    otherwise (``_Layout.__new__``) or whose initialisation failed is refused by every entry point."""
     cdef Net net
     cdef Py_ssize_t[::1] sizes, acts, w_off, a_off, d_off
     cdef Py_ssize_t n_params, work_size, batch
-    cdef bint inference
+    cdef bint inference, ready
 
-    def __init__(self, Py_ssize_t[::1] sizes, Py_ssize_t[::1] acts, Py_ssize_t batch, bint inference=False):
-        cdef Py_ssize_t l, L = acts.shape[0], offset = 0
+    def __cinit__(self):
+        memset(&self.net, 0, sizeof(Net))
+        self.n_params = self.work_size = self.batch = 0
+        self.ready = False
+
+    def __init__(self, Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch,
+                 bint inference=False):
+        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, n_params
+        # Once ready, a layout never changes: a train call may be running on it without the GIL.
+        if self.ready:
+            raise ValueError("this layout is already initialised; make a new one with layout()")
+        # Checked and used from copies of its own: the caller may change its arrays meanwhile.
+        sizes, acts = _copy(sizes), _copy(acts)
         if L < 1 or sizes.shape[0] != L + 1:
             raise ValueError(f"sizes must have one more entry than acts (got {sizes.shape[0]} and {L})")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+        # The products take int dimensions: layer sizes and batch rows, also as leading dimensions.
+        if batch < 1 or batch > INT_MAX:
+            raise ValueError(f"batch must be in 1..{INT_MAX}, got {batch}")
         for l in range(L + 1):
-            if sizes[l] < 1:
-                raise ValueError(f"layer sizes must be >= 1, got {list(sizes)}")
+            if sizes[l] < 1 or sizes[l] > INT_MAX:
+                raise ValueError(f"layer sizes must be in 1..{INT_MAX}, got {list(sizes)}")
         for l in range(L):
             if acts[l] < 0 or acts[l] > SOFTMAX:
                 raise ValueError(f"activation codes must be in 0..{SOFTMAX}, got {acts[l]}")
@@ -1126,27 +1185,31 @@ cdef class _Layout:
         self.d_off = _zeros(L)
         for l in range(L):
             self.w_off[l] = offset
-            offset += sizes[l] * sizes[l + 1] + sizes[l + 1]
-        self.n_params = offset
+            offset = _plus(offset, _plus(_times(sizes[l], sizes[l + 1], "a weight matrix"), sizes[l + 1],
+                                         "a layer's parameters"), "the parameters")
+        n_params = offset
         # Inference reads its input in place and needs no deltas: only the layers' outputs.
         offset = 0
         for l in range(L + 1):
             self.a_off[l] = offset
             if l > 0 or not inference:
-                offset += batch * sizes[l]
+                offset = _plus(offset, _times(batch, sizes[l], "a layer's outputs"), "the scratch")
         # Training: each layer's delta, and room for W_1's rows in use.
         for l in range(L):
             self.d_off[l] = offset
             if not inference:
-                offset += batch * sizes[l + 1]
+                offset = _plus(offset, _times(batch, sizes[l + 1], "a layer's deltas"), "the scratch")
         self.net.wc_off = offset
-        self.work_size = offset + (0 if inference else sizes[0] * sizes[1])
+        if not inference:
+            offset = _plus(offset, _times(sizes[0], sizes[1], "W_1"), "the scratch")
+        self.n_params, self.work_size = n_params, offset
         self.net.n_layers = L
         self.net.sizes = &self.sizes[0]
         self.net.acts = &self.acts[0]
         self.net.w_off = &self.w_off[0]
         self.net.a_off = &self.a_off[0]
         self.net.d_off = &self.d_off[0]
+        self.ready = True
 
     @property
     def n_params(self):
@@ -1158,25 +1221,31 @@ cdef class _Layout:
 
     def output_offsets(self):
         """[(offset, rows, cols)] of each layer's output in work, for a full batch."""
+        self.require()
         return [(self.a_off[l + 1], self.batch, self.sizes[l + 1]) for l in range(self.net.n_layers)]
 
+    cdef require(self):
+        if not self.ready:
+            raise ValueError("the layout is not initialised: make it with layout()")
+
     cdef check(self, Py_ssize_t theta_size, Py_ssize_t work_size, Py_ssize_t x_rows, Py_ssize_t x_cols,
-               Py_ssize_t y_rows, Py_ssize_t y_cols):
+               Py_ssize_t y_rows=-1, Py_ssize_t y_cols=-1):
+        """theta, work and X (and Y, unless y_rows < 0) against the layout."""
+        self.require()
         if theta_size != self.n_params:
             raise ValueError(f"theta has {theta_size} entries, the layout needs {self.n_params}")
         if work_size < self.work_size:
             raise ValueError(f"work has {work_size} entries, the layout needs {self.work_size}")
         if x_cols != self.sizes[0]:
             raise ValueError(f"X has {x_cols} columns, the layout expects {self.sizes[0]}")
-        if y_cols != self.sizes[self.net.n_layers] or y_rows != x_rows:
+        if y_rows >= 0 and (y_cols != self.sizes[self.net.n_layers] or y_rows != x_rows):
             raise ValueError(f"Y has shape ({y_rows}, {y_cols}); expected ({x_rows}, {self.sizes[self.net.n_layers]})")
         if x_rows < 1:
             raise ValueError("X has no rows")
 
-
-cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
-    import numpy as np
-    return np.zeros(n, dtype=np.intp)
+    cdef check_batch(self, Py_ssize_t x_rows):
+        if x_rows > self.batch:
+            raise ValueError(f"X has {x_rows} rows, the layout holds {self.batch}")
 
 
 def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch, bint inference=False):
@@ -1187,6 +1256,7 @@ def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssi
 
 
 cdef _check_training(_Layout lay):
+    lay.require()
     if lay.inference:
         raise ValueError("an inference layout cannot train or compute gradients")
 
@@ -1195,9 +1265,8 @@ def forward(_Layout lay not None, floating[::1] theta not None, floating[::1] wo
             floating[:, ::1] X not None):
     """Run X (n <= lay.batch rows) through the network into work; returns nothing (read the outputs
     with ``lay`` offsets from Python: see nn.backends.compiled)."""
-    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1], X.shape[0], lay.sizes[lay.net.n_layers])
-    if X.shape[0] > lay.batch:
-        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1])
+    lay.check_batch(X.shape[0])
     with nogil:
         forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
 
@@ -1212,8 +1281,7 @@ def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floa
     _check_codes(loss, SGD)
     if grad.shape[0] != theta.shape[0]:
         raise ValueError(f"grad has {grad.shape[0]} entries, theta {theta.shape[0]}")
-    if X.shape[0] > lay.batch:
-        raise ValueError(f"X has {X.shape[0]} rows, the layout holds {lay.batch}")
+    lay.check_batch(X.shape[0])
     with nogil:
         A = forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
         value = loss_total(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
@@ -1242,8 +1310,8 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
     (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
-    is not finite; with a non-empty snapshot (theta and the state, concatenated), that epoch's start is
-    kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
+    is not finite or after which theta holds a non-finite value (its loss is then reported as NaN); with
+    a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
     the weights of the last completed batch. Returns the number of epochs completed.
 
     threads > 1 splits every batch between that many threads (at most batch_size): each runs its share
@@ -1278,13 +1346,24 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
         raise ValueError(f"epoch_loss and epoch_correct must hold {n_epochs} values")
     if threads < 1 or threads > MAX_THREADS:
         raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+    if check_every < 0:
+        raise ValueError(f"check_every must be >= 0 (0: never), got {check_every}")
     if m == 0 or n_epochs == 0:
         return 0
+    if steps[0] < 0:
+        raise ValueError(f"steps must hold the steps taken so far (>= 0), got {steps[0]}")
+    _plus(<Py_ssize_t>steps[0], _times(n_epochs, (m + batch_size - 1) // batch_size, "the steps"), "the steps")
     for i in range(n_epochs * m):
         if order[i // m, i % m] < 0 or order[i // m, i % m] >= n_rows:
             raise ValueError(f"order holds row {order[i // m, i % m]}, outside 0..{n_rows - 1}")
     T = <int>min(threads, batch_size)
     n_in = lay.sizes[0]
+    # Scratch sizes that could overflow: the epochs' figures, a batch's lists of nonzeros (the others,
+    # at most MAX_THREADS x (n_in + 1) entries, cannot: n_in <= INT_MAX).
+    cdef Py_ssize_t epoch_parts = _times(n_epochs, T, "order's epochs")
+    _times(epoch_parts, sizeof(double), "order's epochs")
+    if sparse:
+        _times(_times(batch_size, n_in, "a sparse batch"), sizeof(double), "a sparse batch")
     cdef Job job
     memset(&job, 0, sizeof(Job))
     job.net = &lay.net
@@ -1300,6 +1379,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     # columns of the first layer's inputs in use (see columns_in_use), the threads themselves.
     job.loss_part = <double*>malloc(n_epochs * T * sizeof(double))
     job.correct_part = <Py_ssize_t*>malloc(n_epochs * T * sizeof(Py_ssize_t))
+    job.theta_finite = <bint*>malloc(T * sizeof(bint))
     job.marks = malloc(T * n_in * sizeof(double))
     job.cols = <Py_ssize_t*>malloc(T * n_in * sizeof(Py_ssize_t))
     cdef bint sparse_ok = True
@@ -1323,7 +1403,8 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     cdef Worker* workers = <Worker*>calloc(T, sizeof(Worker))
     cdef pthread_t* handles = <pthread_t*>calloc(T, sizeof(pthread_t))
     try:
-        if (job.loss_part == NULL or job.correct_part == NULL or job.marks == NULL or job.cols == NULL
+        if (job.loss_part == NULL or job.correct_part == NULL or job.theta_finite == NULL or job.marks == NULL
+                or job.cols == NULL
                 or workers == NULL or handles == NULL or not sparse_ok):
             raise MemoryError()
         for i in range(T):
@@ -1339,6 +1420,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     finally:
         free(job.loss_part)
         free(job.correct_part)
+        free(job.theta_finite)
         free(job.marks)
         free(job.cols)
         for i in range(2):
@@ -1406,6 +1488,10 @@ def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:,
     cdef Py_ssize_t KB = B.shape[1] if trans_b else B.shape[0], N = B.shape[0] if trans_b else B.shape[1]
     if K != KB or C.shape[0] != M or C.shape[1] != N:
         raise ValueError(f"shapes do not match: op(A) {M}x{K}, op(B) {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    # BLAS takes int sizes; A's and B's dimensions are every size and leading dimension passed.
+    if max(A.shape[0], A.shape[1], B.shape[0], B.shape[1]) > INT_MAX:
+        raise ValueError(f"matmul's dimensions must be at most {INT_MAX}, got A ({A.shape[0]}, {A.shape[1]}) "
+                         f"and B ({B.shape[0]}, {B.shape[1]})")
     if M == 0 or N == 0:
         return
     if K == 0:
@@ -1426,9 +1512,9 @@ def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floa
     cdef int part_i
     if (KB != (n if trans_a else k)) or C.shape[0] != M or C.shape[1] != N:
         raise ValueError(f"shapes do not match: op(A) {M}x{n if trans_a else k}, B {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
-    if n * k >= 2 ** 31 - 1:
+    if parts < 1 or parts > MAX_THREADS:
+        raise ValueError(f"parts must be in 1..{MAX_THREADS} (a team's threads), got {parts}")
+    if _times(n, k, "A") >= INT_MAX:  # the lists' indices are int
         raise ValueError(f"A is too large for the sparse kernels ({n} x {k})")
     if M == 0 or N == 0:
         return

@@ -1,72 +1,309 @@
-"""Random shapes, dtypes and strides thrown at every public entry point of nn._core.
+"""Random inputs thrown at every public entry point of nn._core, as specifications:
 
-An exception is fine; a crash (which would take the test run down) is a failure. Run this under the
-debug build too (NN_DEBUG_BUILD=1), where bounds checks are on.
+- valid random inputs: the compiled kernel gives its NumPy twin's numbers (nn.functions, nn.optimizers,
+  nn.backends.reference, plain NumPy) at rtol 1e-12 in float64, 1e-5 in float32;
+- invalid random inputs (a valid call with one thing broken: an array's dtype, dimensions, contiguity,
+  writability or length, or a code out of range): ValueError or TypeError, never a crash or a result.
+
+Run this under the debug and sanitizer builds too (NN_DEBUG_BUILD=1, NN_SANITIZE=1), where an access out
+of bounds is reported.
 """
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import nn
 from nn import _core
+from nn.backends import reference
+from nn.backends.compiled import _hyper
+from nn.functions import ACTIVATIONS, BACKPROP, LOSSES, n_correct, output_delta
 
-DTYPES = [np.float64, np.float32, np.int64, np.intp, np.longlong, np.uint8]
+RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+
+dtypes = st.sampled_from([np.float64, np.float32])
+dims = st.integers(1, 6)
+activations = st.sampled_from(_core.ACTIVATION_NAMES)
+losses = st.sampled_from(_core.LOSS_NAMES)
+
+
+def close(actual, expected, dtype, scale=1.0):
+    """Within the dtype's rtol; atol for entries that cancel to about 0 (scale: the terms' size)."""
+    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
 
 
 @st.composite
-def arrays(draw):
-    ndim = draw(st.integers(0, 3))
-    shape = tuple(draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim)))
-    dtype = draw(st.sampled_from(DTYPES))
-    arr = (np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape) % 7 - 3).astype(dtype)
-    if ndim and draw(st.booleans()):
-        arr = arr[(slice(None, None, 2),) * ndim]  # not contiguous
-    if draw(st.booleans()):
-        arr = np.array(arr)
-        arr.flags.writeable = draw(st.booleans())
-    return arr
+def matrices(draw, shape, dtype, bound=10.0, zeros=0.0):
+    """A random C-contiguous matrix; about a `zeros` fraction of its entries exactly 0."""
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(-bound, bound, size=shape)
+    A[rng.random(shape) < zeros] = 0
+    return A.astype(dtype)
 
 
-small_ints = st.integers(-2, 12)
-floats = st.one_of(st.floats(-10, 10), st.just(float("nan")))
+# ----- valid input: the kernel equals its twin --------------------------------------------------------
+@FUZZ
+@given(st.data(), dtypes, dims, dims, activations, st.booleans())
+def test_activate_equals_reference(data, dtype, n, k, activation, with_bias):
+    Z = data.draw(matrices((n, k), dtype, bound=50))
+    b = data.draw(matrices((1, k), dtype))[0] if with_bias else None
+    expected = ACTIVATIONS[activation](Z + b if with_bias else Z)
+    _core.activate_inplace(Z, _core.ACTIVATION_NAMES.index(activation), b)
+    close(Z, expected, dtype, 1e-3)
 
 
-def call(f, *args):
-    try:
-        f(*args)
-    except (ValueError, TypeError, IndexError, OverflowError, BufferError, ZeroDivisionError):
-        pass
+@FUZZ
+@given(st.data(), dtypes, dims, dims, activations)
+def test_backprop_equals_reference(data, dtype, n, k, activation):
+    A = ACTIVATIONS[activation](data.draw(matrices((n, k), dtype, bound=5))).astype(dtype)
+    G = data.draw(matrices((n, k), dtype))
+    expected = BACKPROP[activation](A, G)
+    _core.backprop_inplace(A, G, _core.ACTIVATION_NAMES.index(activation))
+    close(G, expected, dtype, 1e-2)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(arrays(), arrays(), arrays(), small_ints, small_ints, st.booleans(), st.booleans(), floats, floats)
-def test_kernels_never_crash(a, b, c, code1, code2, t1, t2, x, y):
-    call(_core.activate_inplace, a, code1)
-    call(_core.activate_inplace, a, code1, b)
-    call(_core.backprop_inplace, a, b, code1)
-    call(_core.loss_and_delta, code1, code2, a, b, c)
-    call(_core.matmul, a, b, c, t1, t2, x, y)
-    call(_core.sparse_matmul, a, b, c, t1, x, t2, code2, t1)
-    call(_core.step, code1, np.array([x, 0, 0.5, t1, 0.9, 0.9, 0.99, 1e-8]), code2, a, b, c, c)
-    call(_core.layout, a, b, code1)
+@FUZZ
+@given(st.data(), dtypes, dims, dims, losses, activations)
+def test_loss_and_delta_equal_reference(data, dtype, n, k, loss, activation):
+    A = ACTIVATIONS[activation](data.draw(matrices((n, k), dtype, bound=5))).astype(dtype)
+    Y = (data.draw(matrices((n, k), dtype, bound=1)) > 0).astype(dtype)  # 0/1 targets, several per row
+    D = np.full_like(A, np.nan)
+    value, correct = _core.loss_and_delta(_core.LOSS_NAMES.index(loss), _core.ACTIVATION_NAMES.index(activation),
+                                          A, Y, D)
+    close(value, LOSSES[loss](Y, A), dtype, 1e-3)
+    close(D, output_delta(loss, activation, A, Y), dtype, 1e-3)
+    assert correct == n_correct(activation, A, Y)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.integers(-1, 5), min_size=1, max_size=4), st.lists(st.integers(-1, 6), min_size=0, max_size=4),
-       st.integers(-1, 6), arrays(), arrays(), arrays(), arrays(), small_ints, small_ints, st.integers(-1, 7),
-       st.integers(-1, 5))
-def test_network_entry_points_never_crash(sizes, acts, batch, theta, work, X, Y, loss, optimizer, batch_size,
-                                          threads):
-    try:
-        lay = _core.layout(np.array(sizes, dtype=np.intp), np.array(acts, dtype=np.intp), batch)
-    except (ValueError, TypeError):
+@FUZZ
+@given(st.data(), dtypes, st.integers(1, 40), st.integers(1, 40), st.integers(1, 40), st.booleans(), st.booleans(),
+       st.sampled_from([(1.0, 0.0), (-0.3, 1.0), (2.0, 0.5)]))
+def test_matmul_equals_numpy(data, dtype, M, N, K, trans_a, trans_b, alpha_beta):
+    """Sizes on both sides of the small-product loops' limit (M N K = 8192)."""
+    alpha, beta = alpha_beta
+    A = data.draw(matrices((K, M) if trans_a else (M, K), dtype, bound=1, zeros=0.3))
+    B = data.draw(matrices((N, K) if trans_b else (K, N), dtype, bound=1))
+    C = data.draw(matrices((M, N), dtype, bound=1))
+    opA, opB = (A.T if trans_a else A).astype(np.float64), (B.T if trans_b else B).astype(np.float64)
+    expected = alpha * (opA @ opB) + beta * C
+    _core.matmul(A, B, C, trans_a, trans_b, alpha, beta)
+    close(C, expected, dtype, 10 * np.sqrt(K))  # float32 sums of K terms cancel
+
+
+@FUZZ
+@given(st.data(), dtypes, dims, st.integers(1, 70), st.integers(1, 70), st.booleans(), st.booleans(),
+       st.integers(1, 5), st.booleans())
+def test_sparse_matmul_equals_numpy(data, dtype, n, k, N, trans_a, accumulate, parts, portable):
+    """Widths around the kernels' 32 / 64-column chunks; rows and columns of zeros."""
+    A = data.draw(matrices((n, k), dtype, bound=1, zeros=0.7))
+    B = data.draw(matrices((k if not trans_a else n, N), dtype, bound=1))
+    C = data.draw(matrices((k if trans_a else n, N), dtype, bound=1))
+    product = (A.T if trans_a else A).astype(np.float64) @ B
+    expected = C - 0.5 * product if accumulate else product
+    _core.sparse_matmul(A, B, C, trans_a, -0.5, accumulate, parts, portable)
+    close(C, expected, dtype, 10 * np.sqrt(max(n, k)))
+
+
+OPTIMIZERS = {
+    "sgd": lambda h: nn.SGD(h["lr"], weight_decay=h["wd"]),
+    "momentum": lambda h: nn.Momentum(h["lr"], h["mu"], nesterov=h["nesterov"], weight_decay=h["wd"]),
+    "rmsprop": lambda h: nn.RMSprop(h["lr"], h["rho"], h["eps"], weight_decay=h["wd"]),
+    "adam": lambda h: nn.Adam(h["lr"], h["rho"], h["beta2"], h["eps"], weight_decay=h["wd"]),
+}
+optimizers = st.builds(
+    lambda name, h: OPTIMIZERS[name](h), st.sampled_from(sorted(OPTIMIZERS)),
+    st.fixed_dictionaries(dict(lr=st.floats(1e-4, 0.1), wd=st.sampled_from([0.0, 0.01]), mu=st.floats(0, 0.99),
+                               nesterov=st.booleans(), rho=st.floats(0, 0.99), beta2=st.floats(0.5, 0.999),
+                               eps=st.sampled_from([1e-8, 1e-3]))))
+
+
+def state_arrays(optimizer, p):
+    """The core's two state arrays for `optimizer` (empty where it keeps none)."""
+    states = [np.zeros_like(p) for _ in optimizer.state_names]
+    return (states + [np.zeros(0, p.dtype)] * 2)[:2]
+
+
+@FUZZ
+@given(st.data(), dtypes, st.integers(1, 50), optimizers, st.integers(1, 4))
+def test_step_equals_reference(data, dtype, size, optimizer, steps):
+    p = data.draw(matrices((1, size), dtype, bound=1))[0]
+    p_ref = p.copy()
+    s1, s2 = state_arrays(optimizer, p)
+    code = _core.OPTIMIZER_NAMES.index(type(optimizer).__name__.lower())
+    for t in range(1, steps + 1):
+        g = data.draw(matrices((1, size), dtype, bound=1))[0]
+        optimizer.step([p_ref], [g.copy()])
+        _core.step(code, _hyper(optimizer), t, p, g, s1, s2)
+    close(p, p_ref, dtype)
+
+
+@st.composite
+def networks(draw, dtype):
+    """A random small network (1 to 3 layers, any activations) with random weights."""
+    sizes = draw(st.lists(dims, min_size=2, max_size=4))
+    hidden, output = draw(activations), draw(activations)
+    net = nn.Network(sizes, activation=hidden, output=output, dtype=dtype.__name__, backend="reference")
+    net.theta = draw(matrices((1, net.n_params), dtype, bound=1))[0]
+    return net
+
+
+def core_layout(net, batch, inference=False):
+    codes = [_core.ACTIVATION_NAMES.index(a) for a in net.activations]
+    return _core.layout(np.array(net.sizes, dtype=np.intp), np.array(codes, dtype=np.intp), batch, inference)
+
+
+@FUZZ
+@given(st.data(), dtypes, dims, st.booleans())
+def test_forward_equals_reference(data, dtype, n, inference):
+    net = data.draw(networks(dtype))
+    X = data.draw(matrices((n, net.sizes[0]), dtype, bound=2))
+    lay = core_layout(net, n + data.draw(st.integers(0, 2)), inference)
+    work = np.full(lay.work_size, np.nan, dtype=dtype)
+    _core.forward(lay, net.theta, work, X)
+    for (offset, _, cols), expected in zip(lay.output_offsets(), reference.forward(net, X)[1:]):
+        close(work[offset:offset + n * cols].reshape(n, cols), expected, dtype, 10)  # X @ W + b cancels
+
+
+@FUZZ
+@given(st.data(), dtypes, dims, losses)
+def test_gradients_equal_reference(data, dtype, n, loss):
+    net = data.draw(networks(dtype))
+    X = data.draw(matrices((n, net.sizes[0]), dtype, bound=2))
+    Y = (data.draw(matrices((n, net.sizes[-1]), dtype, bound=1)) > 0).astype(dtype)
+    lay = core_layout(net, n)
+    grad = np.full(net.n_params, np.nan, dtype=dtype)
+    value = _core.gradients(lay, _core.LOSS_NAMES.index(loss), net.theta, np.zeros(lay.work_size, dtype), X, Y, grad)
+    value_ref, grad_ref = reference.gradients(net, X, Y, loss)
+    close(value, value_ref, dtype, 1e-3)
+    close(grad, grad_ref, dtype, 10)  # sums over the batch cancel
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.data(), dims, losses, optimizers, st.integers(1, 2), st.booleans(), st.integers(1, 2))
+def test_train_equals_reference(data, batch_size, loss, optimizer, threads, sparse, n_epochs):
+    """Whole epochs in float64, on one or two threads, dense or sparse first layer; the reference's
+    numbers to 1e-10, as the equivalence tests (rounding compounds over the steps)."""
+    net = data.draw(networks(np.float64))
+    X = data.draw(matrices((9, net.sizes[0]), np.float64, bound=2, zeros=0.5))
+    Y = (data.draw(matrices((9, net.sizes[-1]), np.float64, bound=1)) > 0).astype(np.float64)
+    orders = np.array([np.random.default_rng(e).permutation(9) for e in range(n_epochs)], dtype=np.intp)
+    theta, lay = net.theta.copy(), core_layout(net, batch_size)
+    s1, s2 = state_arrays(optimizer, theta)
+    loss_sums, corrects = np.zeros(n_epochs), np.zeros(n_epochs, dtype=np.intp)
+    done = _core.train(lay, _core.LOSS_NAMES.index(loss), _core.OPTIMIZER_NAMES.index(type(optimizer).__name__.lower()),
+                       _hyper(optimizer), np.zeros(1, dtype=np.longlong), theta, np.zeros_like(theta), s1, s2,
+                       np.zeros(lay.work_size), X, Y, orders, batch_size, loss_sums, corrects, np.zeros(0), 0, threads,
+                       sparse)
+    loss_ref, correct_ref = reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size)
+    assert done == len(loss_ref)
+    np.testing.assert_allclose(theta, net.theta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(loss_sums[:done], loss_ref, rtol=1e-10, atol=1e-13)
+    np.testing.assert_array_equal(corrects[:done], correct_ref)
+
+
+# ----- invalid input: ValueError or TypeError, never a crash ------------------------------------------
+def valid_calls():
+    """{name: (function, a valid argument list, {index of a code: its largest valid value}, the (index,
+    axis, change) of array dimensions that must match another argument or the layout, by changes
+    (+1, -1) that break the call)}."""
+    Z, b = np.ones((2, 3)), np.ones(3)
+    lay = _core.layout(np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp), 4)
+    P, work, X, Y = lay.n_params, np.zeros(lay.work_size), np.ones((4, 3)), np.eye(2)[[0, 1, 1, 0]]
+    hyper = np.array([0.1, 0, 0.9, 0, 0.9, 0.9, 0.99, 1e-8])
+    order = np.array([[3, 1, 0, 2], [0, 1, 2, 3]], dtype=np.intp)
+    return {
+        "activate_inplace": (_core.activate_inplace, [Z, 1, b], {1: 5}, exact((2, 0))),
+        "backprop_inplace": (_core.backprop_inplace, [Z, np.ones((2, 3)), 1], {2: 5},
+                             exact((0, 0), (0, 1), (1, 0), (1, 1))),
+        "loss_and_delta": (_core.loss_and_delta, [2, 5, Z, np.ones((2, 3)), np.ones((2, 3))], {0: 2, 1: 5},
+                           exact((2, 0), (2, 1), (3, 0), (3, 1), (4, 0), (4, 1))),
+        "matmul": (_core.matmul, [Z, np.ones((3, 4)), np.ones((2, 4))], {},
+                   exact((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1))),
+        "sparse_matmul": (_core.sparse_matmul, [Z, np.ones((3, 4)), np.ones((2, 4))], {},
+                          exact((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1))),
+        "step": (_core.step, [3, hyper, 1, np.ones(5), np.ones(5), np.zeros(5), np.zeros(5)], {0: 3},
+                 exact((1, 0), (4, 0), (5, 0), (6, 0))),
+        "forward": (_core.forward, [lay, np.zeros(P), work, X], {},
+                    exact((1, 0), (3, 1)) + [(2, 0, -1), (3, 0, +1)]),  # work may be longer, X have fewer rows
+        "gradients": (_core.gradients, [lay, 2, np.zeros(P), work, X, Y, np.zeros(P)], {1: 2},
+                      exact((2, 0), (4, 0), (4, 1), (5, 0), (5, 1), (6, 0)) + [(3, 0, -1)]),
+        "train": (_core.train, [lay, 2, 3, hyper, np.zeros(1, dtype=np.longlong), np.zeros(P), np.zeros(P),
+                                np.zeros(P), np.zeros(P), work, X, Y, order, 2, np.zeros(2),
+                                np.zeros(2, dtype=np.intp), np.zeros(3 * P), 0, 2, True], {1: 2, 2: 3},
+                  exact((3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (10, 1), (11, 0), (11, 1), (16, 0))
+                  + [(9, 0, -1), (14, 0, -1), (15, 0, -1)]),  # work and the epochs' figures may be longer
+    }
+
+
+def exact(*dimensions):
+    """Dimensions that break the call one longer or shorter."""
+    return [(i, axis, change) for i, axis in dimensions for change in (-1, +1)]
+
+
+def arrays_of(args):
+    return [i for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+
+
+def wrong_dtype(a):
+    return a.astype(np.int64 if a.dtype.kind == "f" else np.float64)
+
+
+def wrong_dimensions(a):
+    return a.reshape(a.shape + (1,))
+
+
+def not_contiguous(a):
+    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    return wide[..., ::2]
+
+
+def read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+BREAK_AN_ARRAY = [wrong_dtype, wrong_dimensions, not_contiguous, read_only]
+
+
+@pytest.mark.parametrize("name", sorted(valid_calls()))
+def test_the_valid_calls_are_valid(name):
+    function, args, _, _ = valid_calls()[name]
+    function(*args)
+
+
+@FUZZ
+@given(st.data(), st.sampled_from(sorted(valid_calls())))
+def test_a_broken_array_is_refused(data, name):
+    function, args, _, _ = valid_calls()[name]
+    i = data.draw(st.sampled_from(arrays_of(args)))
+    if args[i].size < 2:  # a one-entry array is contiguous however it is cut
         return
-    P = lay.n_params
-    for theta_ in (theta, np.zeros(P), np.zeros(P, dtype=np.float32)):
-        for work_ in (work, np.zeros(lay.work_size)):
-            call(_core.forward, lay, theta_, work_, X)
-            call(_core.gradients, lay, loss, theta_, work_, X, Y, theta_.copy())
-            order = np.arange(max(len(X), 1), dtype=np.intp)[None] if np.ndim(X) else np.zeros((1, 1), np.intp)
-            call(_core.train, lay, loss, optimizer, np.array([0.1, 0, 0.9, 0, 0.9, 0.9, 0.99, 1e-8]),
-                 np.zeros(1, dtype=np.longlong), theta_, np.zeros_like(theta_), np.zeros_like(theta_),
-                 np.zeros_like(theta_), work_, X, Y, order, batch_size, np.zeros(1), np.zeros(1, dtype=np.intp),
-                 np.zeros(0, dtype=theta_.dtype), 0, threads, threads % 2 == 1)
+    args[i] = data.draw(st.sampled_from(BREAK_AN_ARRAY))(args[i])
+    with pytest.raises((ValueError, TypeError)):
+        function(*args)
+
+
+@FUZZ
+@given(st.data(), st.sampled_from(sorted(valid_calls())))
+def test_a_mismatched_length_is_refused(data, name):
+    """One dimension of an array one longer or shorter than the others (or the layout) need."""
+    function, args, _, matched = valid_calls()[name]
+    i, axis, change = data.draw(st.sampled_from(matched))
+    shape = list(args[i].shape)
+    shape[axis] += change
+    args[i] = np.ones(shape, dtype=args[i].dtype)
+    with pytest.raises((ValueError, TypeError)):
+        function(*args)
+
+
+@FUZZ
+@given(st.data(), st.sampled_from([name for name, c in valid_calls().items() if c[2]]), st.integers(1, 1000))
+def test_a_code_out_of_range_is_refused(data, name, distance):
+    function, args, codes, _ = valid_calls()[name]
+    i = data.draw(st.sampled_from(sorted(codes)))
+    args[i] = data.draw(st.sampled_from([-distance, codes[i] + distance]))
+    with pytest.raises(ValueError, match="code"):
+        function(*args)
