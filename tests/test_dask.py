@@ -48,8 +48,8 @@ def test_partial_fit_over_the_blocks_of_a_dask_array(rng):
     blocks given as NumPy arrays."""
     X, y = problem(rng, n=400)
     X_dask, y_dask = da.from_array(X, chunks=(100, 6)), da.from_array(y, chunks=100)
-    streamed = nn.Classifier(hidden_layer_sizes=(8,), batch_size=16, learning_rate=0.01, random_state=0)
-    direct = nn.Classifier(hidden_layer_sizes=(8,), batch_size=16, learning_rate=0.01, random_state=0)
+    streamed = nn.Classifier(hidden_layer_sizes=(8,), batch_size=16, learning_rate=0.05, random_state=0)
+    direct = nn.Classifier(hidden_layer_sizes=(8,), batch_size=16, learning_rate=0.05, random_state=0)
     for _ in range(2):
         for i in range(X_dask.numblocks[0]):
             X_block, y_block = dask.compute(X_dask.blocks[i], y_dask.blocks[i])
