@@ -1261,18 +1261,18 @@ cdef _check_training(_Layout lay):
         raise ValueError("an inference layout cannot train or compute gradients")
 
 
-def forward(_Layout lay not None, floating[::1] theta not None, floating[::1] work not None,
-            floating[:, ::1] X not None):
+def forward(_Layout lay not None, const floating[::1] theta not None, floating[::1] work not None,
+            const floating[:, ::1] X not None):
     """Run X (n <= lay.batch rows) through the network into work; returns nothing (read the outputs
     with ``lay`` offsets from Python: see nn.backends.compiled)."""
     lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1])
     lay.check_batch(X.shape[0])
     with nogil:
-        forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
+        forward_rows(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], 0, X.shape[0])
 
 
-def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floating[::1] work not None,
-              floating[:, ::1] X not None, floating[:, ::1] Y not None, floating[::1] grad not None):
+def gradients(_Layout lay not None, int loss, const floating[::1] theta not None, floating[::1] work not None,
+              const floating[:, ::1] X not None, const floating[:, ::1] Y not None, floating[::1] grad not None):
     """Loss of the batch (X, Y) and dL/dtheta into grad (theta's layout)."""
     cdef double value
     cdef floating* A
@@ -1283,10 +1283,12 @@ def gradients(_Layout lay not None, int loss, floating[::1] theta not None, floa
         raise ValueError(f"grad has {grad.shape[0]} entries, theta {theta.shape[0]}")
     lay.check_batch(X.shape[0])
     with nogil:
-        A = forward_rows(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], 0, X.shape[0])
-        value = loss_total(loss, A, &Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
-        backward_rows(&lay.net, loss, &theta[0], &work[0], &Y[0, 0], NULL, 0, X.shape[0], X.shape[0])
-        update_part(&lay.net, &theta[0], &work[0], &X[0, 0], X.shape[1], NULL, X.shape[0], 0, 1, &grad[0], 0)
+        A = forward_rows(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], 0, X.shape[0])
+        value = loss_total(loss, A, <floating*>&Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
+        backward_rows(&lay.net, loss, <floating*>&theta[0], &work[0], <floating*>&Y[0, 0], NULL, 0, X.shape[0],
+                      X.shape[0])
+        update_part(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], NULL, X.shape[0], 0, 1,
+                    &grad[0], 0)
     return value
 
 
@@ -1301,10 +1303,11 @@ cdef _check_codes(int loss, int optimizer):
 MAX_THREADS = 64
 
 
-def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not None, long long[::1] steps not None,
-          floating[::1] theta not None, floating[::1] grad not None, floating[::1] state1 not None,
-          floating[::1] state2 not None, floating[::1] work not None, floating[:, ::1] X not None,
-          floating[:, ::1] Y not None, Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
+def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper not None,
+          long long[::1] steps not None, floating[::1] theta not None, floating[::1] grad not None,
+          floating[::1] state1 not None, floating[::1] state2 not None, floating[::1] work not None,
+          const floating[:, ::1] X not None, const floating[:, ::1] Y not None,
+          const Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
           double[::1] epoch_loss not None, Py_ssize_t[::1] epoch_correct not None,
           floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1, bint sparse=False):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
@@ -1367,12 +1370,13 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
     cdef Job job
     memset(&job, 0, sizeof(Job))
     job.net = &lay.net
-    job.loss, job.optimizer, job.n_threads, job.hyper = loss, optimizer, T, &hyper[0]
-    job.theta, job.grad, job.work, job.X, job.Y = &theta[0], &grad[0], &work[0], &X[0, 0], &Y[0, 0]
+    # The core only reads hyper, X, Y and order (they may be read-only arrays, such as memory maps).
+    job.loss, job.optimizer, job.n_threads, job.hyper = loss, optimizer, T, <double*>&hyper[0]
+    job.theta, job.grad, job.work, job.X, job.Y = &theta[0], &grad[0], &work[0], <void*>&X[0, 0], <void*>&Y[0, 0]
     job.s1 = &state1[0] if state1.shape[0] else NULL
     job.s2 = &state2[0] if state2.shape[0] else NULL
     job.snapshot = &snapshot[0] if snapshot.shape[0] else NULL
-    job.order, job.n_epochs, job.m, job.batch_size, job.n_params = &order[0, 0], n_epochs, m, batch_size, P
+    job.order, job.n_epochs, job.m, job.batch_size, job.n_params = <Py_ssize_t*>&order[0, 0], n_epochs, m, batch_size, P
     job.check_every, job.epoch_loss, job.epoch_correct = check_every, &epoch_loss[0], &epoch_correct[0]
     job.is_double = floating is double
     # Scratch, allocated once per call: each thread's share of the epochs' figures, its marks and
@@ -1438,7 +1442,7 @@ def train(_Layout lay not None, int loss, int optimizer, double[::1] hyper not N
 
 
 # ----- kernels exposed one by one, for the tests that pair them with their NumPy twins -------------
-def activate_inplace(floating[:, ::1] Z not None, int activation, floating[::1] bias=None):
+def activate_inplace(floating[:, ::1] Z not None, int activation, const floating[::1] bias=None):
     """Z <- f(Z + bias) in place, f given by its code (index into ACTIVATION_NAMES)."""
     if activation < 0 or activation > SOFTMAX:
         raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
@@ -1447,10 +1451,10 @@ def activate_inplace(floating[:, ::1] Z not None, int activation, floating[::1] 
     if Z.shape[0] == 0 or Z.shape[1] == 0:
         return
     with nogil:
-        bias_activate(&Z[0, 0], &bias[0] if bias is not None else NULL, Z.shape[0], Z.shape[1], activation)
+        bias_activate(&Z[0, 0], <floating*>&bias[0] if bias is not None else NULL, Z.shape[0], Z.shape[1], activation)
 
 
-def backprop_inplace(floating[:, ::1] A not None, floating[:, ::1] G not None, int activation):
+def backprop_inplace(const floating[:, ::1] A not None, floating[:, ::1] G not None, int activation):
     """G <- dL/dZ from G = dL/dA and the output A, in place."""
     if activation < 0 or activation > SOFTMAX:
         raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
@@ -1459,10 +1463,10 @@ def backprop_inplace(floating[:, ::1] A not None, floating[:, ::1] G not None, i
     if A.shape[0] == 0 or A.shape[1] == 0:
         return
     with nogil:
-        backprop_activation(&A[0, 0], &G[0, 0], A.shape[0], A.shape[1], activation)
+        backprop_activation(<floating*>&A[0, 0], &G[0, 0], A.shape[0], A.shape[1], activation)
 
 
-def loss_and_delta(int loss, int activation, floating[:, ::1] A not None, floating[:, ::1] Y not None,
+def loss_and_delta(int loss, int activation, const floating[:, ::1] A not None, const floating[:, ::1] Y not None,
                    floating[:, ::1] D not None):
     """(loss, correct rows) of A against Y, and the output delta dL/dZ into D."""
     cdef double value
@@ -1475,13 +1479,14 @@ def loss_and_delta(int loss, int activation, floating[:, ::1] A not None, floati
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError("A is empty")
     with nogil:
-        value = loss_total(loss, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1]) / A.shape[0]
-        correct = count_correct(activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[1])
-        output_delta(loss, activation, &A[0, 0], &Y[0, 0], NULL, A.shape[0], A.shape[0], A.shape[1], &D[0, 0])
+        value = loss_total(loss, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1]) / A.shape[0]
+        correct = count_correct(activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1])
+        output_delta(loss, activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[0],
+                     A.shape[1], &D[0, 0])
     return value, correct
 
 
-def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:, ::1] C not None,
+def matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,
            bint trans_a=False, bint trans_b=False, double alpha=1, double beta=0):
     """C <- alpha op(A) op(B) + beta C (row-major), through BLAS or the small-product loops."""
     cdef Py_ssize_t M = A.shape[1] if trans_a else A.shape[0], K = A.shape[0] if trans_a else A.shape[1]
@@ -1498,10 +1503,11 @@ def matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:,
         raise ValueError("the inner dimension is 0")
     with nogil:
         gemm(c'T' if trans_a else c'N', c'T' if trans_b else c'N', <int>M, <int>N, <int>K, <floating>alpha,
-             &A[0, 0], <int>A.shape[1], &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], <int>C.shape[1])
+             <floating*>&A[0, 0], <int>A.shape[1], <floating*>&B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0],
+             <int>C.shape[1])
 
 
-def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floating[:, ::1] C not None,
+def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,
                   bint trans_a=False, double alpha=1, bint accumulate=False, int parts=1, bint portable=False):
     """C <- op(A) B, or C <- C + alpha op(A) B with accumulate, through the sparse kernels, as training's
     first layer uses them: A's rows as lists of their nonzeros (sparse_rows); for op(A) = A^T, its
@@ -1536,14 +1542,14 @@ def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floa
                 or fill == NULL or crow == NULL or cval == NULL):
             raise MemoryError()
         with nogil:
-            sparse_rows(&A[0, 0], NULL, 0, n, k, idx, val, beg, end, counts)
+            sparse_rows(<floating*>&A[0, 0], NULL, 0, n, k, idx, val, beg, end, counts)
             if not trans_a:
-                spmm(idx, val, beg, end, n, &B[0, 0], N, N, &C[0, 0], N, <floating>alpha, accumulate, portable)
+                spmm(idx, val, beg, end, n, <floating*>&B[0, 0], N, N, &C[0, 0], N, <floating>alpha, accumulate, portable)
             else:
                 for part_i in range(parts):
                     sparse_columns(counts, 1, k, part_i, parts, n, idx, val, beg, end, ptr, fill, crow, cval,
                                    &c0, &c1)
-                    spmm(crow, cval, ptr + c0, ptr + c0 + 1, c1 - c0, &B[0, 0], N, N, &C[0, 0] + c0 * N, N,
+                    spmm(crow, cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>&B[0, 0], N, N, &C[0, 0] + c0 * N, N,
                          <floating>alpha, accumulate, portable)
     finally:
         free(idx)
@@ -1557,7 +1563,7 @@ def sparse_matmul(floating[:, ::1] A not None, floating[:, ::1] B not None, floa
         free(cval)
 
 
-def step(int optimizer, double[::1] hyper not None, long long t, floating[::1] p not None,
+def step(int optimizer, const double[::1] hyper not None, long long t, floating[::1] p not None,
          floating[::1] g not None, floating[::1] s1 not None, floating[::1] s2 not None):
     """One optimizer update of p from g (g is scratch), t the step number (from 1)."""
     cdef Py_ssize_t n = p.shape[0]
@@ -1572,5 +1578,5 @@ def step(int optimizer, double[::1] hyper not None, long long t, floating[::1] p
     if n == 0:
         return
     with nogil:
-        optimizer_step(optimizer, &hyper[0], t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
+        optimizer_step(optimizer, <double*>&hyper[0], t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
                        &s2[0] if n_state == 2 else NULL, n)
