@@ -413,13 +413,42 @@ cdef inline floating clipped_log(floating a) noexcept nogil:
     return <floating>log(eps if a <= eps else a)
 
 
-cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+cdef double row_loss(int loss, floating* a_row, floating* y_row, Py_ssize_t k) noexcept nogil:
+    """One row's loss: mse mean_j (y - a)^2, binary cross-entropy -mean_j (y log a + (1 - y) log(1 - a)),
+    cross-entropy -sum_j y log a (as nn.functions.ROW_LOSSES)."""
+    cdef Py_ssize_t j
+    cdef double total = 0
+    cdef floating a, y
+    for j in range(k):
+        a = a_row[j]
+        y = y_row[j]
+        if loss == MSE:
+            total += (y - a) * (y - a)
+        elif loss == BINARY_CROSS_ENTROPY:
+            total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
+        elif y != 0 or a != a:
+            total += y * clipped_log(a)
+    if loss == MSE:
+        return total / k
+    if loss == BINARY_CROSS_ENTROPY:
+        return -total / k
+    return -total
+
+
+cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k,
+                       floating* W) noexcept nogil:
     """The sum over the n rows of A (n x k) of each row's loss against its target, row rows[i] of Y (or
-    row i if rows is NULL): the batch's loss is this over n."""
+    row i if rows is NULL): the batch's loss is this over n. With sample weights W (indexed as Y), the
+    sum of w_i times row i's loss (the batch's loss is this over the sum of its weights)."""
     cdef Py_ssize_t i, j
     cdef double total = 0
     cdef floating a, y
     cdef floating* y_row
+    if W != NULL:
+        for i in range(n):
+            j = rows[i] if rows != NULL else i
+            total += W[j] * row_loss(loss, A + i * k, Y + j * k, k)
+        return total
     for i in range(n):
         y_row = Y + (rows[i] if rows != NULL else i) * k
         for j in range(k):
@@ -439,13 +468,33 @@ cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_
 
 
 cdef void output_delta(int loss, int activation, floating* A, floating* Y, Py_ssize_t* rows,
-                       Py_ssize_t n, Py_ssize_t batch, Py_ssize_t k, floating* D) noexcept nogil:
+                       Py_ssize_t n, Py_ssize_t batch, Py_ssize_t k, floating* D, floating* W,
+                       floating w_total) noexcept nogil:
     """D = dL/dZ of the output layer for n rows (targets as in loss_total) of a batch of `batch` rows:
     (A - Y)/batch for cross-entropy (softmax), (A - Y)/(batch k) for binary cross-entropy (sigmoid),
-    f'(A) * 2 (A - Y)/(batch k) for mse."""
-    cdef Py_ssize_t i, j
+    f'(A) * 2 (A - Y)/(batch k) for mse. With sample weights W (indexed as Y) whose sum over the batch
+    is w_total, row i's is multiplied by w_i and batch becomes w_total (all zero if w_total is 0)."""
+    cdef Py_ssize_t i, j, r
     cdef floating* y_row
     cdef Py_ssize_t size = batch * k
+    cdef floating w, wk = w_total * k
+    if W != NULL:
+        for i in range(n):
+            r = rows[i] if rows != NULL else i
+            y_row = Y + r * k
+            w = W[r] if w_total != 0 else 0
+            for j in range(k):
+                if w_total == 0:
+                    D[i * k + j] = 0
+                elif loss == CROSS_ENTROPY:
+                    D[i * k + j] = (A[i * k + j] - y_row[j]) * w / w_total
+                elif loss == BINARY_CROSS_ENTROPY:
+                    D[i * k + j] = (A[i * k + j] - y_row[j]) * w / wk
+                else:
+                    D[i * k + j] = 2 * (A[i * k + j] - y_row[j]) * w / wk
+        if loss == MSE:
+            backprop_activation(A, D, n, k, activation)
+        return
     for i in range(n):
         y_row = Y + (rows[i] if rows != NULL else i) * k
         for j in range(k):
@@ -643,17 +692,19 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
 
 
 cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
-                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total) noexcept nogil:
     """After forward_rows: every layer's delta for rows r0..r1 of a batch of n (the targets of row i are
-    Y[rows[i]], or Y[i] if rows is NULL). delta_L from the loss; delta_{l-1} = f'(A_{l-1}) * (delta_l
-    @ W_l^T), from the weights as they are (before the batch's update)."""
+    Y[rows[i]], or Y[i] if rows is NULL; sample weights W, indexed as Y, summing to w_total over the
+    batch, or NULL). delta_L from the loss; delta_{l-1} = f'(A_{l-1}) * (delta_l @ W_l^T), from the
+    weights as they are (before the batch's update)."""
     cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k = net.sizes[L], nr = r1 - r0
     cdef floating* delta = work + net.d_off[L - 1] + r0 * k
     cdef floating* delta_prev
     if nr <= 0:
         return
     output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L] + r0 * k, Y if rows != NULL else Y + r0 * k,
-                 rows + r0 if rows != NULL else NULL, nr, n, k, delta)
+                 rows + r0 if rows != NULL else NULL, nr, n, k, delta,
+                 W if (rows != NULL or W == NULL) else W + r0, w_total)
     for l in range(L - 1, 0, -1):
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         delta_prev = work + net.d_off[l - 1] + r0 * n_in
@@ -766,7 +817,7 @@ cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floa
         bias_activate(a, W + n_in * n_out, 1, n_out, <int>net.acts[l])
         a_prev = a
     delta = work + net.d_off[L - 1]
-    output_delta(loss, <int>net.acts[L - 1], a_prev, y, NULL, 1, 1, net.sizes[L], delta)
+    output_delta(loss, <int>net.acts[L - 1], a_prev, y, NULL, 1, 1, net.sizes[L], delta, NULL, 0)
     for l in range(L - 1, 0, -1):  # backward: delta_prev = f'(a) (delta W^T), from the old weights
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         W = theta + net.w_off[l]
@@ -900,6 +951,7 @@ cdef struct Job:
     void* work
     void* X
     void* Y
+    void* weights            # one sample weight per row of X (theta's dtype), or NULL
     void* snapshot
     Py_ssize_t* order
     Py_ssize_t n_epochs, m, batch_size, n_params, check_every
@@ -984,6 +1036,9 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
     cdef floating* snapshot = <floating*>job.snapshot
+    cdef floating* weights = <floating*>job.weights  # one per row of X, or NULL
+    cdef floating w_total = 0
+    cdef Py_ssize_t q
     cdef floating* W1 = theta + net.w_off[0]
     cdef floating* A0
     cdef floating* A
@@ -1022,9 +1077,13 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             if nn_load(&job.stop):
                 w.interrupted = True
                 return e
-            if n == 1 and T == 1 and fused_sgd and P <= SGD_ONE_MAX_PARAMS:
+            if weights != NULL:  # the batch's total weight, the same sum (in the same order) on every thread
+                w_total = 0
+                for q in range(n):
+                    w_total += weights[rows[q]]
+            elif n == 1 and T == 1 and fused_sgd and P <= SGD_ONE_MAX_PARAMS:
                 A = sgd_one(net, job.loss, theta, work, X + rows[0] * n_in, Y + rows[0] * k_out, job.hyper[0])
-                job.loss_part[e * T] += loss_total(job.loss, A, Y, rows, 1, k_out)
+                job.loss_part[e * T] += loss_total(job.loss, A, Y, rows, 1, k_out, NULL)
                 job.correct_part[e * T] += count_correct(<int>net.acts[L - 1], A, Y, rows, 1, k_out)
                 start += job.batch_size
                 continue
@@ -1042,9 +1101,9 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                                net.sizes[1] * sizeof(floating))
                     sync(w)
             A = forward_rows(net, theta, work, A0, K, r0, r1, sp)
-            job.loss_part[e * T + me] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k_out)
+            job.loss_part[e * T + me] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k_out, weights)
             job.correct_part[e * T + me] += count_correct(<int>net.acts[L - 1], A, Y, rows + r0, r1 - r0, k_out)
-            backward_rows(net, job.loss, theta, work, Y, rows, r0, r1, n)
+            backward_rows(net, job.loss, theta, work, Y, rows, r0, r1, n, weights, w_total)
             sync(w)
             if fused_sgd:
                 update_part(net, theta, work, A0, K, cols, n, me, T, grad, job.hyper[0], sp != NULL)
@@ -1272,24 +1331,48 @@ def forward(_Layout lay not None, const floating[::1] theta not None, floating[:
 
 
 def gradients(_Layout lay not None, int loss, const floating[::1] theta not None, floating[::1] work not None,
-              const floating[:, ::1] X not None, const floating[:, ::1] Y not None, floating[::1] grad not None):
-    """Loss of the batch (X, Y) and dL/dtheta into grad (theta's layout)."""
+              const floating[:, ::1] X not None, const floating[:, ::1] Y not None, floating[::1] grad not None,
+              const floating[::1] weights=None):
+    """Loss of the batch (X, Y) and dL/dtheta into grad (theta's layout). With ``weights`` (one per row),
+    the loss is sum(w_i l_i) / sum(w_i) (0 if the weights sum to 0) and the gradient is its gradient."""
     cdef double value
     cdef floating* A
+    cdef floating* W = NULL
+    cdef floating w_total = 0
+    cdef Py_ssize_t i
     _check_training(lay)
     lay.check(theta.shape[0], work.shape[0], X.shape[0], X.shape[1], Y.shape[0], Y.shape[1])
     _check_codes(loss, SGD)
     if grad.shape[0] != theta.shape[0]:
         raise ValueError(f"grad has {grad.shape[0]} entries, theta {theta.shape[0]}")
     lay.check_batch(X.shape[0])
+    if weights is not None:
+        _check_weights(weights, X.shape[0])
+        W = <floating*>&weights[0]
+        for i in range(X.shape[0]):
+            w_total += W[i]
     with nogil:
         A = forward_rows(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], 0, X.shape[0])
-        value = loss_total(loss, A, <floating*>&Y[0, 0], NULL, X.shape[0], Y.shape[1]) / X.shape[0]
+        value = loss_total(loss, A, <floating*>&Y[0, 0], NULL, X.shape[0], Y.shape[1], W)
+        if W == NULL:
+            value /= X.shape[0]
+        else:
+            value = value / w_total if w_total != 0 else 0
         backward_rows(&lay.net, loss, <floating*>&theta[0], &work[0], <floating*>&Y[0, 0], NULL, 0, X.shape[0],
-                      X.shape[0])
+                      X.shape[0], W, w_total)
         update_part(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], NULL, X.shape[0], 0, 1,
                     &grad[0], 0)
     return value
+
+
+cdef _check_weights(const floating[::1] weights, Py_ssize_t n_rows):
+    """Sample weights: one per row of X, each finite and >= 0."""
+    cdef Py_ssize_t i
+    if weights.shape[0] != n_rows:
+        raise ValueError(f"weights has {weights.shape[0]} entries, X has {n_rows} rows")
+    for i in range(n_rows):
+        if not (weights[i] >= 0 and weights[i] - weights[i] == 0):
+            raise ValueError(f"weights must be finite and >= 0, got {weights[i]} at {i}")
 
 
 cdef _check_codes(int loss, int optimizer):
@@ -1309,7 +1392,8 @@ def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper
           const floating[:, ::1] X not None, const floating[:, ::1] Y not None,
           const Py_ssize_t[:, ::1] order not None, Py_ssize_t batch_size,
           double[::1] epoch_loss not None, Py_ssize_t[::1] epoch_correct not None,
-          floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1, bint sparse=False):
+          floating[::1] snapshot not None, Py_ssize_t check_every=0, int threads=1, bint sparse=False,
+          const floating[::1] weights=None):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of batch_size, without
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
     (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
@@ -1323,6 +1407,9 @@ def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper
 
     sparse: the first layer of batches of two or more rows runs on each row's list of nonzeros (spmm:
     AVX2 / FMA when SPARSE_KERNELS, else portable loops), for inputs that are mostly zeros.
+
+    weights: one sample weight per row of X (or None): each batch's loss is sum(w_i l_i) / sum(w_i), and
+    epoch_loss holds the sum over the epoch of w_i l_i.
     """
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
     cdef Py_ssize_t n_state = (optimizer != SGD) + (optimizer == ADAM)
@@ -1359,6 +1446,8 @@ def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper
     for i in range(n_epochs * m):
         if order[i // m, i % m] < 0 or order[i // m, i % m] >= n_rows:
             raise ValueError(f"order holds row {order[i // m, i % m]}, outside 0..{n_rows - 1}")
+    if weights is not None:
+        _check_weights(weights, n_rows)
     T = <int>min(threads, batch_size)
     n_in = lay.sizes[0]
     # Scratch sizes that could overflow: the epochs' figures, a batch's lists of nonzeros (the others,
@@ -1376,6 +1465,7 @@ def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper
     job.s1 = &state1[0] if state1.shape[0] else NULL
     job.s2 = &state2[0] if state2.shape[0] else NULL
     job.snapshot = &snapshot[0] if snapshot.shape[0] else NULL
+    job.weights = <void*>&weights[0] if weights is not None else NULL
     job.order, job.n_epochs, job.m, job.batch_size, job.n_params = <Py_ssize_t*>&order[0, 0], n_epochs, m, batch_size, P
     job.check_every, job.epoch_loss, job.epoch_correct = check_every, &epoch_loss[0], &epoch_correct[0]
     job.is_double = floating is double
@@ -1467,10 +1557,13 @@ def backprop_inplace(const floating[:, ::1] A not None, floating[:, ::1] G not N
 
 
 def loss_and_delta(int loss, int activation, const floating[:, ::1] A not None, const floating[:, ::1] Y not None,
-                   floating[:, ::1] D not None):
-    """(loss, correct rows) of A against Y, and the output delta dL/dZ into D."""
+                   floating[:, ::1] D not None, const floating[::1] weights=None):
+    """(loss, correct rows) of A against Y, and the output delta dL/dZ into D; with ``weights`` (one per
+    row), the weighted loss sum(w_i l_i) / sum(w_i) and its delta."""
     cdef double value
-    cdef Py_ssize_t correct
+    cdef Py_ssize_t correct, i
+    cdef floating* W = NULL
+    cdef floating w_total = 0
     _check_codes(loss, SGD)
     if activation < 0 or activation > SOFTMAX:
         raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
@@ -1478,11 +1571,20 @@ def loss_and_delta(int loss, int activation, const floating[:, ::1] A not None, 
         raise ValueError("A, Y and D must have the same shape")
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError("A is empty")
+    if weights is not None:
+        _check_weights(weights, A.shape[0])
+        W = <floating*>&weights[0]
+        for i in range(A.shape[0]):
+            w_total += W[i]
     with nogil:
-        value = loss_total(loss, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1]) / A.shape[0]
+        value = loss_total(loss, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1], W)
+        if W == NULL:
+            value /= A.shape[0]
+        else:
+            value = value / w_total if w_total != 0 else 0
         correct = count_correct(activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1])
         output_delta(loss, activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[0],
-                     A.shape[1], &D[0, 0])
+                     A.shape[1], &D[0, 0], W, w_total)
     return value, correct
 
 

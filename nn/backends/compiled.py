@@ -170,13 +170,12 @@ def forward(net, X):
 
 def gradients(net, X, Y, loss, weights=None):
     """The loss on the batch (X, Y) and its gradient with respect to theta (same layout)."""
-    if weights is not None:
-        return reference.gradients(net, X, Y, loss, weights)
     X, Y = _contiguous(net, X), _contiguous(net, Y)
     lay = _layout(net, len(X))
     work = np.empty(lay.work_size, dtype=net.dtype)  # per call, as forward
     grad = np.empty_like(net._theta)
-    value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad)
+    value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad,
+                            None if weights is None else _contiguous(net, weights))
     return value, grad
 
 
@@ -192,13 +191,14 @@ def _hyper(optimizer):
 def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, in one
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
-    epoch, the sum over batches of loss * batch length and the correct predictions. Stops after the
-    first epoch whose loss is not finite. With ``snapshot`` (a vector of (1 + state arrays) * n_params),
+    epoch, the sum over batches of loss * batch length (with sample ``weights``, one per row of X: of
+    loss * the batch's total weight) and the correct predictions. Stops after the first epoch whose loss
+    is not finite, or after which the weights are not (its loss is then NaN). With ``snapshot`` (a vector of (1 + state arrays) * n_params),
     the start of the last epoch run is left there: theta, then the optimizer's state arrays.
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
     """
     code = OPTIMIZER_CODES.get(type(optimizer))
-    if code is None or weights is not None:  # an optimizer of the user's own: its update rule is Python, so is the loop
+    if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
         return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights)
     theta = net._theta
     optimizer.init_state([theta])
@@ -218,7 +218,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
         with _blas_on_one_thread() if threads > 1 else contextlib.nullcontext():
             done = _core.train(lay, LOSS_CODES[loss], code, _hyper(optimizer), steps, theta, grad, state1, state2,
                                work, X, Y, orders, batch_size, loss_sums, corrects,
-                               empty if snapshot is None else snapshot, check_every, threads, sparse)
+                               empty if snapshot is None else snapshot, check_every, threads, sparse,
+                               None if weights is None else _contiguous(net, weights))
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise
