@@ -49,3 +49,21 @@ def test_a_read_only_network_file_and_weights_from_a_read_only_array(tmp_path, b
     X = rng.normal(size=(3, 4))
     X.flags.writeable = False
     np.testing.assert_array_equal(other.forward(X), net.forward(X))
+
+
+def _fit_in_worker(X, y, seed):
+    import nn as nn_in_worker
+
+    assert not X.flags.writeable  # joblib handed the worker a read-only memory map
+    net = nn_in_worker.Network([X.shape[1], 8, 3], activation="relu", output="softmax", seed=seed)
+    nn_in_worker.Trainer(net, seed=seed).fit(X, y, epochs=1, verbose=False)
+    return net.predict(X[:10])
+
+
+def test_joblib_workers_train_on_memory_mapped_data(rng):
+    """joblib memory-maps every array over 1 MB for its worker processes, read-only: training there works."""
+    joblib = pytest.importorskip("joblib")
+    X = rng.random(size=(2000, 100))  # 1.6 MB
+    y = rng.integers(0, 3, size=2000)
+    results = joblib.Parallel(n_jobs=2, max_nbytes="1M")(joblib.delayed(_fit_in_worker)(X, y, s) for s in range(2))
+    assert len(results) == 2 and all(r.shape == (10,) for r in results)

@@ -66,3 +66,27 @@ def test_a_dense_layer_travels_alone_and_within_its_network(rng, clone, backend)
     assert not np.array_equal(net.layers[0].W, layer.W)
     other = nn.Network([layer, nn.Dense(6, 3, "softmax")], backend=backend)
     np.testing.assert_array_equal(other.layers[0].W, np.ones((4, 6)))
+
+
+def test_the_compiled_backends_caches_live_outside_the_network(rng):
+    """Layouts and scratch are kept beside the network, not in it: a pickle of a network that has run
+    is no larger than one of a fresh network, and the caches go when the network goes."""
+    import gc
+
+    from nn.backends import compiled
+
+    net = nn.Network([30, 40, 3], activation="relu", output="softmax", seed=0, backend="compiled")
+    fresh_size = len(pickle.dumps(net))
+    X, y = rng.normal(size=(64, 30)), rng.integers(0, 3, size=64)
+    nn.Trainer(net, seed=0).fit(X, y, epochs=1, verbose=False)
+    net.forward(X)
+    assert net in compiled._caches and not any(key.startswith("_core") for key in vars(net))
+    assert len(pickle.dumps(net)) == fresh_size
+    copy_ = copy.deepcopy(net)
+    assert copy_ not in compiled._caches  # a copy makes its own, on first use
+    copy_.forward(X)
+    assert copy_ in compiled._caches
+    count = len(compiled._caches)
+    del net, copy_
+    gc.collect()
+    assert len(compiled._caches) == count - 2
