@@ -5,26 +5,17 @@ Every parameter of a Network lives in one flat vector, theta: each layer's W (ro
 in layer order. ``layer.W`` and ``layer.b`` are views into it, so optimizers and backends can update
 the whole network with one array and ``net.theta`` is a single copy.
 """
-import contextlib
-import math
 import os
-import stat
-import struct
-import threading
 import weakref
-import zipfile
-import zlib
 
 import numpy as np
 
-from . import backends
+from . import backends, modelfile
 from .functions import ACTIVATIONS, check_name
 from .validation import as_finite, as_numeric, check_dtype, check_int, check_seed, check_X
 
 INITS = ("auto", "he", "glorot", "normal")
 BIAS_INITS = ("zeros", "normal")
-FORMAT_NAME = "nn-network"
-FORMAT_VERSION = 1
 
 
 class Neuron:
@@ -116,21 +107,32 @@ class Dense:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r})"
 
 
+def default_output(n_outputs):
+    """The output activation a network gets when none is named: softmax for several outputs (the
+    classes of a classifier), sigmoid for one (a yes / no answer)."""
+    return "softmax" if n_outputs > 1 else "sigmoid"
+
+
 class Network:
     """A feed-forward network of Dense layers.
 
-    ``Network([784, 128, 10], activation="relu", output="softmax")`` builds a network from layer sizes:
-    every hidden layer uses ``activation``, the last uses ``output`` (default: ``activation``).
+    ``Network([784, 128, 10])`` builds a network from layer sizes: every hidden layer uses ``activation``
+    (default ReLU), the last uses ``output``: by default softmax for several outputs (classes) and
+    sigmoid for one (yes / no); say ``output="identity"`` for a regression. (The lessons' networks name
+    theirs: ``Network([2, 2, 1], activation="sigmoid")`` is the blogs' all-sigmoid 2-2-1 network.)
     A list of ``Dense`` gives per-layer control. Weights are drawn from ``seed``:
     init "auto" (He for ReLU and leaky ReLU, Glorot otherwise), "he" (normal, std sqrt(2/n_in)),
     "glorot" (uniform, limit sqrt(6/(n_in+n_out))) or "normal" (standard normal, as the blogs).
     Biases are zero unless ``bias_init="normal"``.
     ``backend`` is "compiled" or "reference"; by default the ``NN_BACKEND`` environment variable, else
     the compiled core.
+
+    ``classes``: a classifier's labels (None: the class ids 0..k-1), what ``predict`` returns;
+    ``metadata``: a dict of names to strings, numbers and lists of them, saved with the network.
     """
 
-    def __init__(self, layers, activation="sigmoid", output=None, dtype="float64", seed=None,
-                 init="auto", bias_init="zeros", backend=None):
+    def __init__(self, layers, activation="relu", output=None, dtype="float64", seed=None,
+                 init="auto", bias_init="zeros", backend=None, classes=None):
         self.dtype = check_dtype(dtype)
         self.init = check_name("init", init, dict.fromkeys(INITS))
         self.bias_init = check_name("bias_init", bias_init, dict.fromkeys(BIAS_INITS))
@@ -139,6 +141,8 @@ class Network:
         self.backend = backends.resolve(backend)
         given = self._allocate()
         self._initialise(np.random.default_rng(seed), given)
+        self.classes = classes
+        self.metadata = {}
 
     @staticmethod
     def _build_layers(layers, activation, output):
@@ -153,7 +157,9 @@ class Network:
         if len(sizes) < 2:
             raise ValueError(f"layers needs at least an input and an output size, got {sizes}")
         activation = check_name("activation", activation, ACTIVATIONS)
-        output = activation if output is None else check_name("output", output, ACTIVATIONS)
+        if output is None:
+            output = default_output(sizes[-1])
+        output = check_name("output", output, ACTIVATIONS)
         acts = [activation] * (len(sizes) - 2) + [output]
         return [Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], acts)]
 
@@ -282,19 +288,61 @@ class Network:
             raise ValueError(f"predict_proba needs a softmax or sigmoid output, but the output is {self.output!r}")
         return self.forward(X)
 
-    def predict(self, X):
-        """Class ids (argmax of softmax; sigmoid > 0.5) for classifiers, output values for regressors.
+    def __call__(self, X):
+        """net(X) is net.forward(X)."""
+        return self.forward(X)
 
-        With one output the result is 1-D (one value per sample).
-        """
+    def predict(self, X):
+        """Classes (argmax of softmax; sigmoid > 0.5) for classifiers, as ``classes`` labels when set, else
+        ids; output values for regressors. With one output the result is 1-D (one value per sample)."""
         A = self.forward(X)
         if self.output == "softmax":
-            return A.argmax(axis=-1)
-        if self.output == "sigmoid":
-            A = (A > 0.5).astype(np.int64)
-        if self.n_outputs == 1:
-            return A[..., 0]
-        return A
+            ids = A.argmax(axis=-1)
+        elif self.output == "sigmoid":
+            ids = (A > 0.5).astype(np.int64)
+            if self.n_outputs == 1:
+                ids = ids[..., 0]
+        else:
+            return A[..., 0] if self.n_outputs == 1 else A
+        return ids if self._classes is None else self._classes[ids]
+
+    def score(self, X, y):
+        """Accuracy of ``predict`` against y for classifiers (class ids, labels or one-hot rows); R^2 for
+        regressors (1 - residual sum of squares / total sum of squares, averaged over the outputs)."""
+        predicted = self.predict(X)
+        y = np.asarray(y)
+        if self.is_classifier:
+            if self.output == "softmax" and y.ndim == 2 and y.shape[1] == self.n_outputs:
+                y = y.argmax(axis=1) if self._classes is None else self._classes[y.argmax(axis=1)]
+            if y.shape != predicted.shape:
+                raise ValueError(f"y has shape {y.shape}, but the predictions have shape {predicted.shape}")
+            return float(np.mean(predicted == y))
+        Y, A = y.reshape(len(y), -1).astype(np.float64), predicted.reshape(len(predicted), -1)
+        if Y.shape != A.shape:
+            raise ValueError(f"y has shape {y.shape}, but the predictions have shape {predicted.shape}")
+        total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+        residual = ((Y - A) ** 2).sum(axis=0)
+        return float(np.mean(np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), 0.0)))
+
+    @property
+    def classes(self):
+        """The labels of a classifier's classes, in output order (None: the ids 0..k-1)."""
+        return self._classes
+
+    @classes.setter
+    def classes(self, labels):
+        if labels is None:
+            self._classes = None
+            return
+        labels = np.asarray(labels)
+        expected = 2 if self.output == "sigmoid" and self.n_outputs == 1 else self.n_outputs
+        if not self.is_classifier or labels.ndim != 1 or len(labels) != expected:
+            raise ValueError(f"classes must be {expected} labels for this network's {self.n_outputs} x {self.output!r} "
+                             f"outputs, got {labels.tolist()[:10]!r}" if self.is_classifier else
+                             f"classes are for classifiers (softmax or sigmoid outputs), not {self.output!r}")
+        if labels.dtype.kind not in "Uiuf" or len(set(labels.tolist())) != len(labels):
+            raise ValueError(f"classes must be distinct strings or numbers, got {labels.tolist()[:10]!r}")
+        self._classes = labels
 
     # ----- description ----------------------------------------------------------------------------
     def summary(self):
@@ -311,186 +359,34 @@ class Network:
         return "\n".join(out)
 
     def __repr__(self):
+        classes = "" if self._classes is None else f", classes={self._classes.tolist()}"
         return (f"Network({self.sizes}, activations={self.activations}, "
-                f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r})")
+                f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r}{classes})")
 
     # ----- persistence ----------------------------------------------------------------------------
     def save(self, path):
-        """Write the network to ``path`` (.npz, no pickle) atomically: a temp file beside it
-        (``.{name}.{pid}.nn-save.tmp``), flushed to disk, then renamed over ``path``. The file keeps the
-        mode of the file it replaces; a new one gets 0o666 less the umask. Temp files of ``path`` left by
-        saves that were killed are removed first."""
-        path = os.fspath(path)
-        arrays = {
-            "format": np.array(FORMAT_NAME),
-            "format_version": np.array(FORMAT_VERSION),
+        """Write the network to ``path`` (.npz, no pickle; see nn.modelfile): its sizes, activations,
+        dtype and theta, its ``classes`` and ``metadata``. Atomic: a crash mid-save leaves the old file."""
+        modelfile.write(path, {
             "sizes": np.array(self.sizes, dtype=np.int64),
             "activations": np.array(self.activations),
             "dtype": np.array(np.dtype(self.dtype).name),
             "theta": self._theta,
-        }
-        with _SAVE_LOCK:  # one save at a time in this process: a temp file with our pid is never in use
-            _remove_stale_temp_files(path)
-            tmp = _temp_file_name(path, os.getpid())
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    if os.path.exists(path):
-                        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-                    np.savez(f, **arrays)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+        }, classes=self.classes, metadata=self.metadata)
 
     @classmethod
     def load(cls, path, backend=None):
         """Read a network written by ``save``. A corrupt, truncated or foreign file raises ValueError naming
         it; the file's claims (sizes, array headers) are checked before anything is allocated from them."""
         path = os.fspath(path)
+        model = modelfile.read(path)
+        layers = [Dense(n_in, n_out, act) for n_in, n_out, act in zip(model["sizes"], model["sizes"][1:],
+                                                                      model["activations"])]
+        net = cls(layers, dtype=model["dtype"], backend=backend)
         try:
-            with zipfile.ZipFile(path) as archive:
-                sizes, activations, dtype, theta = _read_model(archive, os.path.getsize(path))
-        except FileNotFoundError:
-            raise
-        except _BadModelFile as exc:
-            raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
-        except (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error, struct.error) as exc:
-            # RuntimeError: an encrypted member; NotImplementedError (a RuntimeError): an unknown compression
-            raise ValueError(f"{path} is not a readable nn model file ({type(exc).__name__}: {exc})") from None
-        layers = [Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], activations)]
-        net = cls(layers, dtype=dtype, backend=backend)
-        try:
-            net.theta = theta
+            net.theta = model["theta"]
+            net.classes = model["classes"]
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
+        net.metadata = model["metadata"]
         return net
-
-
-# ----- writing a model file -------------------------------------------------------------------------------
-TEMP_SUFFIX = ".nn-save.tmp"
-_SAVE_LOCK = threading.Lock()
-
-
-def _temp_file_name(path, pid):
-    folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.{pid}{TEMP_SUFFIX}")
-
-
-def _remove_stale_temp_files(path):
-    """Remove the temp files of ``path`` whose saving process is gone (a save killed mid-write), and
-    this process's own (only one save runs at a time here, so it is from a dead process with our pid)."""
-    if os.name != "posix":  # os.kill(pid, 0) asks "are you there?" only on POSIX; on Windows it kills
-        return
-    folder, name = os.path.split(os.path.abspath(path))
-    prefix = f".{name}."
-    for entry in os.listdir(folder):
-        pid = entry[len(prefix):-len(TEMP_SUFFIX)]
-        if entry.startswith(prefix) and entry.endswith(TEMP_SUFFIX) and pid.isdigit() and int(pid) > 0:
-            if int(pid) == os.getpid() or not _process_is_running(int(pid)):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(folder, entry))
-
-
-def _process_is_running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process; not a pid at all: leave it be
-        return True
-    return True
-
-
-# ----- reading a model file -------------------------------------------------------------------------------
-# A model file is a zip of .npy members, and every size in it is a claim: a 1.6 KB file can declare
-# 12000x12000 layers, an .npy header 10^12 values. Each claim is checked against what the zip can hold
-# before anything is allocated from it: the zip's own sizes against the file's size and what compression
-# can deliver (deflate gives at most about 1032:1), each header against its member's size, theta's
-# length against the sizes.
-MODEL_FIELDS = {  # member: (dtype kinds accepted, dimensions, what that is)
-    "format": ("U", 0, "a string"), "format_version": ("iu", 0, "an integer"),
-    "sizes": ("iu", 1, "a 1-d array of integers"), "activations": ("U", 1, "a 1-d array of strings"),
-    "dtype": ("U", 0, "a string"), "theta": ("f", 1, "a 1-d array of floats"),
-}
-MAX_EXPANSION = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1100}  # uncompressed / compressed bytes
-NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-
-
-class _BadModelFile(Exception):
-    """What is wrong with a model file; Network.load names the file."""
-
-
-def _read_model(archive, file_size):
-    """(sizes, activations, dtype name, theta) of an open model file, each checked."""
-    def read(name, shape=None):
-        return _read_member(archive, name, file_size, shape)
-
-    name = str(read("format"))
-    if name != FORMAT_NAME:
-        raise _BadModelFile(f"its format is {name!r}, expected {FORMAT_NAME!r}")
-    version = int(read("format_version"))
-    if not 1 <= version <= FORMAT_VERSION:
-        raise _BadModelFile(f"it has format version {version}; this nn reads 1 to {FORMAT_VERSION}")
-    sizes = [int(n) for n in read("sizes")]  # Python ints: the parameter count cannot overflow
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise _BadModelFile(f"sizes must be at least two positive integers, got {sizes}")
-    activations = [str(a) for a in read("activations")]
-    if len(activations) != len(sizes) - 1:
-        raise _BadModelFile(f"{len(sizes)} sizes need {len(sizes) - 1} activations, got {len(activations)}")
-    unknown = sorted(set(activations) - set(ACTIVATIONS))
-    if unknown:
-        raise _BadModelFile(f"unknown activations {unknown}; expected some of {', '.join(ACTIVATIONS)}")
-    dtype = str(read("dtype"))
-    if dtype not in ("float64", "float32"):
-        raise _BadModelFile(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    return sizes, activations, dtype, read("theta", shape=(n_params,))
-
-
-def _read_member(archive, name, file_size, shape=None):
-    """The array ``name``.npy of ``archive``. Its zip sizes, then its header (dtype, dimensions, and
-    ``shape`` if given), then the header's size against the member's, are checked before its values
-    are read, and exactly as many bytes as the header promises must follow."""
-    try:
-        info = archive.getinfo(name + ".npy")
-    except KeyError:
-        raise _BadModelFile(f"it has no {name!r} array") from None
-    expansion = MAX_EXPANSION.get(info.compress_type)
-    if expansion is None:
-        raise _BadModelFile(f"{name} is compressed with method {info.compress_type}; expected stored or deflated")
-    if info.compress_size > file_size or info.file_size > expansion * info.compress_size:
-        raise _BadModelFile(f"{name} claims {info.file_size} bytes from {info.compress_size} stored bytes "
-                            f"in a file of {file_size}: more than the file can hold")
-    with archive.open(info) as stream:
-        dtype, found_shape = _read_npy_header(stream, name)
-        kinds, ndim, expected = MODEL_FIELDS[name]
-        if dtype.kind not in kinds or dtype.itemsize == 0 or len(found_shape) != ndim:
-            raise _BadModelFile(f"{name} is a {len(found_shape)}-d array of {dtype}; expected {expected}")
-        if shape is not None and found_shape != shape:
-            raise _BadModelFile(f"{name} has shape {found_shape}, but the sizes need {shape}")
-        n_bytes = math.prod(found_shape) * dtype.itemsize
-        if n_bytes != info.file_size - stream.tell():
-            raise _BadModelFile(f"the header of {name} promises {n_bytes} bytes of values, "
-                                f"but the member holds {info.file_size - stream.tell()}")
-        data = stream.read(n_bytes)
-        if len(data) != n_bytes or stream.read(1):  # reading to the end checks the zip's CRC
-            raise _BadModelFile(f"{name} is truncated or corrupt")
-    return np.frombuffer(data, dtype=dtype).reshape(found_shape)
-
-
-def _read_npy_header(stream, name):
-    """(dtype, shape) from the .npy header at the start of ``stream``; data in C order (or 1-d)."""
-    try:
-        reader = NPY_HEADER_READERS.get(np.lib.format.read_magic(stream))
-        if reader is None:
-            raise ValueError("an .npy format version this nn does not read")
-        shape, fortran_order, dtype = reader(stream)
-    except Exception as exc:  # a crafted header reaches many errors inside NumPy's parser: all mean "corrupt"
-        raise _BadModelFile(f"{name} has an unreadable .npy header ({type(exc).__name__}: {exc})") from None
-    if dtype.hasobject or min(shape, default=0) < 0 or (fortran_order and len(shape) > 1):
-        raise _BadModelFile(f"{name} has an unusable .npy header (dtype {dtype}, shape {shape})")
-    return dtype, shape

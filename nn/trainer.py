@@ -9,6 +9,7 @@ import math
 import sys
 import threading
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -22,6 +23,7 @@ from .validation import (as_numeric, check_fraction, check_int, check_number, ch
 
 
 MAX_ORDER_ENTRIES = 1 << 22  # shuffle orders drawn at once (32 MB of indices)
+DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # else mse
 
 
 class TrainingDiverged(FloatingPointError):
@@ -106,18 +108,22 @@ class Trainer:
     """Trains a Network with a loss and an optimizer by mini-batch gradient descent.
 
     ``batch_size=1`` is the lessons' per-sample SGD; ``batch_size=None`` is full batch.
-    ``loss`` defaults to cross_entropy for a softmax output and mse otherwise. ``optimizer`` is an
-    Optimizer or a name (sgd, momentum, rmsprop, adam) with that optimizer's defaults.
+    ``loss`` defaults to the one that goes with the output (DEFAULT_LOSS: cross_entropy for softmax,
+    binary_cross_entropy for sigmoid, mse otherwise). ``optimizer`` is an Optimizer or a name (sgd,
+    momentum, rmsprop, adam) with that optimizer's default learning rate; by default Adam (0.001).
     """
 
-    def __init__(self, net, loss=None, optimizer="sgd", batch_size=32, seed=None):
+    def __init__(self, net, loss=None, optimizer="adam", batch_size=32, seed=None):
         if not isinstance(net, Network):
             raise TypeError(f"net must be an nn.Network, got {net!r}")
         self.net = net
         if loss is None:
-            loss = "cross_entropy" if net.output == "softmax" else "mse"
+            loss = DEFAULT_LOSS.get(net.output, "mse")
         self.loss = check_name("loss", loss, LOSSES)
         check_loss_output(self.loss, net.output)
+        if self.loss == "mse" and net.output == "softmax":
+            warnings.warn("mse on a softmax output learns slowly (its gradient vanishes as the outputs saturate); "
+                          "use loss='cross_entropy', the loss softmax is made for", stacklevel=2)
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[check_name("optimizer", optimizer, OPTIMIZERS)]()
         if not isinstance(optimizer, Optimizer):

@@ -10,6 +10,9 @@ from nn.functions import LOSS_OUTPUT
 
 from conftest import MNIST_DIR, mnist_available, random_problem
 
+# Every loss with every output, softmax with mse included (nn warns about that pair: it learns slowly).
+pytestmark = pytest.mark.filterwarnings("ignore:mse on a softmax output")
+
 BATCH_SIZES = [1, 7, 32, None]
 PAIRS = [(loss, out) for loss in sorted(nn.LOSSES) for out in sorted(nn.ACTIVATIONS) if LOSS_OUTPUT[loss] in (None, out)]
 OPTIMIZERS = [lambda: nn.SGD(0.05), lambda: nn.SGD(0.05, weight_decay=0.01), lambda: nn.Momentum(0.05, 0.9),

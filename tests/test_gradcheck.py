@@ -66,7 +66,7 @@ def test_gradcheck_eps_must_be_a_positive_number(rng, eps):
 
 def test_gradcheck_refuses_gradients_that_overflow(rng):
     """Finite weights whose loss overflows (huge inputs through an identity layer, mse): no figure."""
-    net = nn.Network([3, 2], activation="identity", seed=1)
+    net = nn.Network([3, 2], activation="identity", output="identity", seed=1)
     X = np.full((2, 3), 1e200)
     with pytest.raises(ValueError, match="not finite"):
         nn.gradcheck(net, X, np.zeros((2, 2)), "mse")

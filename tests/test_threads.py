@@ -11,6 +11,9 @@ import nn
 from nn import _core
 from nn.backends import compiled
 
+# Every loss with every output, softmax with mse included (nn warns about that pair: it learns slowly).
+pytestmark = pytest.mark.filterwarnings("ignore:mse on a softmax output")
+
 blas_controlled = pytest.mark.skipif(compiled._openblas() is None,
                                      reason="the BLAS behind SciPy is not an OpenBLAS whose threads nn can set")
 

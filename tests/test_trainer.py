@@ -290,7 +290,7 @@ def test_an_update_that_overflows_the_weights_is_divergence_even_if_the_loss_was
     the loss is finite, but the weights are not. fit raises and keeps the epoch's start."""
     X = np.full((4, 3), 1e10)
     y = np.ones((4, 2))
-    net = nn.Network([3, 2], activation="identity", seed=0, backend=backend)
+    net = nn.Network([3, 2], activation="identity", output="identity", seed=0, backend=backend)
     start = net.theta
     trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(1e300), batch_size=batch_size, seed=0)
     assert np.isfinite(trainer.evaluate(X, y)["loss"])
@@ -320,7 +320,7 @@ def test_early_stopping_that_never_improves_keeps_finite_weights(backend, rng):
     """The monitored validation loss is inf every epoch (inputs that overflow the outputs): no epoch is
     ever "best", and stopping must not write NaN (no best weights) into the network."""
     X, y = blobs(rng)
-    net = nn.Network([4, 8, 1], activation="identity", seed=0, backend=backend)
+    net = nn.Network([4, 8, 1], activation="identity", output="identity", seed=0, backend=backend)
     trainer = nn.Trainer(net, loss="mse", optimizer=nn.SGD(1e-4), seed=0)
     X_val = np.full((5, 4), 1e300)
     history = trainer.fit(X, y.astype(float), epochs=10, validation_data=(X_val, np.zeros(5)),

@@ -13,6 +13,9 @@ from nn.functions import ACTIVATIONS, LOSS_OUTPUT, loss_value, output_delta
 
 from conftest import random_problem
 
+# Every loss with every output, softmax with mse included (nn warns about that pair: it learns slowly).
+pytestmark = pytest.mark.filterwarnings("ignore:mse on a softmax output")
+
 PAIRS = [(loss, out) for loss in sorted(nn.LOSSES) for out in sorted(ACTIVATIONS) if LOSS_OUTPUT[loss] in (None, out)]
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 
