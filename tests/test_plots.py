@@ -175,6 +175,18 @@ def point_sets(ax):
     return [c for c in ax.collections if type(c) is PathCollection]
 
 
+def marker_of(points):
+    """The marker ("o", "X", ...) a scatter plot draws (scatter keeps the marker's transformed path)."""
+    from matplotlib.markers import MarkerStyle
+
+    path = points.get_paths()[0]
+    for marker in "os^vDXx+":
+        style = MarkerStyle(marker)
+        expected = style.get_path().transformed(style.get_transform())
+        if expected.vertices.shape == path.vertices.shape and np.allclose(expected.vertices, path.vertices):
+            return marker
+
+
 def test_decision_boundary_names_the_axes_and_the_classes(tmp_path):
     X, y = gender()
     net = nn.Network([2, 2, 1], activation="sigmoid", output="sigmoid", seed=0)
@@ -205,6 +217,7 @@ def test_decision_boundary_draws_the_test_points_as_crosses(tmp_path):
     training, test = point_sets(ax)
     np.testing.assert_allclose(training.get_offsets(), X)
     np.testing.assert_allclose(test.get_offsets(), X_test)
+    assert (marker_of(training), marker_of(test)) == ("o", "X")
     assert legend_texts(ax) == ["upper moon", "lower moon", "training", "test"]
     assert [h.get_marker() for h in ax.get_legend().legend_handles[2:]] == ["o", "X"]
     accuracy = np.mean(net.predict(X_test) == y_test)
