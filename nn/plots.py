@@ -144,6 +144,8 @@ def _points(name_X, name_y, X, y):
         raise ValueError(f"decision_boundary needs 2-D inputs, {name_X} has shape {X.shape}")
     if len(y) != len(X):
         raise ValueError(f"{name_y} has {len(y)} labels but {name_X} has {len(X)} rows")
+    if len(y) and y.min() < 0:
+        raise ValueError(f"{name_y} must hold class ids 0, 1, ..., got {y.min()}")
     return X, y
 
 
@@ -153,6 +155,15 @@ def _names(argument, names, count, what):
     return [str(name) for name in names]
 
 
+def _class_regions(net, points, resolution):
+    """The class the network assigns at each node of a ``resolution`` x ``resolution`` grid spanning
+    the points (n, 2) with a tenth of their range to spare: gx, gy, classes, each (resolution, resolution)."""
+    pad = 0.1 * np.ptp(points, axis=0) + 1e-9
+    (x0, y0), (x1, y1) = points.min(axis=0) - pad, points.max(axis=0) + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    return gx, gy, net.predict(np.c_[gx.ravel(), gy.ravel()]).reshape(gx.shape)
+
+
 def decision_boundary(net, X, y, path=None, resolution=300, *, X_test=None, y_test=None,
                       feature_names=None, class_names=None):
     """The classes a 2-D classifier assigns over the plane (each class's region in a pale shade of
@@ -160,8 +171,8 @@ def decision_boundary(net, X, y, path=None, resolution=300, *, X_test=None, y_te
     as circles, test points ``X_test`` (m, 2), ``y_test`` (m,) (optional) as crosses.
 
     feature_names: the names of the two inputs, for the axes (default "x1", "x2"); class_names: a
-    name for each class id 0, 1, ... for the legend (default "class 0", "class 1", ...). The title gives the training
-    accuracy and, with test points, the test accuracy."""
+    name for each class id 0, 1, ... for the legend (default "class 0", "class 1", ...). The title
+    gives the training accuracy and, with test points, the test accuracy."""
     plt = _pyplot()
     X, y = _points("X", "y", X, y)
     if (X_test is None) != (y_test is None):
@@ -170,20 +181,16 @@ def decision_boundary(net, X, y, path=None, resolution=300, *, X_test=None, y_te
         X_test, y_test = _points("X_test", "y_test", X_test, y_test)
     feature_names = _names("feature_names", ("x1", "x2") if feature_names is None else feature_names, 2,
                            "one for each input")
-    everything = X if X_test is None else np.r_[X, X_test]
-    pad = 0.1 * np.ptp(everything, axis=0) + 1e-9
-    (x0, y0), (x1, y1) = everything.min(axis=0) - pad, everything.max(axis=0) + pad
-    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
-    regions = net.predict(np.c_[gx.ravel(), gy.ravel()]).reshape(gx.shape)
-    n_classes = max(int(y.max()) + 1, int(regions.max()) + 1, 2, 0 if y_test is None else int(y_test.max()) + 1)
-    default_names = [f"class {k}" for k in range(n_classes)]
-    class_names = _names("class_names", default_names if class_names is None else class_names, n_classes,
-                         f"one for each class id 0 to {n_classes - 1}")
-    colours = [_class_colour(k) for k in range(n_classes)]
+    gx, gy, regions = _class_regions(net, X if X_test is None else np.r_[X, X_test], resolution)
+    n_classes = max(2, int(y.max()) + 1, int(regions.max()) + 1, 0 if y_test is None else int(y_test.max()) + 1)
+    if class_names is None:
+        class_names = [f"class {k}" for k in range(n_classes)]
+    class_names = _names("class_names", class_names, n_classes, f"one for each class id 0 to {n_classes - 1}")
+    colours = [_class_colour(k) for k in range(len(class_names))]
 
     size = 60 if len(X) <= 50 else 28  # the lessons' four people should not look like dust
     fig, ax = plt.subplots(figsize=(7, 5))
-    ax.contourf(gx, gy, regions, levels=np.arange(n_classes + 1) - 0.5, colors=colours, alpha=0.3)
+    ax.contourf(gx, gy, regions, levels=np.arange(len(colours) + 1) - 0.5, colors=colours, alpha=0.3)
     ax.scatter(X[:, 0], X[:, 1], c=[colours[k] for k in y], marker="o", s=size, edgecolors="k", linewidths=0.6)
     title = f"decision boundary\ntraining accuracy {np.mean(net.predict(X) == y):.1%}"
     if X_test is not None:

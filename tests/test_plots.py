@@ -239,6 +239,15 @@ def test_decision_boundary_errors_name_the_argument():
         plots.decision_boundary(net, X, y, X_test=np.ones((4, 3)), y_test=y)
     with pytest.raises(ValueError, match="y_test has 3 labels but X_test has 4 rows"):
         plots.decision_boundary(net, X, y, X_test=X, y_test=y[:3])
+    with pytest.raises(ValueError, match="y must hold class ids 0, 1, ..., got -1"):
+        plots.decision_boundary(net, X, 2 * y - 1)
+
+
+def test_decision_boundary_lists_every_named_class():
+    X, y = xor()
+    net = nn.Network([2, 4, 1], activation="tanh", output="sigmoid", seed=1)  # untrained: one class or two
+    fig = plots.decision_boundary(net, X, np.zeros(4), class_names=["no", "yes", "maybe"])
+    assert legend_texts(fig.axes[0]) == ["no", "yes", "maybe", "training"]
 
 
 def test_matplotlib_is_imported_only_when_a_figure_is_asked_for():
