@@ -5,11 +5,16 @@ Build modes, chosen by environment variables at build time:
 - NN_SANITIZE=1: those checks, and AddressSanitizer with UndefinedBehaviorSanitizer (-O1 -g). The
   module then needs the sanitizer runtimes loaded first: run Python with
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" (see .ci/run).
+- NN_REQUIRE_CORE=1: a core that fails to compile fails the build (CI). By default the build goes on
+  without it (no C compiler, say): nn is installed and runs on its NumPy reference backend.
 """
 import os
+import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import BaseError, CCompilerError
 
 
 def flag(name):
@@ -40,9 +45,35 @@ compile_args.append("-pthread")
 link_args.append("-pthread")
 
 extensions = [Extension("nn._core", ["src/_core.pyx"], extra_compile_args=compile_args, extra_link_args=link_args)]
+
+
+class build_ext_or_explain(build_ext):
+    """build_ext, and when an optional extension fails to compile or link: no module from an earlier
+    build left in its place, and a message that says what it means (setuptools then goes on without it)."""
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except (CCompilerError, BaseError) as exc:  # what setuptools forgives an optional extension
+            if not ext.optional:
+                raise
+            stale = self.get_ext_fullpath(ext.name)
+            if os.path.exists(stale):
+                os.remove(stale)
+            print(f"\n*** nn: the compiled core ({ext.name}) was NOT built: {exc}\n"
+                  "*** nn works without it, on its NumPy reference backend (slower); `nn info` says which backend\n"
+                  "*** loads. To build the core, install a C compiler (gcc or clang; on Debian/Ubuntu:\n"
+                  "*** apt install build-essential python3-dev) and install nn again.\n",
+                  file=sys.stderr, flush=True)
+            raise
 # One build folder per mode (generated C, objects, the module): cythonize and build_ext skip a file
 # newer than its sources, so a shared folder would hand out the last mode's build.
 build_base = os.path.join("build", "sanitize" if sanitize else "debug" if debug else "release")
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython")),
-      options={"build": {"build_base": build_base}})
+ext_modules = cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython"))
+# Set after cythonize, which makes new Extensions without the flag (Cython 3.3: optional=True given to
+# Extension is lost). Optional: a failed compile or link is a message, not the end of the install.
+for ext in ext_modules:
+    ext.optional = not flag("NN_REQUIRE_CORE")
+
+setup(cmdclass={"build_ext": build_ext_or_explain}, ext_modules=ext_modules, options={"build": {"build_base": build_base}})
