@@ -6,7 +6,7 @@ stored on disk in chunks that never all sit in memory.
     python examples/cluster_search.py --quick              # smaller grid and data (the tests run this)
 
 nn brings no engine of its own. The search is scikit-learn's GridSearchCV, sent to the cluster's
-workers by joblib's "dask" backend; every worker needs nn installed (``pip install "nn[dask]"``), and
+workers by joblib's "dask" backend; every worker needs nn installed (``pip install "nn-lessons[dask]"``), and
 each trains one candidate at a time on its own share of the cores. The out-of-core part streams a
 dask.array, one block at a time, through ``partial_fit``: one pass over each block, the network and its
 optimizer going on exactly where the last block left them.

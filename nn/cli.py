@@ -19,7 +19,7 @@ from .optimizers import OPTIMIZERS
 from .trainer import EarlyStopping, Trainer, TrainingDiverged, WeightTrace
 
 DATASETS = ["mnist", *TOY_SETS]
-PLOT_EXTRA = 'pip install "nn[plot]"'
+PLOT_EXTRA = 'pip install "nn-lessons[plot]"'
 
 
 # ----- the parser: argument types that refuse bad values before anything is loaded ---------------------
@@ -78,14 +78,16 @@ def _parser():
     train.add_argument("--dataset", default="mnist", choices=DATASETS)
     train.add_argument("--data", help="folder of MNIST IDX files (default: the sample bundled with nn)")
     train.add_argument("--hidden", type=_integer(1), nargs="+", default=None,
-                       help="hidden layer sizes (default: 128 for mnist, 16 16 for the 2-D sets, 2 for gender/xor)")
+                       help=f"hidden layer sizes (default: {_defaults_help('hidden')})")
     train.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
-                       help="hidden activation (default: relu; sigmoid for gender/xor)")
-    train.add_argument("--epochs", type=_integer(1), default=None,
-                       help="(default: 20 for mnist, more for the toy sets)")
-    train.add_argument("--batch-size", type=_integer(1), default=None, help="(default: 16; 1 for gender)")
-    train.add_argument("--learning-rate", type=_positive, default=None, help="(default: 0.1, or the optimizer's)")
-    train.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
+                       help=f"hidden activation (default: {_defaults_help('activation')})")
+    train.add_argument("--epochs", type=_integer(1), default=None, help=f"(default: {_defaults_help('epochs')})")
+    train.add_argument("--batch-size", type=_integer(1), default=None,
+                       help=f"(default: {_defaults_help('batch_size')})")
+    train.add_argument("--learning-rate", type=_positive, default=None,
+                       help=f"(default with sgd: {_defaults_help('learning_rate')}; momentum: a tenth of that; "
+                            "rmsprop and adam: 0.001)")
+    train.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS), help="(default: sgd)")
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     train.add_argument("--backend", default=None, choices=list(backends.NAMES))
     train.add_argument("--seed", type=_integer(0), default=0)
@@ -198,6 +200,15 @@ TOY_DEFAULTS = {
 }
 
 
+def _defaults_help(field):
+    """The default of ``field`` for each dataset, for --help: 'mnist 20, gender 1000, ...'."""
+    def shown(value):
+        return " ".join(map(str, value)) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) \
+            else str(value)
+    tables = {"mnist": MNIST_DEFAULTS, **TOY_DEFAULTS}
+    return ", ".join(f"{name} {shown(getattr(defaults, field))}" for name, defaults in tables.items())
+
+
 def _load(args):
     """(X, y, X_test, y_test, the dataset's Defaults)."""
     if args.dataset == "mnist":
@@ -218,6 +229,17 @@ def _given(value, default):
     return default if value is None else value
 
 
+def _default_rate(optimizer, defaults):
+    """The learning rate of ``optimizer`` when none is given: the dataset's for SGD; for momentum the
+    same step once the velocity has built up (v -> g / (1 - 0.9), so a tenth of it); for RMSprop and
+    Adam, which scale their steps themselves, their own default (0.001)."""
+    if optimizer == "sgd":
+        return defaults.learning_rate
+    if optimizer == "momentum":
+        return defaults.learning_rate * (1 - 0.9)
+    return OPTIMIZERS[optimizer]().learning_rate
+
+
 def _trainer(args, X, y, defaults):
     """The Trainer of a new network (trainer.net), from the options and the dataset's defaults."""
     activation = args.activation or defaults.activation
@@ -225,11 +247,8 @@ def _trainer(args, X, y, defaults):
     n_out = 10 if args.dataset == "mnist" else (1 if output == "sigmoid" else int(np.max(y)) + 1)
     net = Network([X.shape[1], *(args.hidden or defaults.hidden), n_out], activation=activation, output=output,
                   dtype=args.dtype, seed=args.seed, backend=args.backend)
-    optimizer_class = OPTIMIZERS[args.optimizer]
-    optimizer = optimizer_class(learning_rate=args.learning_rate) if args.learning_rate is not None else (
-        optimizer_class(learning_rate=defaults.learning_rate) if args.optimizer in ("sgd", "momentum")
-        else optimizer_class())
-    return Trainer(net, loss=defaults.loss, optimizer=optimizer,
+    rate = _given(args.learning_rate, _default_rate(args.optimizer, defaults))
+    return Trainer(net, loss=defaults.loss, optimizer=OPTIMIZERS[args.optimizer](learning_rate=rate),
                    batch_size=_given(args.batch_size, defaults.batch_size), seed=args.seed)
 
 
@@ -305,6 +324,14 @@ def _augmentation(args, epochs, optimizer, callbacks):
     return augment, fine_tune
 
 
+PLOT_NAMES = {  # dataset: (its two features, its classes) for the decision boundary's axes and legend
+    "gender": (("weight - 135 (lb)", "height - 66 (in)"), ("male", "female")),
+    "xor": (("x1", "x2"), ("0 (x1 = x2)", "1 (x1 != x2)")),
+    "spirals": (("x1 (standardized)", "x2 (standardized)"), None),
+    "moons": (("x1 (standardized)", "x2 (standardized)"), ("upper moon", "lower moon")),
+}
+
+
 def _train_plots(folder, dataset, net, history, trace, X, y, X_test, y_test, predictions):
     from . import plots
 
@@ -312,10 +339,15 @@ def _train_plots(folder, dataset, net, history, trace, X, y, X_test, y_test, pre
     plots.training_curves(history, os.path.join(folder, "curves.png"))
     written = ["curves.png"]
     if trace is not None:
-        plots.weight_trace(trace, os.path.join(folder, "weight.png"))
+        steps_per_epoch = None if history.interrupted or not len(history) else len(trace.weights) // len(history)
+        plots.weight_trace(trace, os.path.join(folder, "weight.png"), steps_per_epoch=steps_per_epoch)
         written.append("weight.png")
     if X.shape[1] == 2 and net.is_classifier:
-        plots.decision_boundary(net, X, y, os.path.join(folder, "boundary.png"))
+        feature_names, class_names = PLOT_NAMES.get(dataset, (None, None))
+        separate_test = X_test is not X  # gender and xor: the four samples are their own test set
+        plots.decision_boundary(net, X, y, os.path.join(folder, "boundary.png"),
+                                X_test=X_test if separate_test else None, y_test=y_test if separate_test else None,
+                                feature_names=feature_names, class_names=class_names)
         written.append("boundary.png")
     if dataset == "mnist":
         written += _mnist_plots(folder, X_test, y_test, predictions)

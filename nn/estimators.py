@@ -2,7 +2,7 @@
 
 They take the parameters users know from scikit-learn's MLPClassifier / MLPRegressor, and sit in a
 Pipeline, GridSearchCV, cross_val_score or anything built on them (Dask-ML, Ray Tune). Needs
-scikit-learn (``pip install "nn[sklearn]"``); ``import nn`` does not.
+scikit-learn (``pip install "nn-lessons[sklearn]"``); ``import nn`` does not.
 
 Fitted state: ``network_`` (the trained nn.Network), ``n_features_in_``, ``feature_names_in_`` (from a
 DataFrame), ``n_iter_`` (epochs run), ``loss_curve_`` (training loss per epoch, weighted when sample or
@@ -23,7 +23,7 @@ try:
     from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - exercised by the test that hides scikit-learn
-    raise ImportError('nn.Classifier and nn.Regressor need scikit-learn: pip install "nn[sklearn]"') from exc
+    raise ImportError('nn.Classifier and nn.Regressor need scikit-learn: pip install "nn-lessons[sklearn]"') from exc
 
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer

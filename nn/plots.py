@@ -1,4 +1,4 @@
-"""Figures (matplotlib, the optional extra ``nn[plot]``, imported only when a figure is asked for).
+"""Figures (matplotlib, the optional extra ``nn-lessons[plot]``, imported only when a figure is asked for).
 
 Each function returns the matplotlib Figure; with ``path`` it also writes it (PNG by the file name).
 """
@@ -14,7 +14,7 @@ def _pyplot():
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plots need matplotlib: pip install 'nn[plot]' (or pip install matplotlib)") from None
+        raise ImportError("plots need matplotlib: pip install 'nn-lessons[plot]' (or pip install matplotlib)") from None
     return plt
 
 

@@ -271,7 +271,7 @@ def test_plots_without_matplotlib_say_how_to_install_it(capsys, tmp_path, monkey
     status, out, err = nn_main(capsys, *args, "--plots", str(tmp_path / "figures"))
     assert (status, out) == (2, "")
     assert err == (f"nn {name}: error: --plots: the figures need matplotlib, which is not installed: "
-                   'pip install "nn[plot]"\n')
+                   'pip install "nn-lessons[plot]"\n')
 
 
 def test_good_output_paths_are_written(capsys, tmp_path):

@@ -205,4 +205,4 @@ def test_import_nn_works_without_scikit_learn_and_says_how_to_get_it():
             "import nn\n"
             "try:\n    nn.Classifier\nexcept ImportError as exc:\n    print(exc)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert 'pip install "nn[sklearn]"' in result.stdout
+    assert 'pip install "nn-lessons[sklearn]"' in result.stdout
