@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, interrupts
+from . import backends, interrupts, progress
 from .functions import LOSSES, check_loss_output, check_name, n_correct
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
@@ -170,7 +170,9 @@ class Trainer:
         validation_data: (X_val, y_val); validation_split: a fraction in (0, 1) of (X, y), taken from
         the end before shuffling, held out for validation. early_stopping: a patience (int) or an
         EarlyStopping. callbacks: callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch,
-        logs)``) run after every epoch; a callback returning True stops training.
+        logs)``) run after every epoch; a callback returning True stops training. verbose: True / 1
+        (a progress bar on a terminal, else one summary line), 2 (a line per epoch), False / 0 (nothing):
+        see nn.progress.
         A NaN/inf loss raises TrainingDiverged and leaves the weights of the last good epoch;
         Ctrl-C ends training early, keeping the weights of the last completed batch.
         """
@@ -186,27 +188,33 @@ class Trainer:
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
         batch_callbacks, callbacks = self._callbacks(callbacks)
+        shown = progress.mode(verbose)
+        if stopper is not None and stopper.monitor == "loss" and validation is None and shown != "silent":
+            print("early stopping watches the training loss (there is no validation data)", file=sys.stderr)
 
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
+        display = progress.Progress(shown, epochs, len(X))
         # Nothing needs Python between epochs: run many epochs in one backend call.
-        per_epoch = verbose or validation is not None or stopper or callbacks or batch_callbacks or augment
+        per_epoch = (display.per_epoch or validation is not None or stopper or callbacks or batch_callbacks
+                     or augment)
         block = 1 if per_epoch else epochs
         epoch = 0
-        with _exclusive(self.net):
+        start = time.perf_counter()
+        with _exclusive(self.net), contextlib.closing(_Closer(display, history, start)):
             self.optimizer.bind(self.net)
             try:
                 while epoch < epochs:
                     n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
                     X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
-                    epoch_logs = self._epochs(X_epoch, Y, weights, epoch, n_block, epochs, verbose, history,
-                                              batch_callbacks)
+                    epoch_logs = self._epochs(X_epoch, Y, weights, epoch, n_block, display, history, batch_callbacks)
                     stop = history.interrupted
                     for logs in epoch_logs:
                         epoch += 1
                         if validation is not None:
                             logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
                         history.append(logs)
+                        display.epoch_done(epoch, logs)
                         if any([bool(cb(epoch, logs)) for cb in callbacks]):
                             stop = True
                         if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
@@ -314,7 +322,7 @@ class Trainer:
             return True
         return False
 
-    def _epochs(self, X, Y, weights, done, n_epochs, epochs, verbose, history, batch_callbacks=()):
+    def _epochs(self, X, Y, weights, done, n_epochs, display, history, batch_callbacks=()):
         """Run ``n_epochs`` epochs (after ``done``); returns the logs of those completed. ``weights``:
         each sample's weight, or None.
 
@@ -330,9 +338,9 @@ class Trainer:
         steps_before = optimizer.steps
         start = time.perf_counter()
         try:
-            if verbose or batch_callbacks:
-                loss_sums, corrects = self._chunked_epoch(backend, X, Y, weights, orders[0], batch_size, done + 1,
-                                                          epochs, snapshot, verbose, batch_callbacks)
+            if display.within_epochs or batch_callbacks:
+                loss_sums, corrects = self._chunked_epoch(backend, X, Y, weights, orders[0], batch_size, snapshot,
+                                                          display, batch_callbacks)
             else:
                 loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
                                                            snapshot, weights=weights)
@@ -361,37 +369,27 @@ class Trainer:
             all_logs.append(logs)
         return all_logs
 
-    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, epoch, epochs, snapshot, verbose,
-                       batch_callbacks):
+    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks):
         """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
         of whole batches to move the progress bar."""
-        from tqdm.auto import tqdm
-
         net = self.net
         backends.save_snapshot(net, self.optimizer, snapshot)
         n_batches = -(-len(order) // batch_size)
         per_chunk = batch_size if batch_callbacks else max(1, -(-n_batches // 50)) * batch_size
         loss_sum, correct = 0.0, 0
-        with tqdm(total=len(order), desc=f"epoch {epoch}/{epochs}", unit="sample", file=sys.stderr,
-                  dynamic_ncols=True, mininterval=0.2, disable=not verbose) as bar:
-            try:
-                for i in range(0, len(order), per_chunk):
-                    chunk = order[i:i + per_chunk]
-                    for cb in batch_callbacks:
-                        cb.on_batch_begin(self, X[chunk], Y[chunk])
-                    chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
-                                                                    batch_size, weights)
-                    loss_sum += chunk_loss
-                    correct += chunk_correct
-                    bar.update(len(chunk))
-            except KeyboardInterrupt as exc:
-                exc.completed = ((), ())
-                raise
-            total = len(order) if weights is None else float(weights.sum())
-            postfix = {"loss": f"{loss_sum / total:.4f}"}
-            if net.is_classifier:
-                postfix["accuracy"] = f"{correct / len(order):.4f}"
-            bar.set_postfix(postfix)
+        try:
+            for i in range(0, len(order), per_chunk):
+                chunk = order[i:i + per_chunk]
+                for cb in batch_callbacks:
+                    cb.on_batch_begin(self, X[chunk], Y[chunk])
+                chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
+                                                                batch_size, weights)
+                loss_sum += chunk_loss
+                correct += chunk_correct
+                display.advance(len(chunk))
+        except KeyboardInterrupt as exc:
+            exc.completed = ((), ())
+            raise
         return [loss_sum], [correct]
 
 
@@ -418,6 +416,16 @@ def _class_weights(class_weight, Y, net):
     else:
         raise TypeError(f"class_weight must be None, 'balanced' or a dict {{class id: weight}}, got {class_weight!r}")
     return table[classes]
+
+
+class _Closer:
+    """Closes a fit's display (the bar, or the summary line) however the fit ends."""
+
+    def __init__(self, display, history, start):
+        self.display, self.history, self.start = display, history, start
+
+    def close(self):
+        self.display.close(self.history, time.perf_counter() - self.start)
 
 
 class WeightTrace:

@@ -172,12 +172,66 @@ def test_ctrl_c_returns_the_history_so_far(rng, verbose):
     assert trainer.optimizer.steps >= 2000 * (1 + len(history))
 
 
-def test_progress_bar_when_verbose(rng, capsys):
+class Terminal:
+    """stderr as a terminal, for the progress bar."""
+
+    def __init__(self):
+        import io
+
+        self.buffer = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+
+def test_one_progress_bar_for_the_whole_fit_on_a_terminal(rng, monkeypatch):
     X, y = blobs(rng)
     _, trainer = make()
-    trainer.fit(X, y, epochs=2, verbose=True)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    trainer.fit(X, y, epochs=30, verbose=True)
+    out = terminal.buffer.getvalue()
+    assert "epoch 30/30" in out and "loss 0." in out and "3600/3600" in out
+    assert out.count("\n") <= 1  # one bar, redrawn in place, left when done
+
+
+def test_a_redirected_fit_writes_one_summary_line(rng, capsys):
+    """stderr is not a terminal (pytest captures it): 1000 epochs, one line, not 1000 finished bars."""
+    X, y = blobs(rng)
+    _, trainer = make()
+    trainer.fit(X, y, epochs=1000, verbose=True)
     err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss=" in err
+    assert err.count("\n") == 1 and err.startswith("1000 epochs in ") and "loss 0." in err
+
+
+def test_verbose_2_is_a_line_per_epoch_and_false_is_silence(rng, capsys):
+    X, y = blobs(rng)
+    _, trainer = make()
+    trainer.fit(X, y, epochs=3, verbose=2, validation_split=0.2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert "val_loss" in lines[-1] and "accuracy" in lines[-1]
+    trainer.fit(X, y, epochs=3, verbose=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ValueError, match="verbose must be"):
+        trainer.fit(X, y, verbose=3)
+
+
+def test_early_stopping_without_validation_says_it_watches_the_training_loss(rng, capsys):
+    X, y = blobs(rng)
+    _, trainer = make()
+    history = trainer.fit(X, y, epochs=500, early_stopping=nn.EarlyStopping(3, min_delta=0.01), verbose=True)
+    err = capsys.readouterr().err
+    assert "early stopping watches the training loss (there is no validation data)" in err
+    assert history.stopped_early and "(stopped early)" in err
+    trainer.fit(X, y, epochs=5, early_stopping=3, validation_split=0.2, verbose=True)
+    assert "watches the training loss" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("call, error, match", [
