@@ -14,8 +14,8 @@ from . import backends, modelfile
 from .functions import ACTIVATIONS, check_name
 from .validation import as_finite, as_numeric, check_dtype, check_int, check_seed, check_X
 
-INITS = ("auto", "he", "glorot", "normal")
-BIAS_INITS = ("zeros", "normal")
+INITS = ("auto", "uniform", "he", "glorot", "normal")
+BIAS_INITS = ("auto", "zeros", "uniform", "normal")
 
 
 class Neuron:
@@ -120,10 +120,12 @@ class Network:
     (default ReLU), the last uses ``output``: by default softmax for several outputs (classes) and
     sigmoid for one (yes / no); say ``output="identity"`` for a regression. (The lessons' networks name
     theirs: ``Network([2, 2, 1], activation="sigmoid")`` is the blogs' all-sigmoid 2-2-1 network.)
-    A list of ``Dense`` gives per-layer control. Weights are drawn from ``seed``:
-    init "auto" (He for ReLU and leaky ReLU, Glorot otherwise), "he" (normal, std sqrt(2/n_in)),
-    "glorot" (uniform, limit sqrt(6/(n_in+n_out))) or "normal" (standard normal, as the blogs).
-    Biases are zero unless ``bias_init="normal"``.
+    A list of ``Dense`` gives per-layer control. Weights are drawn from ``seed``: init "auto"
+    (scikit-learn's MLP: W and b uniform in +-sqrt(f/(n_in+n_out)), f = 2 for a sigmoid layer, else 6),
+    "uniform" (PyTorch's linear layer: W and b uniform in +-1/sqrt(n_in)), "he" (normal, std
+    sqrt(2/n_in)), "glorot" (uniform, limit sqrt(6/(n_in+n_out))) or "normal" (standard normal, as the
+    blogs). Biases: ``bias_init`` "auto" (uniform in the same bound with "auto" and "uniform", else
+    zero), "zeros", "uniform" or "normal" (standard normal).
     ``backend`` is "compiled" or "reference"; by default the ``NN_BACKEND`` environment variable, else
     the compiled core.
 
@@ -132,7 +134,7 @@ class Network:
     """
 
     def __init__(self, layers, activation="relu", output=None, dtype="float64", seed=None,
-                 init="auto", bias_init="zeros", backend=None, classes=None):
+                 init="auto", bias_init="auto", backend=None, classes=None):
         self.dtype = check_dtype(dtype)
         self.init = check_name("init", init, dict.fromkeys(INITS))
         self.bias_init = check_name("bias_init", bias_init, dict.fromkeys(BIAS_INITS))
@@ -201,8 +203,12 @@ class Network:
             shape = (layer.n_in, layer.n_out)
             scheme = self.init
             if scheme == "auto":
-                scheme = "he" if layer.activation in ("relu", "leaky_relu") else "glorot"
-            if scheme == "he":
+                bound = np.sqrt((2.0 if layer.activation == "sigmoid" else 6.0) / (layer.n_in + layer.n_out))
+            else:
+                bound = 1 / np.sqrt(layer.n_in)
+            if scheme in ("auto", "uniform"):
+                W = rng.uniform(-bound, bound, size=shape)
+            elif scheme == "he":
                 W = rng.normal(0.0, np.sqrt(2.0 / layer.n_in), size=shape)
             elif scheme == "glorot":
                 limit = np.sqrt(6.0 / (layer.n_in + layer.n_out))
@@ -211,7 +217,11 @@ class Network:
                 W = rng.standard_normal(size=shape)
             if not w_given:
                 layer.W[...] = W
-            if self.bias_init == "normal" and not b_given:
+            bias = self.bias_init if self.bias_init != "auto" else "uniform" if scheme in ("auto", "uniform") \
+                else "zeros"
+            if bias == "uniform" and not b_given:
+                layer.b[...] = rng.uniform(-bound, bound, size=layer.n_out)
+            elif bias == "normal" and not b_given:
                 layer.b[...] = rng.standard_normal(size=layer.n_out)
 
     # ----- copies: pickle and deepcopy -------------------------------------------------------------

@@ -72,6 +72,11 @@ class History:
         for key, value in logs.items():
             self.logs[key].append(value)
 
+    @property
+    def history(self):
+        """The per-epoch logs as one dict {key: [value per epoch]}, as Keras names it."""
+        return self.logs
+
     def __getitem__(self, key):
         return self.logs[key]
 

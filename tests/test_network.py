@@ -32,16 +32,24 @@ def test_dense_sizes_must_chain():
 
 def test_init_schemes(rng):
     big = [400, 300, 10]
-    he = nn.Network(big, activation="relu", seed=0)
+    default = nn.Network(big, seed=0)  # scikit-learn's: W and b uniform in +-sqrt(6/(n_in+n_out))
+    torch_like = nn.Network(big, seed=0, init="uniform")  # PyTorch's: W and b uniform in +-1/sqrt(n_in)
+    for network, bound in ((default, np.sqrt(6 / 700)), (torch_like, 1 / np.sqrt(400))):
+        for p in (network.layers[0].W, network.layers[0].b):
+            assert np.abs(p).max() <= bound and np.std(p) == pytest.approx(bound / np.sqrt(3), rel=0.1)
+    sigmoid = nn.Network(big, activation="sigmoid", seed=0)
+    assert np.abs(sigmoid.layers[0].W).max() <= np.sqrt(2 / 700) < np.abs(default.layers[0].W).max()
+    he = nn.Network(big, init="he", seed=0)
     assert np.std(he.layers[0].W) == pytest.approx(np.sqrt(2 / 400), rel=0.02)
-    glorot = nn.Network(big, activation="tanh", seed=0)
+    glorot = nn.Network(big, activation="tanh", init="glorot", seed=0)
     limit = np.sqrt(6 / 700)
     assert np.abs(glorot.layers[0].W).max() <= limit
     assert np.std(glorot.layers[0].W) == pytest.approx(limit / np.sqrt(3), rel=0.02)
     normal = nn.Network(big, init="normal", seed=0)
     assert np.std(normal.layers[0].W) == pytest.approx(1.0, rel=0.02)
-    assert all(np.all(layer.b == 0) for layer in he.layers)
+    assert all(np.all(layer.b == 0) for network in (he, glorot, normal) for layer in network.layers)
     assert np.std(nn.Network(big, bias_init="normal", seed=0).layers[0].b) > 0.5
+    assert np.all(nn.Network(big, bias_init="zeros", seed=0).layers[0].b == 0)
 
 
 def test_same_seed_same_weights_in_both_dtypes():

@@ -150,7 +150,7 @@ def test_centred_mean_and_epoch_means():
 
 def test_weight_trace_and_decision_boundary(tmp_path):
     X, y = xor()
-    net = nn.Network([2, 4, 1], activation="tanh", output="sigmoid", seed=1)
+    net = nn.Network([2, 4, 1], activation="tanh", output="sigmoid", seed=1, init="glorot")
     trace = nn.WeightTrace(0, 1, 2)
     nn.Trainer(net, loss="binary_cross_entropy", optimizer=nn.SGD(0.5), batch_size=1, seed=1).fit(
         X, y, epochs=300, callbacks=[trace], verbose=False)
