@@ -413,26 +413,36 @@ cdef inline floating clipped_log(floating a) noexcept nogil:
     return <floating>log(eps if a <= eps else a)
 
 
-cdef double row_loss(int loss, floating* a_row, floating* y_row, Py_ssize_t k) noexcept nogil:
-    """One row's loss: mse mean_j (y - a)^2, binary cross-entropy -mean_j (y log a + (1 - y) log(1 - a)),
-    cross-entropy -sum_j y log a (as nn.functions.ROW_LOSSES)."""
-    cdef Py_ssize_t j
-    cdef double total = 0
-    cdef floating a, y
-    for j in range(k):
-        a = a_row[j]
-        y = y_row[j]
-        if loss == MSE:
-            total += (y - a) * (y - a)
-        elif loss == BINARY_CROSS_ENTROPY:
-            total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
-        elif y != 0 or a != a:
-            total += y * clipped_log(a)
+cdef inline double loss_term(int loss, floating a, floating y) noexcept nogil:
+    """One output's term of a row's loss: (y - a)^2 (mse), y log a + (1 - y) log(1 - a) (binary
+    cross-entropy), y log a (cross-entropy; 0 where y is 0, unless a is NaN: the reference's 0 * log(NaN)
+    is NaN too). finish_loss turns a sum of them into the loss."""
+    if loss == MSE:
+        return (y - a) * (y - a)
+    if loss == BINARY_CROSS_ENTROPY:
+        return y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
+    if y != 0 or a != a:
+        return y * clipped_log(a)
+    return 0
+
+
+cdef inline double finish_loss(int loss, double total, Py_ssize_t k) noexcept nogil:
+    """The loss from a sum of loss_term over k outputs: mse the mean, binary cross-entropy minus the
+    mean, cross-entropy minus the sum."""
     if loss == MSE:
         return total / k
     if loss == BINARY_CROSS_ENTROPY:
         return -total / k
     return -total
+
+
+cdef double row_loss(int loss, floating* a_row, floating* y_row, Py_ssize_t k) noexcept nogil:
+    """One row's loss (as nn.functions.ROW_LOSSES)."""
+    cdef Py_ssize_t j
+    cdef double total = 0
+    for j in range(k):
+        total += loss_term(loss, a_row[j], y_row[j])
+    return finish_loss(loss, total, k)
 
 
 cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k,
@@ -442,29 +452,17 @@ cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_
     sum of w_i times row i's loss (the batch's loss is this over the sum of its weights)."""
     cdef Py_ssize_t i, j
     cdef double total = 0
-    cdef floating a, y
     cdef floating* y_row
     if W != NULL:
         for i in range(n):
             j = rows[i] if rows != NULL else i
             total += W[j] * row_loss(loss, A + i * k, Y + j * k, k)
         return total
-    for i in range(n):
+    for i in range(n):  # unweighted: every term into one sum (the reference's order of rounding)
         y_row = Y + (rows[i] if rows != NULL else i) * k
         for j in range(k):
-            a = A[i * k + j]
-            y = y_row[j]
-            if loss == MSE:
-                total += (y - a) * (y - a)
-            elif loss == BINARY_CROSS_ENTROPY:
-                total += y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
-            elif y != 0 or a != a:  # the reference's 0 * log(NaN) is NaN too
-                total += y * clipped_log(a)
-    if loss == MSE:
-        return total / k
-    if loss == BINARY_CROSS_ENTROPY:
-        return -total / k
-    return -total
+            total += loss_term(loss, A[i * k + j], y_row[j])
+    return finish_loss(loss, total, k)
 
 
 cdef void output_delta(int loss, int activation, floating* A, floating* Y, Py_ssize_t* rows,
