@@ -57,8 +57,17 @@ def test_train_on_the_bundled_sample_and_save(tmp_path):
     assert "training on 6000 images (bundled sample)" in result.stdout
     accuracy = float(result.stdout.split("test accuracy ")[1].split()[0])
     assert accuracy > 0.8
-    assert "epoch 3/3" in result.stderr  # the progress bars
+    assert result.stderr == ""  # no progress bars: stderr is not a terminal
     assert nn.Network.load(model).sizes == [784, 32, 10]
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_bars_only_on_a_terminal(capsys, monkeypatch, terminal):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "3")
+    assert status == 0
+    assert ("epoch 3/3" in err) == terminal
+    assert out.count("test accuracy") == 1 and "\r" not in out
 
 
 def test_info_reports_the_compiled_core():
@@ -248,7 +257,7 @@ def test_a_bad_output_path_stops_before_anything_is_loaded(capsys, tmp_path, mon
 @pytest.mark.parametrize("name", ["train", "predict"])
 @pytest.mark.parametrize("path, message", [
     ("nope", "--data: folder 'nope' does not exist"),
-    ("file", "--data: 'file' is a file; give the folder that holds the MNIST IDX files"),
+    ("file", "--data: 'file' is neither a folder of MNIST IDX files nor a .csv, .npy or .npz file"),
     ("unreadable", "--data: folder 'unreadable' is not readable"),
     ("empty", "empty has no {stem}.gz or {stem} (MNIST IDX files)"),
 ])
