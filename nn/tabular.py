@@ -187,20 +187,20 @@ def target_index(table, target=None):
                      f"(0..{n - 1}), not {target!r}")
 
 
-def numbers(table, i, what="column"):
+def numbers(table, i, what="feature"):
     """Column ``i`` as finite float64 numbers; ValueError naming the column and the first bad cell."""
     values = table.columns[i]
     try:
         values = np.asarray(values, dtype=np.float64)
     except ValueError:
         r = next(r for r, cell in enumerate(values) if not _is_number(cell))
-        cell = values[r]
+        cell = str(values[r])
         found = "is empty" if cell == "" else f"holds {cell!r}"
         raise ValueError(f"{table.path}: {what} {table.column(i)} is not numeric: {table.row(r)} {found}") from None
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         raise ValueError(f"{table.path}: {what} {table.column(i)} must hold finite numbers: {table.row(bad[0])} "
-                         f"holds {table.columns[i][bad[0]]!r}")
+                         f"holds {str(table.columns[i][bad[0]])!r}")
     return values
 
 
@@ -212,9 +212,11 @@ def features_and_target(table, target=None):
     features = [i for i in range(len(table.columns)) if i != t]
     if not features:
         raise ValueError(f"{table.path}: only one column, the target {table.column(t)}: no features to learn from")
-    what = "feature column" if table.kind != "npz" else "feature"
-    X = np.column_stack([numbers(table, i, what) for i in features])
-    return X, table.columns[t], [table.names[i] for i in features], table.names[t]
+    return _features(table, features), table.columns[t], [table.names[i] for i in features], table.names[t]
+
+
+def _features(table, indices):
+    return np.column_stack([numbers(table, i) for i in indices])
 
 
 def model_columns(table, n_features, feature_names=None, target_name=None, target_column=None, target=None):
@@ -225,21 +227,21 @@ def model_columns(table, n_features, feature_names=None, target_name=None, targe
     feature name, columns are taken by name (the target's if present); else by position: the file has
     the features alone, or the features and the target (at ``target_column``, else last)."""
     if target is None and table.header and feature_names and all(name in table.names for name in feature_names):
-        X = np.column_stack([numbers(table, table.names.index(name), "feature column") for name in feature_names])
+        X = _features(table, [table.names.index(name) for name in feature_names])
         y = table.columns[table.names.index(target_name)] if target_name in table.names else None
         return X, y
     n_columns = len(table.columns)
     if target is not None or table.kind == "npz" and "y" in table.names:
-        X, y, _, _ = features_and_target(table, target)
-        _check_width(table, X.shape[1], n_features, "feature columns besides the target")
-        return X, y
+        t = target_index(table, target)
+        what = "features (columns of X)" if table.kind == "npz" else "feature columns besides the target"
+        _check_width(table, n_columns - 1, n_features, what)
+        return _features(table, [i for i in range(n_columns) if i != t]), table.columns[t]
     if n_columns == n_features + 1:
         t = target_column if target_column is not None and 0 <= target_column < n_columns else n_columns - 1
-        features = [i for i in range(n_columns) if i != t]
-        return np.column_stack([numbers(table, i, "feature column") for i in features]), table.columns[t]
+        return _features(table, [i for i in range(n_columns) if i != t]), table.columns[t]
     _check_width(table, n_columns, n_features, "columns" if table.kind != "npz" else "features (columns of X)",
                  target_name)
-    return np.column_stack([numbers(table, i, "feature column") for i in range(n_columns)]), None
+    return _features(table, range(n_columns)), None
 
 
 def _check_width(table, found, expected, what, target_name=None):
@@ -296,7 +298,7 @@ def regression_targets(values, where):
     """A target column as finite float64 numbers, for a regression; ``where`` names it in errors."""
     y = as_numbers(values)
     if y is None:
-        label = next(cell for cell in values if not _is_number(cell))
+        label = str(next(cell for cell in values if not _is_number(cell)))
         raise ValueError(f"--task regress needs a numeric target, but {where} holds labels such as {label!r}")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{where} must hold finite numbers for a regression, found {y[~np.isfinite(y)][0]}")
