@@ -66,7 +66,7 @@ def _read_csv(path):
     rows, lines = [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            reader = csv.reader(f, delimiter=delimiter, skipinitialspace=True)
             for row in reader:
                 cells = [cell.strip() for cell in row]
                 if any(cells):  # blank lines are skipped
