@@ -242,7 +242,8 @@ def _check_output(path):
 def _check_file_options(args, why):
     """--target, --task, --test, --test-split, --scale and --output are for --data FILE only."""
     for name in FILE_OPTIONS:
-        if getattr(args, name, None) not in (None, False):
+        value = getattr(args, name, None)
+        if value is not None and value is not False:  # --test-split 0 is given, though 0 == False
             raise ValueError(f"--{name.replace('_', '-')} is for --data FILE (a .csv, .npy or .npz table), not {why}")
 
 

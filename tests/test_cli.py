@@ -591,6 +591,22 @@ def test_a_test_file_is_matched_by_column_names(capsys, tmp_path):
     assert 0.9 <= score_in(out, "test accuracy") <= 0.9667  # 29 / 30 at most
 
 
+def test_a_file_of_two_features_gets_its_decision_boundary_with_names(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from nn import plots
+
+    drawn = {}
+    real = plots.decision_boundary
+    monkeypatch.setattr(plots, "decision_boundary", lambda *a, **kw: drawn.update(kw) or real(*a, **kw))
+    X, labels = blobs()
+    data = write_csv(tmp_path / "two.csv", X[:, :2], labels, header=["length", "width", "kind"])
+    status, out, err = nn_main(capsys, "train", "--data", data, "--epochs", "20", "--plots", str(tmp_path / "f"))
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["boundary.png", "curves.png", "weight.png"]
+    assert drawn["feature_names"] == ["length", "width"] and drawn["class_names"] == ["a", "b", "c"]
+    assert set(drawn["y_test"].tolist()) <= {0, 1, 2}  # class ids, as the figure counts them
+
+
 def test_early_stopping_without_validation_says_it_watches_the_training_loss(capsys, tmp_path):
     status, out, err = nn_main(capsys, "train", "--data", iris_like(tmp_path), "--early-stopping", "3")
     assert status == 0, err
@@ -642,6 +658,8 @@ BAD_DATA = [  # (arguments, the one line on stderr); {tmp} is a fresh folder wit
      "nn train: error: --data: '{tmp}/blobs.csv' is a file; --dataset moons needs no --data (its data is built in)"),
     (["train", "--dataset", "moons", "--scale"],
      "nn train: error: --scale is for --data FILE (a .csv, .npy or .npz table), not --dataset moons"),
+    (["train", "--dataset", "moons", "--test-split", "0"],
+     "nn train: error: --test-split is for --data FILE (a .csv, .npy or .npz table), not --dataset moons"),
     (["train", "--data", "{tmp}/model.txt"], "nn train: error: {tmp}/model.txt: the file is empty"),
     (["predict", "{tmp}/model.npz", "--data", "{tmp}/wide.csv"],
      "nn predict: error: {tmp}/wide.csv has 6 columns, but the model expects 3 features, or 4 with the target 'kind'"),
