@@ -1,4 +1,4 @@
-"""Data: the MNIST IDX loader, the lessons' toy sets, one-hot, scaling and splits."""
+"""Data: the MNIST IDX loader, the lessons' toy sets, one-hot, scaling and splits (tables from files: nn.tabular)."""
 import gzip
 import math
 import numbers
@@ -201,12 +201,20 @@ def moons(n=200, noise=0.1, seed=None):
 
 
 # ----- scaling and splitting ---------------------------------------------------------------------------
+def standardization(train):
+    """(mean, std) of each column of ``train`` (n, d), as standardize uses them: a column of zero
+    spread gets std 1, so that it is only centred. Keep them to scale new data the same way later."""
+    train = np.asarray(train, dtype=np.float64)
+    if train.ndim != 2 or len(train) == 0:
+        raise ValueError(f"train must be a 2-D array with at least one row, got shape {train.shape}")
+    std = train.std(axis=0)
+    return train.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
 def standardize(train, *others):
     """(x - mean) / std with the mean and std of ``train`` (columns of zero spread are left centred),
     applied to ``train`` and to every array in ``others``. Returns the scaled arrays in order."""
-    train = np.asarray(train, dtype=np.float64)
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
+    mean, std = standardization(train)
     return tuple((np.asarray(a, dtype=np.float64) - mean) / std for a in (train, *others))
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import nn
@@ -57,8 +58,17 @@ def test_train_on_the_bundled_sample_and_save(tmp_path):
     assert "training on 6000 images (bundled sample)" in result.stdout
     accuracy = float(result.stdout.split("test accuracy ")[1].split()[0])
     assert accuracy > 0.8
-    assert result.stderr.startswith("3 epochs in ")  # not a terminal: a summary line, no progress bars
+    assert result.stderr == ""  # no progress bars: stderr is not a terminal
     assert nn.Network.load(model).sizes == [784, 32, 10]
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_bars_only_on_a_terminal(capsys, monkeypatch, terminal):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "3")
+    assert status == 0
+    assert ("epoch 3/3" in err) == terminal
+    assert out.count("test accuracy") == 1 and "\r" not in out
 
 
 def test_info_reports_the_compiled_core():
@@ -248,7 +258,7 @@ def test_a_bad_output_path_stops_before_anything_is_loaded(capsys, tmp_path, mon
 @pytest.mark.parametrize("name", ["train", "predict"])
 @pytest.mark.parametrize("path, message", [
     ("nope", "--data: folder 'nope' does not exist"),
-    ("file", "--data: 'file' is a file; give the folder that holds the MNIST IDX files"),
+    ("file", "--data: 'file' is neither a folder of MNIST IDX files nor a .csv, .npy or .npz file"),
     ("unreadable", "--data: folder 'unreadable' is not readable"),
     ("empty", "empty has no {stem}.gz or {stem} (MNIST IDX files)"),
 ])
@@ -385,3 +395,303 @@ def test_a_reader_that_goes_away_ends_nn_quietly(tmp_path, args):
         assert proc.wait(timeout=120) == 141
         stderr.seek(0)
         assert "Traceback" not in stderr.read()
+
+
+# ----- your own data: nn train --data FILE, nn predict --data FILE ----------------------------------------
+FEATURES = ["length", "width", "height"]
+
+
+def blobs(n=40, seed=0):
+    """Three well separated blobs of ``n`` points in 3-D, labelled "a", "b", "c": (X, labels)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0, 0, 0], [4, 4, 0], [0, 4, 4]], dtype=float)
+    X = np.vstack([rng.normal(centre, 0.6, size=(n, 3)) for centre in centres])
+    return X, np.repeat(["a", "b", "c"], n)
+
+
+def write_csv(path, X, target, header=None, target_first=False):
+    """Rows of X with the target last (or first), under an optional header row."""
+    with open(path, "w") as f:
+        if header:
+            f.write(",".join(header) + "\n")
+        for row, value in zip(X, target):
+            cells = [f"{v:.6g}" for v in row]
+            f.write(",".join([str(value), *cells] if target_first else [*cells, str(value)]) + "\n")
+    return str(path)
+
+
+def iris_like(tmp_path, name="blobs.csv"):
+    X, labels = blobs()
+    return write_csv(tmp_path / name, X, labels, header=[*FEATURES, "kind"])
+
+
+def regression(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 3))
+    return X, 3 * X[:, 0] - X[:, 1] ** 2 + X[:, 2] + 10 + rng.normal(0, 0.05, n)
+
+
+def score_in(out, measure):
+    """The number after ``measure`` ('test accuracy', 'R^2', ...) in nn's output."""
+    return float(out.split(measure + " ")[1].split()[0].rstrip(";"))
+
+
+def test_a_csv_with_a_header_and_labels_trains_saves_and_predicts(capsys, tmp_path):
+    data, model, output = iris_like(tmp_path), tmp_path / "model.npz", tmp_path / "predictions.csv"
+    status, out, err = nn_main(capsys, "train", "--data", data, "--save", str(model))
+    assert status == 0, err
+    assert ("data: blobs.csv (a header row): 120 rows, 3 features (length, width, height), the target column "
+            "'kind' (the last; --target to choose)") in out
+    assert "task: classify (3 classes: a, b, c), guessed from the target; --task to choose" in out
+    assert "training on 96 samples (blobs.csv), testing on 24 (held out: --test-split 0.2, seed 0)" in out
+    assert score_in(out, "test accuracy") >= 0.95
+    net = nn.Network.load(model)
+    assert net.classes.tolist() == ["a", "b", "c"] and net.sizes == [3, 32, 3]
+    assert net.metadata == {"data": "blobs.csv", "feature_names": FEATURES, "target_name": "kind",
+                            "target_column": 3, "task": "classify"}
+
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", data, "--output", str(output))
+    assert status == 0, err
+    assert out.startswith(f"{model}: accuracy ") and "on 120 samples (blobs.csv)" in out
+    assert score_in(out, "accuracy") >= 0.95
+    written = output.read_text().splitlines()
+    assert written[0] == "kind" and len(written) == 121
+    assert set(written[1:]) == {"a", "b", "c"}
+    assert np.mean(np.array(written[1:]) == blobs()[1]) == score_in(out, "accuracy")
+
+
+def test_a_csv_without_a_header_takes_target_by_index(capsys, tmp_path):
+    X, labels = blobs()
+    data = write_csv(tmp_path / "plain.csv", X, np.searchsorted(["a", "b", "c"], labels), target_first=True)
+    model = tmp_path / "model.npz"
+    status, out, err = nn_main(capsys, "train", "--data", data, "--target", "0", "--save", str(model))
+    assert status == 0, err
+    assert "(no header row): 120 rows, 3 features (column 1, column 2, column 3), the target column 0 (--target)" in out
+    assert "task: classify (3 classes: 0, 1, 2)" in out and score_in(out, "test accuracy") >= 0.95
+    net = nn.Network.load(model)
+    assert net.classes.tolist() == [0, 1, 2] and net.metadata["target_column"] == 0
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", data)  # the target found where it was
+    assert status == 0 and score_in(out, "accuracy") >= 0.95
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz"])
+def test_npy_and_npz_files_train_and_predict(capsys, tmp_path, kind):
+    X, labels = blobs()
+    y = np.searchsorted(["a", "b", "c"], labels)
+    data, model = tmp_path / f"blobs.{kind}", tmp_path / "model.npz"
+    if kind == "npy":
+        np.save(data, np.column_stack([X, y]))
+        shape = "a 2-D array"
+    else:
+        np.savez(data, X=X, y=labels)
+        shape = "X and y"
+    status, out, err = nn_main(capsys, "train", "--data", str(data), "--save", str(model))
+    assert status == 0, err
+    assert f"data: blobs.{kind} ({shape}): 120 rows, 3 features" in out
+    assert score_in(out, "test accuracy") >= 0.95
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", str(data))
+    assert status == 0, err
+    assert score_in(out, "accuracy") >= 0.95
+    if kind == "npz":  # X alone: the predictions, as CSV on stdout
+        np.savez(tmp_path / "features.npz", X=X)
+        status, out, err = nn_main(capsys, "predict", str(model), "--data", str(tmp_path / "features.npz"))
+        assert status == 0 and out.splitlines()[0] == "y" and len(out.splitlines()) == 121
+        assert "has no target column" in err
+
+
+def test_a_regression_csv_is_guessed_and_scored_with_r2(capsys, tmp_path):
+    X, y = regression()
+    data, model = write_csv(tmp_path / "houses.csv", X, y, header=["a", "b", "c", "price"]), tmp_path / "m.npz"
+    status, out, err = nn_main(capsys, "train", "--data", data, "--save", str(model))
+    assert status == 0, err
+    assert "task: regress ('price' from " in out and "guessed from the target; --task to choose" in out
+    assert score_in(out, "test R^2") >= 0.95
+    net = nn.Network.load(model)
+    assert net.output == "identity" and net.classes is None and net.metadata["task"] == "regress"
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", data)
+    assert status == 0 and score_in(out, "R^2") >= 0.95
+    features = write_csv(tmp_path / "new.csv", X[:5], [""] * 5, header=["a", "b", "c", ""])
+    with open(features) as f:  # the same columns without the target
+        rows = [line.rsplit(",", 1)[0] for line in f.read().splitlines()]
+    (tmp_path / "new.csv").write_text("\n".join(rows) + "\n")
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", features)
+    assert status == 0 and out.splitlines()[0] == "price"
+    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], net.predict(X[:5]), rtol=1e-5)
+
+
+def test_scale_is_saved_and_applied_by_predict(capsys, tmp_path):
+    X, labels = blobs()
+    X = X * [1, 100, 0.01] + [0, 500, 0]  # features on very different scales
+    data = write_csv(tmp_path / "scales.csv", X, labels, header=[*FEATURES, "kind"])
+    model, output = tmp_path / "model.npz", tmp_path / "predictions.csv"
+    status, out, err = nn_main(capsys, "train", "--data", data, "--scale", "--test-split", "0", "--save", str(model))
+    assert status == 0, err
+    assert "training on 120 samples (scales.csv), no test set (--test-split 0); features standardized (--scale)" in out
+    raw = np.loadtxt(data, delimiter=",", skiprows=1, usecols=(0, 1, 2))
+    net = nn.Network.load(model)
+    np.testing.assert_allclose(net.metadata["scale_mean"], raw.mean(axis=0))
+    np.testing.assert_allclose(net.metadata["scale_std"], raw.std(axis=0))
+    status, out, err = nn_main(capsys, "predict", str(model), "--data", data, "--output", str(output))
+    assert status == 0, err
+    scaled = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+    assert output.read_text().splitlines()[1:] == net.predict(scaled).tolist()
+    assert score_in(out, "accuracy") >= 0.95
+
+
+def test_scale_uses_the_training_rows_only(capsys, tmp_path, monkeypatch):
+    X, labels = blobs()
+    data, model = write_csv(tmp_path / "b.csv", X, labels, header=[*FEATURES, "kind"]), tmp_path / "m.npz"
+    status, _, err = nn_main(capsys, "train", "--data", data, "--scale", "--save", str(model), "--epochs", "1")
+    assert status == 0, err
+    train_rows = nn.datasets.train_test_split(X, labels, test_size=0.2, seed=0)[0]
+    np.testing.assert_allclose(nn.Network.load(model).metadata["scale_mean"], train_rows.mean(axis=0), rtol=1e-5)
+
+
+def test_unscaled_features_of_different_spreads_get_a_hint(capsys, tmp_path):
+    X, labels = blobs()
+    data = write_csv(tmp_path / "b.csv", X * [1, 1000, 1], labels, header=[*FEATURES, "kind"])
+    status, out, err = nn_main(capsys, "train", "--data", data, "--epochs", "1")
+    assert status == 0 and "--scale may help" in out
+
+
+@pytest.mark.parametrize("task, guessed, option, expected", [
+    ("classify", "classify", "regress", "task: regress ("),
+    ("regress", "regress", "classify", "task: classify (4 classes: 0.5, 1.5, 2.5, 3.5), as --task says"),
+])
+def test_task_overrides_the_guess(capsys, tmp_path, task, guessed, option, expected):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = (X[:, 0] > 0) + 2 * (X[:, 1] > 0) + (0 if task == "classify" else 0.5)  # 0..3 or 0.5..3.5
+    if task == "regress":
+        X = np.r_[X, rng.normal(size=(1, 2))]
+        y = np.r_[y, 10.25]  # one value that is not a whole number: regress is guessed
+        option, expected = "classify", "task: classify (5 classes: 0.5, 1.5, 2.5, 3.5, 10.25), as --task says"
+    data = write_csv(tmp_path / "t.csv", X, y, header=["x1", "x2", "y"])
+    status, out, err = nn_main(capsys, "train", "--data", data, "--epochs", "2")
+    assert status == 0 and f"task: {guessed} (" in out and "guessed from the target" in out
+    status, out, err = nn_main(capsys, "train", "--data", data, "--epochs", "2", "--task", option)
+    assert status == 0, err
+    assert expected in out and ("test R^2" if option == "regress" else "test accuracy") in out
+
+
+def test_a_test_file_is_matched_by_column_names(capsys, tmp_path):
+    X, labels = blobs()
+    train = write_csv(tmp_path / "train.csv", X, labels, header=[*FEATURES, "kind"])
+    X_test, test_labels = blobs(n=10, seed=1)
+    # the same columns in another order, and a label the training data lacks
+    test_labels[0] = "z"
+    with open(tmp_path / "test.csv", "w") as f:
+        f.write("kind,height,length,width\n")
+        for row, label in zip(X_test, test_labels):
+            f.write(f"{label},{row[2]},{row[0]},{row[1]}\n")
+    status, out, err = nn_main(capsys, "train", "--data", train, "--test", str(tmp_path / "test.csv"))
+    assert status == 0, err
+    assert "training on 120 samples (train.csv), testing on 30 (" in out
+    assert "has labels the training data lacks (z): they count as mistakes" in out
+    assert 0.9 <= score_in(out, "test accuracy") <= 0.9667  # 29 / 30 at most
+
+
+def test_a_file_of_two_features_gets_its_decision_boundary_with_names(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from nn import plots
+
+    drawn = {}
+    real = plots.decision_boundary
+    monkeypatch.setattr(plots, "decision_boundary", lambda *a, **kw: drawn.update(kw) or real(*a, **kw))
+    X, labels = blobs()
+    data = write_csv(tmp_path / "two.csv", X[:, :2], labels, header=["length", "width", "kind"])
+    status, out, err = nn_main(capsys, "train", "--data", data, "--epochs", "20", "--plots", str(tmp_path / "f"))
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["boundary.png", "curves.png", "weight.png"]
+    assert drawn["feature_names"] == ["length", "width"] and drawn["class_names"] == ["a", "b", "c"]
+    assert set(drawn["y_test"].tolist()) <= {0, 1, 2}  # class ids, as the figure counts them
+
+
+def test_early_stopping_without_validation_says_it_watches_the_training_loss(capsys, tmp_path):
+    status, out, err = nn_main(capsys, "train", "--data", iris_like(tmp_path), "--early-stopping", "3")
+    assert status == 0, err
+    assert "early stopping watches the training loss: no --validation-split (patience 3)" in out
+    status, out, err = nn_main(capsys, "train", "--data", iris_like(tmp_path), "--early-stopping", "3",
+                               "--validation-split", "0.2")
+    assert "early stopping watches the validation loss (patience 3)" in out
+
+
+def test_augmented_mnist_watches_for_early_stopping_only_in_the_fine_tune_phase(capsys, monkeypatch):
+    calls = []
+    real_fit = Trainer.fit
+
+    def fit(self, X, y, epochs=1, **kwargs):
+        calls.append((epochs, kwargs["early_stopping"] is not None, kwargs["augment"] is not None,
+                      self.optimizer.learning_rate))
+        return real_fit(self, X[:500], y[:500], epochs=epochs, **kwargs)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    status, out, err = nn_main(capsys, "train", "--hidden", "8", "--epochs", "5", "--fine-tune", "0.4",
+                               "--early-stopping", "1")
+    assert status == 0, err
+    assert ("early stopping watches the training loss: no --validation-split; only in the 2 fine-tune epochs "
+            "(4 on), not while the images are shifted (patience 1)") in out
+    # 3 epochs on shifted images, never stopped early; then 2 plain ones at a tenth of the rate, watched
+    assert calls == [(3, False, True, 0.1), (2, True, False, pytest.approx(0.01))]
+    assert "5 epochs in" in out or "stopped early after 4 of 5 epochs (keeping epoch 4's weights)" in out
+
+
+# ----- your own data: mistakes --------------------------------------------------------------------------
+def mixed_table(tmp_path):
+    (tmp_path / "mixed.csv").write_text("size,colour,kind\n1.5,red,a\n2.5,blue,b\n")
+    return str(tmp_path / "mixed.csv")
+
+
+BAD_DATA = [  # (arguments, the one line on stderr); {tmp} is a fresh folder with blobs.csv and a model of it
+    (["train", "--data", "{tmp}/missing.csv"], "nn train: error: --data: file '{tmp}/missing.csv' does not exist"),
+    (["train", "--data", "{tmp}/blobs.csv", "--target", "species"],
+     "nn train: error: --target: {tmp}/blobs.csv has no column 'species' (its columns: length, width, height, kind)"),
+    (["train", "--data", "{tmp}/blobs.csv", "--target", "7"],
+     "nn train: error: --target: {tmp}/blobs.csv has 4 columns (0..3), no column 7"),
+    (["train", "--data", "{tmp}/mixed.csv"],
+     "nn train: error: {tmp}/mixed.csv: feature column 'colour' is not numeric: line 2 holds 'red'"),
+    (["train", "--data", "{tmp}/blobs.csv", "--task", "regress"],
+     "nn train: error: --task regress needs a numeric target, but {tmp}/blobs.csv's target 'kind' holds labels "
+     "such as 'a'"),
+    (["train", "--data", "{tmp}/blobs.csv", "--test", "{tmp}/nope.csv"],
+     "nn train: error: --test: file '{tmp}/nope.csv' does not exist"),
+    (["train", "--data", "{tmp}/blobs.csv", "--dataset", "moons"],
+     "nn train: error: --data: '{tmp}/blobs.csv' is a file; --dataset moons needs no --data (its data is built in)"),
+    (["train", "--dataset", "moons", "--scale"],
+     "nn train: error: --scale is for --data FILE (a .csv, .npy or .npz table), not --dataset moons"),
+    (["train", "--dataset", "moons", "--test-split", "0"],
+     "nn train: error: --test-split is for --data FILE (a .csv, .npy or .npz table), not --dataset moons"),
+    (["train", "--data", "{tmp}/model.txt"], "nn train: error: {tmp}/model.txt: the file is empty"),
+    (["predict", "{tmp}/model.npz", "--data", "{tmp}/wide.csv"],
+     "nn predict: error: {tmp}/wide.csv has 6 columns, but the model expects 3 features, or 4 with the target 'kind'"),
+    (["predict", "{tmp}/model.npz", "--data", "{tmp}/wide.csv", "--target", "5"],
+     "nn predict: error: {tmp}/wide.csv has 5 feature columns besides the target, but the model expects 3 features"),
+    (["predict", "{tmp}/model.npz", "--data", "{tmp}/blobs.csv", "--target", "length"],
+     "nn predict: error: {tmp}/blobs.csv: feature column 'kind' is not numeric: line 2 holds 'a'"),
+    (["predict", "{tmp}/model.npz"],
+     "nn predict: error: --data: give the file to predict on: {tmp}/model.npz was trained on blobs.csv, a table "
+     "of 3 features, not on MNIST images"),
+    (["predict", "{tmp}/model.npz", "--data", "{tmp}/missing.csv"],
+     "nn predict: error: --data: file '{tmp}/missing.csv' does not exist"),
+    (["predict", "{tmp}/model.npz", "--data", "{tmp}/blobs.csv", "--output", "{tmp}"],
+     "nn predict: error: --output: '{tmp}' is a folder; give a file name, e.g. '{tmp}/predictions.csv'"),
+]
+
+
+@pytest.fixture(scope="module")
+def blobs_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("blobs")
+    X, labels = blobs()
+    data = write_csv(folder / "blobs.csv", X, labels, header=[*FEATURES, "kind"])
+    assert main(["train", "--data", data, "--epochs", "5", "--save", str(folder / "model.npz")]) == 0
+    write_csv(folder / "wide.csv", np.c_[X, X[:, :2]], labels)
+    (folder / "model.txt").write_text("\n")
+    mixed_table(folder)
+    return folder
+
+
+@pytest.mark.parametrize("args, message", BAD_DATA, ids=[" ".join(args) for args, _ in BAD_DATA])
+def test_a_mistake_with_your_own_data_is_one_line_and_exit_2(capsys, blobs_model, args, message):
+    capsys.readouterr()
+    status, out, err = nn_main(capsys, *(a.format(tmp=blobs_model) for a in args))
+    assert (status, err) == (2, message.format(tmp=blobs_model) + "\n")
+    assert "Traceback" not in err and "accuracy" not in out

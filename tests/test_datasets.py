@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nn.datasets import load_mnist, one_hot
+from nn.datasets import load_mnist, one_hot, standardization
 
 from conftest import MNIST_DIR, mnist_available
 
@@ -281,3 +281,16 @@ def test_shift_images_rejects_bad_arguments_naming_them(kwargs, error, match, rn
 def test_one_hot_checks_n_classes():
     with pytest.raises(TypeError, match="n_classes must be an integer, got 2.5"):
         one_hot([1], n_classes=2.5)
+
+
+def test_standardization_gives_the_mean_and_std_standardize_uses(rng):
+    train = rng.normal(3, 2, size=(50, 3))
+    train[:, 1] = -4.0  # no spread: only centred
+    mean, std = standardization(train)
+    np.testing.assert_allclose(mean, train.mean(axis=0))
+    assert std[1] == 1.0
+    np.testing.assert_allclose(std[[0, 2]], train[:, [0, 2]].std(axis=0))
+    new = rng.normal(size=(5, 3))
+    np.testing.assert_array_equal(standardize(train, new)[1], (new - mean) / std)
+    with pytest.raises(ValueError, match=r"train must be a 2-D array with at least one row, got shape \(0, 3\)"):
+        standardization(np.zeros((0, 3)))
