@@ -179,5 +179,6 @@ def check_targets(loss, Y, name="y"):
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"{name} must be in [0, 1] for binary_cross_entropy (0/1 labels or probabilities); "
-                             f"row {i} is {Y[i].tolist()[:10]}")
+                             f"row {i} is {Y[i].tolist()[:10]}. For a regression, build the network with "
+                             f"output='identity' (its loss is then mse)")
     return Y

@@ -75,6 +75,38 @@ def test_toy_sets_with_the_defaults_match_mlp_classifier(name):
     assert np.mean(ours) >= np.mean(theirs) - 0.02, (ours, theirs)
 
 
+def test_a_regression_on_the_default_one_output_network_says_how_to_build_a_regressor(rng):
+    X = rng.normal(size=(20, 3))
+    with pytest.raises(ValueError, match="For a regression, build the network with output='identity'"):
+        nn.Trainer(nn.Network([3, 8, 1])).fit(X, X[:, 0] * 10, verbose=False)
+
+
+def test_diabetes_regression_with_the_defaults_is_mlp_regressors():
+    """The fifth toy set is a regression: an identity output and otherwise the defaults, against
+    MLPRegressor's defaults. Neither fits the unscaled targets (25 to 346) in 200 epochs (R^2 near -2);
+    nn's R^2 stays within 0.3 of MLPRegressor's."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = datasets.load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    ours, theirs = [], []
+    for seed in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp = MLPRegressor(hidden_layer_sizes=(64,), random_state=seed).fit(X_train, y_train)
+        theirs.append(mlp.score(X_test, y_test))
+        net = nn.Network([10, 64, 1], output="identity", seed=seed)
+        nn.Trainer(net, batch_size=200, seed=seed).fit(X_train, y_train, epochs=mlp.n_iter_, verbose=False)
+        ours.append(net.score(X_test, y_test))
+    assert abs(np.mean(ours) - np.mean(theirs)) < 0.3, (ours, theirs)
+
+
 def test_call_score_and_classes(tmp_path, rng):
     X = rng.normal(size=(90, 3))
     labels = np.array(["cat", "dog", "emu"])
