@@ -146,8 +146,48 @@ class Trainer:
     def _data(self, X, y, name="X"):
         X, _ = check_X(X, self.net.n_inputs, self.net.dtype, ndim=(2,), name=name)
         y_name = "y" if name == "X" else name + "_y"
+        y = self._class_ids(y, y_name)
         Y = check_targets(self.loss, check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name=y_name), y_name)
         return X, Y
+
+    def _class_ids(self, y, name):
+        """A classifier's 1-D labels as class ids, through ``net.classes``. Labels that are not the ids
+        0..k-1 themselves (strings, other numbers) name the classes on first sight: net.classes becomes
+        the sorted distinct labels, so that predict returns them. The ids themselves, and one sigmoid
+        output's targets in [0, 1], are left to check_y and check_targets."""
+        net, labels = self.net, np.asarray(y)
+        one_sigmoid = net.output == "sigmoid" and net.n_outputs == 1
+        if labels.ndim != 1 or labels.size == 0 or not (net.output == "softmax" or one_sigmoid):
+            return y
+        n_classes = 2 if one_sigmoid else net.n_outputs
+        numeric = labels.dtype.kind in "biuf"
+        if numeric and not np.all(np.isfinite(labels)):
+            return y  # check_y names the NaN
+        are_ids = numeric and labels.min() >= 0 and labels.max() <= n_classes - 1 and (
+            one_sigmoid or np.all(labels == np.round(labels)))
+        if net.classes is None:
+            if are_ids:
+                return y
+            distinct = np.unique(labels)
+            if numeric and (len(distinct) != n_classes or not np.all(distinct == np.round(distinct))):
+                return y  # not labels of these classes: check_y and check_targets say what is wrong
+            if len(distinct) != n_classes:
+                raise ValueError(f"{name} has {len(distinct)} distinct labels {distinct.tolist()[:10]} but the network "
+                                 f"has {n_classes} classes; give Network(..., classes=[...]) to name them")
+            net.classes = distinct
+        order = np.argsort(net.classes)
+        known = net.classes[order]
+        try:
+            where = np.minimum(np.searchsorted(known, labels), len(known) - 1)
+            unknown = known[where] != labels
+        except (TypeError, np.exceptions.DTypePromotionError):  # labels of another kind than the classes
+            where, unknown = None, np.ones(len(labels), dtype=bool)
+        if unknown.any():
+            if are_ids:
+                return y  # the class ids of a network whose classes are named
+            raise ValueError(f"{name} has labels that are not the network's classes {net.classes.tolist()[:10]}: "
+                             f"{np.unique(labels[unknown]).tolist()[:5]}")
+        return order[where]
 
     def evaluate(self, X, y):
         """{"loss": ..., "accuracy": ...} of the network on (X, y); accuracy for classifiers only."""

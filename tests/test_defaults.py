@@ -164,3 +164,32 @@ def test_history_history_is_the_dict_of_logs(rng):
     X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
     history = nn.Trainer(nn.Network([3, 2], seed=0), seed=0).fit(X, y, epochs=3, verbose=False)
     assert history.history is history.logs and len(history.history["loss"]) == 3
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+@pytest.mark.parametrize("labels", [["cat", "dog", "emu"], [30, 10, 20], [-7.0, 1.0, 2.0]])
+def test_a_classifier_trained_on_labels_returns_them(rng, backend, labels):
+    labels = np.array(labels)
+    ids = rng.integers(0, 3, size=120)
+    X = rng.normal(size=(120, 3)) + 4 * np.eye(3)[ids]
+    net = nn.Network([3, 8, 3], seed=0, backend=backend)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(0.05), seed=0)
+    trainer.fit(X, labels[ids], epochs=20, verbose=False)
+    np.testing.assert_array_equal(net.classes, np.sort(labels))
+    assert net.score(X, labels[ids]) > 0.9 and set(net.predict(X)) <= set(labels)
+    assert trainer.evaluate(X, labels[ids])["accuracy"] == net.score(X, labels[ids])
+    unknown = np.full(120, "zebra") if labels.dtype.kind == "U" else labels[ids] + 1000
+    with pytest.raises(ValueError, match="not the network's classes"):
+        trainer.fit(X, unknown, verbose=False)
+
+
+def test_labels_name_the_classes_only_when_they_fit(rng):
+    X = rng.normal(size=(30, 3))
+    with pytest.raises(ValueError, match="4 distinct labels .* but the network has 3 classes"):
+        nn.Trainer(nn.Network([3, 3])).fit(X, np.array(list("abcd") * 7 + ["a", "b"]), verbose=False)
+    net = nn.Network([3, 4, 1], seed=0)  # one sigmoid output: two classes
+    nn.Trainer(net, seed=0).fit(X, np.where(X[:, 0] > 0, "yes", "no"), epochs=2, verbose=False)
+    np.testing.assert_array_equal(net.classes, ["no", "yes"])
+    ids = nn.Network([3, 3], seed=0)
+    nn.Trainer(ids, seed=0).fit(X, rng.integers(0, 3, size=30), verbose=False)
+    assert ids.classes is None  # ids 0..k-1 stay ids
