@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """nn.Classifier and nn.Regressor come from nn.estimators, imported on first use: it needs
-    scikit-learn, which ``import nn`` does not."""
+    scikit-learn, which ``import nn`` does not (so they are not in __all__: ``from nn import *`` works
+    without it)."""
     if name in ("Classifier", "Regressor"):
         from . import estimators
 
@@ -21,7 +22,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Adam", "Classifier", "Dense", "EarlyStopping", "History", "Momentum", "Network",
-    "Neuron", "RMSprop", "Regressor", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
+    "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
+    "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
     "set_num_threads",
 ]

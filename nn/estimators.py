@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the test that hide
 
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
-from .trainer import EarlyStopping, Trainer
+from .trainer import EarlyStopping, Trainer, TrainingDiverged
 
 AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as scikit-learn's MLP
 
@@ -155,17 +155,28 @@ class _NetworkEstimator(BaseEstimator):
             stopper = EarlyStopping(patience=self.n_iter_no_change, min_delta=self.tol,
                                     monitor="val_loss" if validation is not None else "loss",
                                     restore_best_weights=validation is not None)
-        history = self._trainer.fit(X, targets, epochs=epochs, validation_data=validation, early_stopping=stopper,
-                                    callbacks=callbacks, verbose=bool(self.verbose), sample_weight=weights,
-                                    class_weight=self._class_weight_ids())
+        if validation is not None and self.validation_scores_ is None:  # early_stopping turned on by set_params
+            self.validation_scores_, self.validation_loss_curve_ = [], []
+        try:
+            history = self._trainer.fit(X, targets, epochs=epochs, validation_data=validation,
+                                        early_stopping=stopper, callbacks=callbacks, verbose=bool(self.verbose),
+                                        sample_weight=weights, class_weight=self._class_weight_ids())
+        except TrainingDiverged as exc:  # the completed epochs are kept (and recorded), as the network keeps them
+            if exc.history is not None:
+                self._record(exc.history, validation)
+            raise
+        self._record(history, validation)
+        if stopping and not history.stopped_early and not history.interrupted and len(history) == epochs:
+            warnings.warn(f"{type(self).__name__}: max_iter ({self.max_iter}) epochs reached and the loss is still "
+                          "improving; raise max_iter to train longer", ConvergenceWarning)
+
+    def _record(self, history, validation):
+        """Add a fit's epochs to the fitted curves."""
         self.n_iter_ += len(history)
         self.loss_curve_.extend(history.loss)
         if validation is not None:
             self.validation_loss_curve_.extend(history.val_loss)
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
-        if stopping and not history.stopped_early and not history.interrupted and len(history) == epochs:
-            warnings.warn(f"{type(self).__name__}: max_iter ({self.max_iter}) epochs reached and the loss is still "
-                          "improving; raise max_iter to train longer", ConvergenceWarning)
+        self.best_loss_ = None if self.early_stopping or not self.loss_curve_ else min(self.loss_curve_)
 
     def _hold_out(self, X, targets, weights):
         """Split off ``validation_fraction`` of the samples (stratified for classifiers)."""

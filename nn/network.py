@@ -225,10 +225,6 @@ class Network:
                 layer.b[...] = rng.standard_normal(size=layer.n_out)
 
     # ----- copies: pickle and deepcopy -------------------------------------------------------------
-    def __getstate__(self):
-        # Backends may keep caches on the network (keys starting with _core): scratch, rebuilt on use.
-        return {key: value for key, value in self.__dict__.items() if not key.startswith("_core")}
-
     def __setstate__(self, state):
         # Pickle and deepcopy turn the layers' views into arrays of their own; theta holds the same
         # values, so the layers are made views into it again.

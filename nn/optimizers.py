@@ -43,6 +43,13 @@ class Optimizer:
         state["_network"] = None  # a weak reference neither pickles nor means anything in the copy
         return state
 
+    def __copy__(self):
+        """A copy with state arrays of its own (a shallow copy would update the same moments)."""
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__getstate__())
+        copied.state = {name: [array.copy() for array in arrays] for name, arrays in self.state.items()}
+        return copied
+
     def init_state(self, params):
         """Create zeroed state arrays shaped like ``params`` unless they already fit."""
         fits = all(

@@ -8,6 +8,8 @@ expects in another file (by name when both files have a header, else by position
 import csv
 import os
 import re
+import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -143,7 +145,10 @@ def _read_npz(path):
         if "X" not in archive.files:
             raise ValueError(f"{path}: a .npz table needs an array X (and y for training); it has: "
                              f"{', '.join(archive.files) or 'no arrays'}")
-        X, y = archive["X"], archive["y"] if "y" in archive.files else None
+        try:
+            X, y = archive["X"], archive["y"] if "y" in archive.files else None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # corrupt, or pickled
+            raise ValueError(f"{path}: its arrays cannot be read ({type(exc).__name__}: {exc})") from None
     if X.ndim != 2 or X.shape[0] == 0 or X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: X must be a 2-D array of numbers with at least one row, got {X.dtype} of "
                          f"shape {X.shape}")

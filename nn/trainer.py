@@ -28,7 +28,10 @@ DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  
 
 class TrainingDiverged(FloatingPointError):
     """The loss or the weights became NaN or infinite; the network keeps the weights (and the optimizer
-    its state) of the end of the last epoch that ended finite."""
+    its state) of the end of the last epoch that ended finite. ``history``: the epochs of the fit
+    completed before it (set when raised by Trainer.fit)."""
+
+    history = None
 
 
 _training = weakref.WeakSet()  # networks being trained now, in any thread
@@ -143,51 +146,60 @@ class Trainer:
                 f"batch_size={self.batch_size})")
 
     # ----- data -----------------------------------------------------------------------------------
-    def _data(self, X, y, name="X"):
+    def _data(self, X, y, name="X", naming=False):
+        """(X, Y) checked; a classifier's labels become one-hot rows. With ``naming`` (fit's training
+        data), labels may name the network's classes: returns (X, Y, the classes to set, or None)."""
         X, _ = check_X(X, self.net.n_inputs, self.net.dtype, ndim=(2,), name=name)
         y_name = "y" if name == "X" else name + "_y"
-        y = self._class_ids(y, y_name)
+        y, classes = self._class_ids(y, y_name, naming)
         Y = check_targets(self.loss, check_y(y, X.shape[0], self.net.n_outputs, self.net.dtype, name=y_name), y_name)
-        return X, Y
+        return (X, Y, classes) if naming else (X, Y)
 
-    def _class_ids(self, y, name):
-        """A classifier's 1-D labels as class ids, through ``net.classes``. Labels that are not the ids
-        0..k-1 themselves (strings, other numbers) name the classes on first sight: net.classes becomes
-        the sorted distinct labels, so that predict returns them. The ids themselves, and one sigmoid
-        output's targets in [0, 1], are left to check_y and check_targets."""
+    def _class_ids(self, y, name, naming):
+        """A classifier's 1-D labels as class ids, through ``net.classes``: (ids or y as it was, the
+        classes these labels name or None). Labels that are not the ids 0..k-1 themselves (strings,
+        other whole numbers) name the classes when there are none yet and ``naming`` (the caller sets
+        them once every check has passed): the sorted distinct labels, so that predict returns them.
+        The ids themselves, and one sigmoid output's targets in [0, 1], are left to check_y and
+        check_targets. Once a network has classes, every label must be one of them (or all be ids that
+        are none of them)."""
         net, labels = self.net, np.asarray(y)
+        if labels.dtype == object and labels.size and all(isinstance(v, str) for v in labels.ravel().tolist()):
+            labels = labels.astype(str)  # strings from pandas and lists of mixed origin
         one_sigmoid = net.output == "sigmoid" and net.n_outputs == 1
         if labels.ndim != 1 or labels.size == 0 or not (net.output == "softmax" or one_sigmoid):
-            return y
+            return y, None
         n_classes = 2 if one_sigmoid else net.n_outputs
         numeric = labels.dtype.kind in "biuf"
         if numeric and not np.all(np.isfinite(labels)):
-            return y  # check_y names the NaN
+            return y, None  # check_y names the NaN
         are_ids = numeric and labels.min() >= 0 and labels.max() <= n_classes - 1 and (
             one_sigmoid or np.all(labels == np.round(labels)))
-        if net.classes is None:
-            if are_ids:
-                return y
+        classes, named = net.classes, None
+        if classes is None:
             distinct = np.unique(labels)
-            if numeric and (len(distinct) != n_classes or not np.all(distinct == np.round(distinct))):
-                return y  # not labels of these classes: check_y and check_targets say what is wrong
+            if are_ids or (numeric and (len(distinct) != n_classes or not np.all(distinct == np.round(distinct)))):
+                return y, None  # the ids, or not labels of these classes: check_y and check_targets judge them
+            if not naming:
+                raise ValueError(f"{name} holds labels {distinct.tolist()[:10]}, but the network's classes have no "
+                                 f"names: fit it on labels first, or give Network(..., classes=[...])")
             if len(distinct) != n_classes:
                 raise ValueError(f"{name} has {len(distinct)} distinct labels {distinct.tolist()[:10]} but the network "
                                  f"has {n_classes} classes; give Network(..., classes=[...]) to name them")
-            net.classes = distinct
-        order = np.argsort(net.classes)
-        known = net.classes[order]
+            classes = named = distinct
+        order = np.argsort(classes)
+        known = classes[order]
         try:
             where = np.minimum(np.searchsorted(known, labels), len(known) - 1)
             unknown = known[where] != labels
         except (TypeError, np.exceptions.DTypePromotionError):  # labels of another kind than the classes
             where, unknown = None, np.ones(len(labels), dtype=bool)
+        if unknown.all() and are_ids:
+            return y, None  # the class ids of a network whose classes are named (none of them is a label)
         if unknown.any():
-            if are_ids:
-                return y  # the class ids of a network whose classes are named
-            raise ValueError(f"{name} has labels that are not the network's classes {net.classes.tolist()[:10]}: "
+            raise ValueError(f"{name} has labels that are not the network's classes {classes.tolist()[:10]}: "
                              f"{np.unique(labels[unknown]).tolist()[:5]}")
-        return order[where]
+        return order[where], named
 
     def evaluate(self, X, y):
         """{"loss": ..., "accuracy": ...} of the network on (X, y); accuracy for classifiers only."""
@@ -222,18 +234,25 @@ class Trainer:
         Ctrl-C ends training early, keeping the weights of the last completed batch.
         """
         epochs = check_int("epochs", epochs, low=1)
-        X, Y = self._data(X, y)
-        weights = self._weights(sample_weight, class_weight, Y)
-        X, Y, validation = self._validation(X, Y, validation_data, validation_split)
-        if weights is not None:
-            weights = weights[:len(X)]  # validation_split holds out the last rows
-            if not weights.sum() > 0:
-                raise ValueError("the training samples' weights are all zero: there is nothing to learn from")
-        stopper = self._early_stopping(early_stopping, validation is not None)
-        if augment is not None and not callable(augment):
-            raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
-        batch_callbacks, callbacks = self._callbacks(callbacks)
-        shown = progress.mode(verbose)
+        X, Y, classes = self._data(X, y, naming=True)
+        if classes is not None:  # the labels name the classes (validation labels are read with them) ...
+            self.net.classes = classes
+        try:
+            weights = self._weights(sample_weight, class_weight, Y)
+            X, Y, validation = self._validation(X, Y, validation_data, validation_split)
+            if weights is not None:
+                weights = weights[:len(X)]  # validation_split holds out the last rows
+                if not weights.sum() > 0:
+                    raise ValueError("the training samples' weights are all zero: there is nothing to learn from")
+            stopper = self._early_stopping(early_stopping, validation is not None)
+            if augment is not None and not callable(augment):
+                raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
+            batch_callbacks, callbacks = self._callbacks(callbacks)
+            shown = progress.mode(verbose)
+        except BaseException:
+            if classes is not None:  # ... unless the fit is refused: then the network is as it was
+                self.net.classes = None
+            raise
         if stopper is not None and stopper.monitor == "loss" and validation is None and shown != "silent":
             print("early stopping watches the training loss (there is no validation data)", file=sys.stderr)
 
@@ -266,6 +285,9 @@ class Trainer:
                             stop = True
                     if stop:
                         break
+            except TrainingDiverged as exc:
+                exc.history = history  # the epochs completed before the one that diverged
+                raise
             except KeyboardInterrupt:  # between the backend's calls (drawing orders, validating, callbacks)
                 if not history.interrupted:
                     history.interrupted = True

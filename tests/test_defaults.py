@@ -191,3 +191,34 @@ def test_labels_name_the_classes_only_when_they_fit(rng):
     ids = nn.Network([3, 3], seed=0)
     nn.Trainer(ids, seed=0).fit(X, rng.integers(0, 3, size=30), verbose=False)
     assert ids.classes is None  # ids 0..k-1 stay ids
+
+
+def test_only_a_fit_that_starts_names_the_classes(rng):
+    X = rng.normal(size=(30, 3))
+    labels = np.array(["a", "b", "c"] * 10)
+    net = nn.Network([3, 3], seed=0)
+    trainer = nn.Trainer(net, seed=0)
+    with pytest.raises(ValueError, match="labels .* but the network's classes have no names"):
+        trainer.evaluate(X, labels)  # evaluating never changes the network
+    with pytest.raises(ValueError, match="sample_weight"):
+        trainer.fit(X, labels, sample_weight=np.ones(3), verbose=False)
+    assert net.classes is None  # a refused fit leaves it as it was
+    trainer.fit(X, labels.astype(object), validation_data=(X, labels), verbose=False)  # pandas' object strings
+    np.testing.assert_array_equal(net.classes, ["a", "b", "c"])
+    ids = nn.Network([3, 3], seed=0)
+    nn.Trainer(ids, seed=0).fit(X, np.arange(30) % 3, verbose=False)
+    before = ids.predict(X)
+    with pytest.raises(ValueError, match="labels"):
+        nn.Trainer(ids).evaluate(X, np.arange(30) % 3 + 1)  # 1..3: not ids, and the classes have no names
+    assert ids.classes is None
+    np.testing.assert_array_equal(ids.predict(X), before)
+
+
+def test_known_and_unknown_labels_mixed_are_an_error_not_ids(rng):
+    X = rng.normal(size=(30, 3))
+    net = nn.Network([3, 3], seed=0)
+    trainer = nn.Trainer(net, seed=0)
+    trainer.fit(X, np.arange(30) % 3 + 1, verbose=False)  # labels 1, 2, 3
+    np.testing.assert_array_equal(net.classes, [1, 2, 3])
+    with pytest.raises(ValueError, match=r"not the network's classes \[1, 2, 3\]: \[0\]"):
+        trainer.evaluate(X, np.arange(30) % 3)  # 0, 1, 2: 0 is unknown, 1 and 2 are labels

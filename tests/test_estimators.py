@@ -206,3 +206,26 @@ def test_import_nn_works_without_scikit_learn_and_says_how_to_get_it():
             "try:\n    nn.Classifier\nexcept ImportError as exc:\n    print(exc)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "nn-lessons[sklearn]"' in result.stdout
+
+
+def test_early_stopping_turned_on_between_warm_starts(rng):
+    X, ids = blobs(rng)
+    clf = nn.Classifier(hidden_layer_sizes=(8,), max_iter=3, warm_start=True, random_state=0).fit(X, ids)
+    clf.set_params(early_stopping=True, max_iter=5)
+    clf.fit(X, ids)
+    assert clf.n_iter_ == 3 + len(clf.validation_loss_curve_) and len(clf.validation_scores_) >= 1
+
+
+def test_a_diverged_fit_records_the_epochs_the_network_kept(rng):
+    X = rng.normal(size=(60, 3))
+    reg = nn.Regressor(hidden_layer_sizes=(8,), optimizer="sgd", learning_rate=1e6, max_iter=50, random_state=0)
+    with pytest.raises(nn.TrainingDiverged) as caught:
+        reg.fit(X, X[:, 0] * 100)
+    assert reg.n_iter_ == len(reg.loss_curve_) == len(caught.value.history)
+    assert np.isfinite(reg.network_.theta).all()
+
+
+def test_star_import_works_without_scikit_learn():
+    code = "import sys; sys.modules['sklearn'] = None\nfrom nn import *\nprint(Network, Trainer)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

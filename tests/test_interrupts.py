@@ -52,6 +52,7 @@ def test_an_ignored_sigint_stays_ignored():
     try:
         with interrupts.deferred():
             signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # put back, and nothing raised
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -2,7 +2,6 @@
 import copy
 import os
 import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -269,14 +268,6 @@ def test_a_copy_predicts_the_same_and_owns_its_parameters(backend, copier, histo
     assert twin.layers[1].b[0] == twin.theta[-2]  # still views after the writes
     twin2 = nn.Network(twin.layers)  # the copy's layers belong to the copy
     assert twin2.layers[0] is not twin.layers[0]
-
-
-def test_a_pickle_carries_no_compiled_caches(rng):
-    net = nn.Network([3, 4, 2], seed=0, backend="compiled")
-    net.forward(rng.normal(size=(2, 3)))
-    net.__dict__["_core_lock"] = threading.Lock()  # not picklable: must not be in the state
-    twin = pickled(net)
-    assert not [key for key in vars(twin) if key.startswith("_core")]
 
 
 # ----- float32: a finite value too large for it is an error, never an inf ---------------------------------

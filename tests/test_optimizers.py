@@ -116,3 +116,15 @@ def test_optimizers_pickle_and_copy_with_their_state(rng):
         assert clone.optimizer.steps == 2 * trainer.optimizer.steps
     trainer.fit(X, y, epochs=1, verbose=False)  # ... and so does the original, untouched by the copies
     np.testing.assert_array_equal(clone.net.theta, trainer.net.theta)
+
+
+def test_a_shallow_copy_of_an_optimizer_has_its_own_state(rng):
+    import copy
+
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, size=20)
+    net = nn.Network([3, 2], seed=0)
+    adam = nn.Adam(0.01)
+    nn.Trainer(net, optimizer=adam, seed=0).fit(X, y, epochs=1, verbose=False)
+    twin = copy.copy(adam)
+    np.testing.assert_array_equal(twin.state["m"][0], adam.state["m"][0])
+    assert not np.shares_memory(twin.state["m"][0], adam.state["m"][0]) and twin.steps == adam.steps

@@ -154,3 +154,18 @@ def test_a_models_columns_by_name_or_position(tmp_path):
     assert X.tolist() == [[1, 2]] and y is None
     with pytest.raises(ValueError, match="has 3 columns, but the model expects 5 features, or 6 with the target 'y'"):
         model_columns(plain, 5, None, "y", None)
+
+
+def test_a_damaged_or_pickled_npz_is_one_error_naming_the_file(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, X=np.ones((40, 3)), y=np.arange(40))
+    damaged = tmp_path / "damaged.npz"
+    data = bytearray(good.read_bytes())
+    start = data.index(b"\x93NUMPY") + 200  # inside X's values: the member's CRC no longer matches
+    data[start:start + 8] = b"\xff" * 8
+    damaged.write_bytes(bytes(data))
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, X=np.array([[object()]], dtype=object))
+    for path in (damaged, pickled):
+        with pytest.raises(ValueError, match=str(path.name)):
+            read_table(str(path))

@@ -158,7 +158,8 @@ def forward(net, X):
     X = _contiguous(net, X)
     n = len(X)
     outputs = [np.empty((n, size), dtype=net.dtype) for size in net.sizes[1:]]
-    lay = _layout(net, min(n, INFERENCE_ROWS), inference=True)
+    # Layouts for batch sizes rounded up to a power of two: a server's calls of many sizes share a few.
+    lay = _layout(net, min(1 << (n - 1).bit_length(), INFERENCE_ROWS), inference=True)
     work = np.empty(lay.work_size, dtype=net.dtype)  # per call: many threads may run forward at once
     for start in range(0, n, INFERENCE_ROWS):
         piece = X[start:start + INFERENCE_ROWS]
