@@ -259,17 +259,17 @@ class Trainer:
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
         display = progress.Progress(shown, epochs, len(X))
-        # Nothing needs Python between epochs: run many epochs in one backend call.
-        per_epoch = (display.per_epoch or validation is not None or stopper or callbacks or batch_callbacks
-                     or augment)
-        block = 1 if per_epoch else epochs
+        # As many epochs per backend call as need no Python in between (see _block).
+        per_epoch = (display.per_epoch or validation is not None or callbacks or batch_callbacks or augment
+                     or (stopper is not None and stopper.restore_best_weights))
         epoch = 0
         start = time.perf_counter()
         with _exclusive(self.net), contextlib.closing(_Closer(display, history, start)):
             self.optimizer.bind(self.net)
             try:
                 while epoch < epochs:
-                    n_block = min(block, epochs - epoch, max(1, MAX_ORDER_ENTRIES // len(X)))
+                    n_block = min(self._block(per_epoch, stopper, best, epochs), epochs - epoch,
+                                  max(1, MAX_ORDER_ENTRIES // len(X)))
                     X_epoch = X if augment is None else self._augmented(augment, X, epoch + 1)
                     epoch_logs = self._epochs(X_epoch, Y, weights, epoch, n_block, display, history, batch_callbacks)
                     stop = history.interrupted
@@ -299,6 +299,18 @@ class Trainer:
                 with interrupts.deferred():
                     self.net._theta[...] = best["theta"]
         return history
+
+    @staticmethod
+    def _block(per_epoch, stopper, best, epochs):
+        """How many epochs the next backend call may run before Python must look. Early stopping on the
+        training loss without restoring weights needs no look before ``patience - wait`` epochs: the
+        wait grows by at most one an epoch, so the stop can come no sooner, and checking those epochs'
+        losses after the call decides exactly as checking each in turn would."""
+        if per_epoch:
+            return 1
+        if stopper is not None:
+            return stopper.patience - best["wait"]
+        return epochs
 
     def _weights(self, sample_weight, class_weight, Y):
         """Each sample's weight, in the network's dtype, or None when every weight is 1 (the unweighted

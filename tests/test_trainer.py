@@ -540,3 +540,23 @@ def test_float32_inputs_beyond_its_range_are_an_error_not_inf(rng):
         nn.Trainer(net).fit(X, y, verbose=False)
     with pytest.raises(ValueError, match="X has values too large for float32"):
         net.predict(X)
+
+
+@pytest.mark.parametrize("backend", BOTH)
+@pytest.mark.parametrize("min_delta", [0.0, 0.01, 0.05])
+def test_early_stopping_in_blocks_decides_as_epoch_by_epoch(rng, backend, min_delta):
+    """Without restoring weights, early stopping on the training loss lets fit run patience - wait epochs
+    per backend call: the same stop, the same weights and history as looking after every epoch (which a
+    callback forces)."""
+    X, y = blobs(rng)
+    results = []
+    for callbacks in ([], [lambda epoch, logs: None]):
+        net = nn.Network([4, 8, 3], activation="tanh", output="softmax", seed=0, backend=backend)
+        stopper = nn.EarlyStopping(patience=4, min_delta=min_delta, restore_best_weights=False)
+        history = nn.Trainer(net, optimizer=nn.SGD(0.05), batch_size=16, seed=0).fit(
+            X, y, epochs=300, early_stopping=stopper, callbacks=callbacks, verbose=False)
+        results.append((net.theta, history.loss, history.stopped_early, history.best_epoch))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1:] == results[1][1:]
+    if min_delta > 0:
+        assert results[0][2] and len(results[0][1]) < 300
