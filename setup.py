@@ -31,7 +31,10 @@ directives = {
     "cdivision": not debug,
 }
 # No -march=native: the wheel must run on any x86-64.
-# -fno-trapping-math lets gcc vectorise compare-and-select loops (ReLU); it changes no result.
+# -fno-trapping-math lets gcc vectorise compare-and-select loops (ReLU); -fno-math-errno lets it use the
+# sqrt instruction, vectorised, in RMSprop's and Adam's steps (the core never reads errno). Neither
+# changes a result: the same weights to the last bit (load_digits 64-64-10, Adam: 131 -> 126 ms for 200
+# epochs, AMD EPYC).
 if sanitize:
     sanitizers = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
     # Python's own flags hold -fwrapv, under which signed overflow is defined and goes unreported.
@@ -39,7 +42,7 @@ if sanitize:
 elif debug:
     compile_args, link_args = ["-O0", "-g"], []
 else:
-    compile_args, link_args = ["-O3", "-fno-trapping-math"], []
+    compile_args, link_args = ["-O3", "-fno-trapping-math", "-fno-math-errno"], []
 # The core starts its own threads to share a batch (POSIX threads).
 compile_args.append("-pthread")
 link_args.append("-pthread")
