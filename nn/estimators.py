@@ -28,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the test that hide
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
 from .trainer import EarlyStopping, Trainer, TrainingDiverged
+from .validation import check_int, check_number
 
 AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as scikit-learn's MLP
 
@@ -109,10 +110,7 @@ class _NetworkEstimator(BaseEstimator):
         except TypeError:
             raise TypeError(f"hidden_layer_sizes must be a tuple of layer sizes, got {self.hidden_layer_sizes!r}") \
                 from None
-        for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-                raise ValueError(f"hidden_layer_sizes must hold whole numbers >= 1, got {self.hidden_layer_sizes!r}")
-        return [int(size) for size in sizes]
+        return [check_int(f"hidden_layer_sizes[{i}]", size, low=1) for i, size in enumerate(sizes)]
 
     def _make_optimizer(self):
         """A new optimizer from the ``optimizer`` parameter (a name, or an nn optimizer, which is copied:
@@ -128,23 +126,19 @@ class _NetworkEstimator(BaseEstimator):
         else:
             raise TypeError(f"optimizer must be one of {sorted(OPTIMIZERS)} or an nn optimizer, got {self.optimizer!r}")
         if self.learning_rate is not None:
-            optimizer.learning_rate = type(optimizer)(learning_rate=self.learning_rate).learning_rate
-        optimizer.weight_decay = type(optimizer)(weight_decay=self.alpha).weight_decay
+            optimizer.learning_rate = check_number("learning_rate", self.learning_rate, 0, low_open=True)
+        optimizer.weight_decay = check_number("alpha", self.alpha, 0)
         return optimizer
 
     def _batch_size(self, n):
         if isinstance(self.batch_size, str) and self.batch_size == "auto":
             return min(AUTO_BATCH, n)
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral) \
-                or self.batch_size < 1:
-            raise ValueError(f"batch_size must be 'auto' or a whole number >= 1, got {self.batch_size!r}")
-        return int(self.batch_size)
+        return check_int("batch_size ('auto' or a whole number)", self.batch_size, low=1)
 
     # ----- training -------------------------------------------------------------------------------
     def _train(self, X, targets, sample_weight, epochs, stopping):
         """``epochs`` epochs on (X, targets) with the estimator's trainer; records the curves."""
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a whole number >= 1, got {self.max_iter!r}")
+        check_int("max_iter", self.max_iter, low=1)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         validation, callbacks = None, []
         if stopping and self.early_stopping:
@@ -191,6 +185,10 @@ class _NetworkEstimator(BaseEstimator):
 
     def _class_weight_ids(self):
         return None
+
+    def _score_network(self, X, targets):
+        """The network's score on held-out rows (encoded targets): accuracy, or R^2 for the regressor."""
+        return self.network_.score(X, targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets)
 
 
 class Classifier(ClassifierMixin, _NetworkEstimator):
@@ -276,17 +274,10 @@ class Classifier(ClassifierMixin, _NetworkEstimator):
             ids[int(where[0])] = weight
         return ids
 
-    def _score_network(self, X, targets):
-        return float(np.mean(self._predict_ids(X) == self._class_ids(targets)))
-
-    def _predict_ids(self, X):
-        A = self.network_.forward(X)
-        return (A[:, 0] > 0.5).astype(np.intp) if A.shape[1] == 1 else A.argmax(axis=1)
-
     def predict(self, X):
         """The most probable label of each sample."""
         X = self._checked(X)
-        return self.classes_[self._predict_ids(X)]
+        return self.classes_[self.network_.predict(X)]  # the network's class ids (its classes are unnamed)
 
     def predict_proba(self, X):
         """(n_samples, n_classes) class probabilities, columns in the order of ``classes_``."""
@@ -335,13 +326,6 @@ class Regressor(RegressorMixin, _NetworkEstimator):
 
     def _n_outputs(self, targets):
         return targets.shape[1]
-
-    def _score_network(self, X, targets):
-        A = self.network_.forward(X)
-        residual = ((targets - A) ** 2).sum(axis=0)
-        total = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
-        r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), 0.0)
-        return float(r2.mean())
 
     def predict(self, X):
         """The predicted targets: (n_samples,) for one target, (n_samples, n_targets) otherwise."""

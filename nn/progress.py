@@ -7,6 +7,7 @@
 - ``verbose=False`` (or 0): nothing.
 """
 import sys
+import time
 
 MODES = {0: "silent", 1: "bar", 2: "lines"}
 
@@ -30,10 +31,13 @@ def describe(logs):
 
 
 class Progress:
-    """The display of one fit of ``epochs`` epochs over ``n_samples`` samples, in mode ``kind``."""
+    """The display of one fit of ``epochs`` epochs over ``n_samples`` samples, in mode ``kind``, whose
+    epochs go to ``history``. A context manager: it closes (the bar, or the summary line) however the
+    fit ends."""
 
-    def __init__(self, kind, epochs, n_samples):
-        self.kind, self.epochs, self.n_samples = kind, epochs, n_samples
+    def __init__(self, kind, epochs, n_samples, history):
+        self.kind, self.epochs, self.n_samples, self.history = kind, epochs, n_samples, history
+        self.start = time.perf_counter()
         self.bar = None
         if kind == "bar":
             from tqdm.auto import tqdm
@@ -62,7 +66,15 @@ class Progress:
         elif self.kind == "lines":
             print(f"epoch {epoch}/{self.epochs}: {describe(logs)}", file=sys.stderr)
 
-    def close(self, history, seconds):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        history, seconds = self.history, time.perf_counter() - self.start
         if self.bar is not None:
             self.bar.close()
         if self.kind == "summary" and len(history):

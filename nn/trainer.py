@@ -258,13 +258,12 @@ class Trainer:
 
         history = History()
         best = {"value": math.inf, "theta": None, "wait": 0}
-        display = progress.Progress(shown, epochs, len(X))
+        display = progress.Progress(shown, epochs, len(X), history)
         # As many epochs per backend call as need no Python in between (see _block).
         per_epoch = (display.per_epoch or validation is not None or callbacks or batch_callbacks or augment
                      or (stopper is not None and stopper.restore_best_weights))
         epoch = 0
-        start = time.perf_counter()
-        with _exclusive(self.net), contextlib.closing(_Closer(display, history, start)):
+        with _exclusive(self.net), display:
             self.optimizer.bind(self.net)
             try:
                 while epoch < epochs:
@@ -495,16 +494,6 @@ def _class_weights(class_weight, Y, net):
     else:
         raise TypeError(f"class_weight must be None, 'balanced' or a dict {{class id: weight}}, got {class_weight!r}")
     return table[classes]
-
-
-class _Closer:
-    """Closes a fit's display (the bar, or the summary line) however the fit ends."""
-
-    def __init__(self, display, history, start):
-        self.display, self.history, self.start = display, history, start
-
-    def close(self):
-        self.display.close(self.history, time.perf_counter() - self.start)
 
 
 class WeightTrace:

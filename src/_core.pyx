@@ -1396,8 +1396,9 @@ def train(_Layout lay not None, int loss, int optimizer, const double[::1] hyper
     the GIL. Updates theta, the optimizer state and steps[0] (steps taken) in place; fills epoch_loss
     (sum over the epoch's samples of each one's loss) and epoch_correct. Stops after an epoch whose loss
     is not finite or after which theta holds a non-finite value (its loss is then reported as NaN); with
-    a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there. Checks for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving
-    the weights of the last completed batch. Returns the number of epochs completed.
+    a non-empty snapshot (theta and the state, concatenated), that epoch's start is kept there. Checks
+    for Ctrl-C every check_every batches (0: never) and raises Interrupted, leaving the weights of the
+    last completed batch. Returns the number of epochs completed.
 
     threads > 1 splits every batch between that many threads (at most batch_size): each runs its share
     of the rows forward and back, and updates its share of each weight matrix's rows. Their products

@@ -102,7 +102,8 @@ def get_num_threads():
     """The number of threads the compiled backend trains with: set_num_threads's value, else
     $NN_NUM_THREADS, else as many as its BLAS is set to use at this moment ($OPENBLAS_NUM_THREADS, by
     default all cores; threadpoolctl.threadpool_limits and joblib's workers lower it, and nn follows:
-    n_jobs=2 on 2 cores never runs 4 busy threads). Small batches of small networks train on one thread whatever this says: see
+    n_jobs=2 on 2 cores never runs 4 busy threads). Small batches of small networks train on one thread
+    whatever this says: see
     nn.backends.compiled.team_size. Without the compiled core, 1 (the reference backend trains on one
     thread; NumPy's BLAS has its own)."""
     if _threads is not None:

@@ -194,7 +194,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
     epoch, the sum over batches of loss * batch length (with sample ``weights``, one per row of X: of
     loss * the batch's total weight) and the correct predictions. Stops after the first epoch whose loss
-    is not finite, or after which the weights are not (its loss is then NaN). With ``snapshot`` (a vector of (1 + state arrays) * n_params),
+    is not finite, or after which the weights are not (its loss is then NaN). With ``snapshot`` (a
+    vector of (1 + state arrays) * n_params),
     the start of the last epoch run is left there: theta, then the optimizer's state arrays.
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
     """
