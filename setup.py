@@ -5,6 +5,7 @@ Build modes, chosen by environment variables at build time:
 - NN_SANITIZE=1: those checks, and AddressSanitizer with UndefinedBehaviorSanitizer (-O1 -g). The
   module then needs the sanitizer runtimes loaded first: run Python with
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" (see .ci/run).
+- NN_TEAM=openmp: the thread team as an OpenMP parallel region instead of POSIX threads (src/nn_team.h).
 - NN_REQUIRE_CORE=1: a core that fails to compile fails the build (CI). By default the build goes on
   without it (no C compiler, say): nn is installed and runs on its NumPy reference backend.
 """
@@ -43,11 +44,23 @@ elif debug:
     compile_args, link_args = ["-O0", "-g"], []
 else:
     compile_args, link_args = ["-O3", "-fno-trapping-math", "-fno-math-errno"], []
-# The core starts its own threads to share a batch (POSIX threads).
-compile_args.append("-pthread")
-link_args.append("-pthread")
+# The thread team (src/nn_team.h): POSIX threads by default, OpenMP with NN_TEAM=openmp (the A/B of
+# bench/README.md, "The thread team").
+team = os.environ.get("NN_TEAM", "pthreads")
+if team not in ("pthreads", "openmp"):
+    sys.exit(f"NN_TEAM must be 'pthreads' or 'openmp', got {team!r}")
+if team == "openmp":
+    compile_args += ["-fopenmp", "-DNN_TEAM_OPENMP"]
+    link_args.append("-fopenmp")
+else:
+    compile_args.append("-pthread")
+    link_args.append("-pthread")
 
-extensions = [Extension("nn._core", ["src/_core.pyx"], extra_compile_args=compile_args, extra_link_args=link_args)]
+# The core's modules (src/nn/*.pyx, interfaces in the .pxd beside them, C in src/*.h), in the order of
+# their imports: each cimports only those before it. nn._core holds the entry points.
+MODULES = ["_kernels", "_sparse", "_passes", "_train", "_core"]
+extensions = [Extension(f"nn.{name}", [f"src/nn/{name}.pyx"], include_dirs=["src"], extra_compile_args=compile_args,
+                        extra_link_args=link_args) for name in MODULES]
 
 
 class build_ext_or_explain(build_ext):
@@ -72,8 +85,11 @@ class build_ext_or_explain(build_ext):
 # One build folder per mode (generated C, objects, the module): cythonize and build_ext skip a file
 # newer than its sources, so a shared folder would hand out the last mode's build.
 build_base = os.path.join("build", "sanitize" if sanitize else "debug" if debug else "release")
+if team == "openmp":
+    build_base += "-openmp"
 
-ext_modules = cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython"))
+ext_modules = cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython"),
+                        include_path=["src"])
 # Set after cythonize, which makes new Extensions without the flag (Cython 3.3: optional=True given to
 # Extension is lost). Optional: a failed compile or link is a message, not the end of the install.
 for ext in ext_modules:

@@ -167,18 +167,20 @@ def sgd_hyper(learning_rate):
     return np.array([learning_rate if name == "learning_rate" else 0.0 for name in _core.HYPER_NAMES])
 
 
-def core_train(lay, X, Y, **changes):
+def core_train(lay, X, Y, batch_size=None, threads=1, sparse=False, **changes):
     """_core.train's arguments for plain SGD (rate 0.1) with cross-entropy, one epoch of X's rows in
-    order, full batches, one thread, zero weights; any argument replaced by name in `changes`.
-    Returns (epochs done, the arguments, whose arrays train has updated)."""
+    order, full batches (or batch_size), one thread, zero weights; any argument replaced by name in
+    `changes`, the scratch made from batch_size, threads and sparse unless given. Returns (epochs done,
+    the arguments, whose arrays train has updated)."""
     P, empty = lay.n_params, np.zeros(0, X.dtype)
     args = dict(loss=2, optimizer=0, hyper=sgd_hyper(0.1), steps=np.zeros(1, dtype=np.longlong),
-                theta=np.zeros(P, X.dtype), grad=np.zeros(P, X.dtype), state1=empty, state2=empty,
-                work=np.zeros(lay.work_size, X.dtype), X=X, Y=Y, order=np.arange(len(X), dtype=np.intp)[None],
-                batch_size=len(X), epoch_loss=np.zeros(1), epoch_correct=np.zeros(1, dtype=np.intp),
-                snapshot=empty, check_every=0, threads=1, sparse=False)
+                theta=np.zeros(P, X.dtype), state1=empty, state2=empty, X=X, Y=Y,
+                order=np.arange(len(X), dtype=np.intp)[None], epoch_loss=np.zeros(1),
+                epoch_correct=np.zeros(1, dtype=np.intp), snapshot=empty, check_every=0)
     args.update(changes)
-    return _core.train(lay, **args), args
+    if "scratch" not in args:
+        args["scratch"] = _core.TrainScratch(lay, batch_size or len(X), threads, sparse, X.dtype.name)
+    return _core.train(**args), args
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -367,7 +369,7 @@ def bad_train_input():
     read_only = zeros(P)
     read_only.flags.writeable = False
     return [
-        (dict(theta=zeros(P - 1)), "theta has"), (dict(work=zeros(5)), "work has"),
+        (dict(theta=zeros(P - 1)), "theta has"),
         (dict(X=zeros((10, 4))), "X has 4 columns"), (dict(Y=zeros((9, 2))), "Y has shape"),
         (dict(order=np.array([[0, 10]], dtype=np.intp)), "outside 0..9"),
         (dict(order=np.array([[-1]], dtype=np.intp)), "outside"),
@@ -375,7 +377,7 @@ def bad_train_input():
         (dict(batch_size=9), "batch_size must be in 1..8"), (dict(batch_size=0), "batch_size"),
         (dict(snapshot=zeros(3)), "snapshot"), (dict(epoch_loss=zeros(0)), "epoch_loss"),
         (dict(epoch_correct=zeros(0, dtype=np.intp)), "epoch_correct"),
-        (dict(grad=zeros(2)), "grad has"), (dict(loss=3), "loss code"), (dict(optimizer=-1), "optimizer code"),
+        (dict(loss=3), "loss code"), (dict(optimizer=-1), "optimizer code"),
         (dict(optimizer=1), "momentum needs 1 state arrays"),  # SGD's empty state arrays
         (dict(optimizer=3, state1=zeros(P)), "adam needs 2 state arrays"),
         (dict(hyper=zeros(7)), "hyper must hold 8"), (dict(hyper=sgd_hyper(0.0)), "learning_rate must be > 0"),
@@ -387,6 +389,7 @@ def bad_train_input():
         (dict(threads=0), "threads must be in 1..64"), (dict(threads=65), "threads must be in 1..64"),
         (dict(theta=zeros(2 * P)[::2]), "contiguous"), (dict(theta=read_only), "read-only"),
         (dict(theta=zeros(P, dtype=np.float32)), None),  # mixed dtypes
+        (dict(scratch=None), "scratch"), (dict(scratch=_core.TrainScratch.__new__(_core.TrainScratch)), "not initialised"),
     ]
 
 
@@ -413,4 +416,37 @@ def test_layout_checks_everything_train_relies_on():
     with pytest.raises(ValueError, match="inference layout"):
         _core.gradients(_core.layout(sizes, acts, 8, True), 2, np.zeros(P), work, X[:8], Y[:8], np.zeros(P))
     with pytest.raises(ValueError, match="inference layout"):
-        core_train(_core.layout(sizes, acts, 8, True), X, Y, batch_size=4, work=work)
+        core_train(_core.layout(sizes, acts, 8, True), X, Y, batch_size=4)
+
+
+@pytest.mark.parametrize("args, match", [
+    (dict(batch_size=9), "batch_size must be in 1..8"), (dict(batch_size=0), "batch_size"),
+    (dict(threads=0), "threads must be in 1..64"), (dict(threads=65), "threads must be in 1..64"),
+    (dict(dtype="float16"), "dtype must be"), (dict(lay=None), "lay"),
+])
+def test_train_scratch_refuses_bad_settings(args, match):
+    lay = layout(TRAIN_SIZES, acts=TRAIN_ACTS)
+    settings = {"lay": lay, "batch_size": 4, "threads": 1, "sparse": False, "dtype": "float64"}
+    assert _core.TrainScratch(**settings).batch_size == 4  # the unchanged settings work
+    with pytest.raises((ValueError, TypeError), match=match):
+        _core.TrainScratch(**{**settings, **args})
+
+
+def test_train_scratch_is_made_once_and_reused():
+    """A scratch serves any number of calls (their results as with a fresh one each time); it cannot be
+    initialised twice, and holds the team's size at most the batch."""
+    lay = layout(TRAIN_SIZES, acts=TRAIN_ACTS)
+    X, Y = np.random.default_rng(1).normal(size=(10, 3)), np.eye(2)[np.arange(10) % 2]
+    scratch = _core.TrainScratch(lay, 4, 8, True)
+    assert scratch.threads == 4 and "threads=4" in repr(scratch)
+    with pytest.raises(ValueError, match="already initialised"):
+        scratch.__init__(lay, 4)
+    theta = np.random.default_rng(2).normal(size=lay.n_params)
+    shared, fresh = theta.copy(), theta.copy()
+    for _ in range(3):
+        core_train(lay, X, Y, scratch=scratch, theta=shared)
+        core_train(lay, X, Y, batch_size=4, threads=4, sparse=True, theta=fresh)
+    np.testing.assert_array_equal(shared, fresh)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    with pytest.raises(ValueError, match="theta is float32, the scratch float64"):
+        core_train(lay, X32, Y32, scratch=scratch, theta=theta.astype(np.float32))

@@ -121,9 +121,9 @@ def test_core_train_on_threads_equals_one_thread(threads, sparse, rng):
         s1, s2 = np.zeros_like(theta), np.zeros_like(theta)
         loss_sums, correct = np.zeros(3), np.zeros(3, dtype=np.intp)
         steps = np.zeros(1, dtype=np.longlong)
-        done = _core.train(lay, 2, 3, np.array([0.01, 0.001, 0, 0, 0, 0.9, 0.999, 1e-8]), steps, theta,
-                           np.empty_like(theta), s1, s2, np.zeros(lay.work_size), X, Y, order, 16, loss_sums, correct,
-                           np.empty(0), 0, t, sparse_)
+        scratch = _core.TrainScratch(lay, 16, t, sparse_)
+        done = _core.train(scratch, 2, 3, np.array([0.01, 0.001, 0, 0, 0, 0.9, 0.999, 1e-8]), steps, theta,
+                           s1, s2, X, Y, order, loss_sums, correct, np.empty(0), 0)
         assert done == 3 and steps[0] == 3 * 6
         results.append((theta, s1, s2, loss_sums, correct))
     for a, b in zip(*results):
@@ -133,12 +133,8 @@ def test_core_train_on_threads_equals_one_thread(threads, sparse, rng):
 @pytest.mark.parametrize("threads", [0, -1, _core.MAX_THREADS + 1])
 def test_core_rejects_a_bad_thread_count(threads):
     lay = _core.layout(np.array([2, 2], dtype=np.intp), np.array([1], dtype=np.intp), 4)
-    theta = np.zeros(lay.n_params)
     with pytest.raises(ValueError, match="threads must be in"):
-        _core.train(lay, 0, 0, np.array([0.1, 0, 0, 0, 0, 0, 0, 0]), np.zeros(1, dtype=np.longlong), theta,
-                    theta.copy(), np.empty(0), np.empty(0), np.zeros(lay.work_size), np.zeros((4, 2)), np.zeros((4, 2)),
-                    np.zeros((1, 4), dtype=np.intp), 4, np.zeros(1), np.zeros(1, dtype=np.intp), np.empty(0), 0,
-                    threads)
+        _core.TrainScratch(lay, 4, threads)
 
 
 @blas_controlled

@@ -141,12 +141,13 @@ def _layout(net, batch, inference=False):
         batch, inference))
 
 
-def _training_scratch(net, lay):
-    """(work, grad): the scratch a training call writes, one per network and layout. Training a network
-    is exclusive (Trainer.fit refuses a second concurrent fit), so it is never shared between threads."""
-    key = ("train", tuple(net.sizes), tuple(net.activations), lay.work_size, np.dtype(net.dtype).char)
-    return _cached(net, key, lambda: (np.empty(lay.work_size, dtype=net.dtype),
-                                      np.empty(net.n_params, dtype=net.dtype)))
+def _training_scratch(net, lay, batch_size, threads, sparse):
+    """The core's TrainScratch for training ``net`` in batches of ``batch_size`` on ``threads`` threads: made
+    once per network and these settings, reused by every call. Training a network is exclusive
+    (Trainer.fit refuses a second concurrent fit; the core refuses a scratch in use)."""
+    dtype = np.dtype(net.dtype).name
+    key = ("train", tuple(net.sizes), tuple(net.activations), batch_size, threads, sparse, dtype)
+    return _cached(net, key, lambda: _core.TrainScratch(lay, batch_size, threads, sparse, dtype))
 
 
 def _contiguous(net, A):
@@ -185,7 +186,9 @@ def matmul(A, B, C):
     _core.matmul(A, B, C)
 
 
-def _hyper(optimizer):
+def hyper_values(optimizer):
+    """The optimizer's hyper-parameters as the core takes them: in the order of its table HYPER_NAMES (0
+    for one the optimizer does not have)."""
     return np.array([float(getattr(optimizer, name, 0.0)) for name in _core.HYPER_NAMES], dtype=np.float64)
 
 
@@ -208,20 +211,17 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     empty = np.empty(0, dtype=net.dtype)
     state1, state2 = (states + [empty, empty])[:2]
     orders = np.ascontiguousarray(np.atleast_2d(orders), dtype=np.intp)
-    lay = _layout(net, batch_size)
-    work, grad = _training_scratch(net, lay)
     loss_sums = np.zeros(len(orders))
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)
     check_every = max(1, SIGNAL_CHECK_WORK // (batch_size * net.n_params))
-    threads = team_size(net, batch_size)
-    sparse = sparse_first_layer(net, X, batch_size)
+    scratch = _training_scratch(net, _layout(net, batch_size), batch_size, team_size(net, batch_size),
+                                sparse_first_layer(net, X, batch_size))
     try:
-        with _blas_on_one_thread() if threads > 1 else contextlib.nullcontext():
-            done = _core.train(lay, LOSS_CODES[loss], code, _hyper(optimizer), steps, theta, grad, state1, state2,
-                               work, X, Y, orders, batch_size, loss_sums, corrects,
-                               empty if snapshot is None else snapshot, check_every, threads, sparse,
-                               None if weights is None else _contiguous(net, weights))
+        with _blas_on_one_thread() if scratch.threads > 1 else contextlib.nullcontext():
+            done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
+                               state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot,
+                               check_every, None if weights is None else _contiguous(net, weights))
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

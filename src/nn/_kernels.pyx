@@ -1,0 +1,490 @@
+# cython: language_level=3
+"""nn._kernels: the dense kernels of the compiled core, each the twin of a NumPy function of the
+reference (nn.functions, nn.optimizers): the matrix product (SciPy's BLAS, or loops for small ones),
+activations and their derivatives, losses and the output layer's delta, optimizer steps. Knows nothing
+of networks: raw pointers in, raw pointers out, fused over float and double (interface: _kernels.pxd).
+
+A ``def`` wrapper per kernel exposes it to the tests that pair it with its twin; the wrappers, and the
+check helpers the other modules' entry points share, check everything a kernel relies on first.
+"""
+from cython cimport floating
+from libc.math cimport exp, fabs, log, pow, sqrt, tanh
+from libc.float cimport DBL_EPSILON, FLT_EPSILON
+from libc.limits cimport INT_MAX
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+LOSS_NAMES = ("mse", "binary_cross_entropy", "cross_entropy")
+OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam")
+# The hyper-parameters' table: the order of the `hyper` arrays the entry points take (each the
+# attribute of that name of an nn optimizer, 0 if it has none), and the fields of Hyper.
+HYPER_NAMES = ("learning_rate", "weight_decay", "momentum", "nesterov", "rho", "beta1", "beta2", "eps")
+
+cdef double LEAKY_SLOPE = 0.01
+# Products smaller than this many multiply-adds run in plain loops: BLAS call overhead would dominate.
+cdef Py_ssize_t SMALL_PRODUCT = 8192
+
+
+# ----- matrix products ----------------------------------------------------------------------------
+cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, floating* A, int lda,
+               floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil:
+    """Row-major C (M x N) = alpha op(A) op(B) + beta C, op given by 'N' / 'T'.
+
+    BLAS is column-major, where the memory of a row-major matrix is its transpose, so C^T = op(B)^T
+    op(A)^T is asked for by swapping the operands and keeping the flags. With beta = 0, C is not read.
+    Small products, and those with one row of A (one sample: A is mostly zeros for MNIST, and the
+    loops skip zeros), run in loops.
+    """
+    if <double>M * N * K >= SMALL_PRODUCT and not (M == 1 and trans_a == c'N') \
+            and not (K == 1 and trans_a == c'T'):
+        if floating is double:
+            dgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
+        else:
+            sgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
+        return
+    cdef Py_ssize_t i, j, k
+    cdef floating a, s
+    cdef floating* c_row
+    cdef floating* b_row
+    if beta == 0:
+        for i in range(M):
+            memset(C + i * ldc, 0, N * sizeof(floating))
+    elif beta != 1:
+        for i in range(M):
+            for j in range(N):
+                C[i * ldc + j] *= beta
+    if trans_a == c'N' and trans_b == c'N':
+        # C[i, :] += alpha A[i, k] B[k, :]
+        for i in range(M):
+            c_row = C + i * ldc
+            for k in range(K):
+                a = A[i * lda + k]
+                if a == 0:
+                    continue
+                add_scaled_row(c_row, alpha, a, B + k * ldb, N)
+    elif trans_a == c'T' and trans_b == c'N':
+        # C[i, :] += alpha A[k, i] B[k, :]   (A stored K x M)
+        for k in range(K):
+            b_row = B + k * ldb
+            for i in range(M):
+                a = A[k * lda + i]
+                if a == 0:
+                    continue
+                add_scaled_row(C + i * ldc, alpha, a, b_row, N)
+    elif trans_a == c'N' and trans_b == c'T':
+        # C[i, j] += alpha sum_k A[i, k] B[j, k]   (B stored N x K)
+        for i in range(M):
+            for j in range(N):
+                s = 0
+                for k in range(K):
+                    s += A[i * lda + k] * B[j * ldb + k]
+                C[i * ldc + j] += alpha * s
+    else:
+        for i in range(M):
+            for j in range(N):
+                s = 0
+                for k in range(K):
+                    s += A[k * lda + i] * B[j * ldb + k]
+                C[i * ldc + j] += alpha * s
+
+
+# ----- activations --------------------------------------------------------------------------------
+cdef inline floating sigmoid(floating z) noexcept nogil:
+    # e^-|z| never overflows; the same formula as the reference.
+    cdef floating e = <floating>exp(-fabs(z))
+    if z >= 0:
+        return 1 / (1 + e)
+    return e / (1 + e)
+
+
+cdef void bias_activate(floating* Z, floating* b, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
+    """A = f(Z + b) in place over n rows of k units (b may be NULL: no bias)."""
+    cdef Py_ssize_t i, j
+    cdef floating m, s, z
+    cdef floating* row
+    for i in range(n):
+        row = Z + i * k
+        if b != NULL:
+            for j in range(k):
+                row[j] = row[j] + b[j]
+        if activation == SIGMOID:
+            for j in range(k):
+                row[j] = sigmoid(row[j])
+        elif activation == TANH:
+            for j in range(k):
+                row[j] = <floating>tanh(row[j])
+        elif activation == RELU:
+            # Written to compile without branches (half of the signs are unpredictable); NaN stays NaN
+            # as in np.maximum.
+            for j in range(k):
+                row[j] = 0 if row[j] < 0 else row[j]
+        elif activation == LEAKY_RELU:
+            for j in range(k):
+                row[j] = row[j] if row[j] > 0 else <floating>(LEAKY_SLOPE * row[j])
+        elif activation == SOFTMAX:
+            m = row[0]
+            for j in range(1, k):
+                if row[j] > m:
+                    m = row[j]
+            s = 0
+            for j in range(k):
+                row[j] = <floating>exp(row[j] - m)
+                s += row[j]
+            for j in range(k):
+                row[j] = row[j] / s
+
+
+cdef void backprop_activation(floating* A, floating* G, Py_ssize_t n, Py_ssize_t k, int activation) noexcept nogil:
+    """G <- dL/dZ from G = dL/dA and the layer's output A (n x k), in place."""
+    cdef Py_ssize_t i, j, size = n * k
+    cdef floating s
+    if activation == SIGMOID:
+        for i in range(size):
+            G[i] = G[i] * A[i] * (1 - A[i])
+    elif activation == TANH:
+        for i in range(size):
+            G[i] = G[i] * (1 - A[i] * A[i])
+    elif activation == RELU:
+        # G * (A > 0), as the reference: no branch, and a NaN in G stays NaN.
+        for i in range(size):
+            G[i] = G[i] * (A[i] > 0)
+    elif activation == LEAKY_RELU:
+        for i in range(size):
+            G[i] = G[i] * (<floating>1 if A[i] > 0 else <floating>LEAKY_SLOPE)
+    elif activation == SOFTMAX:
+        # dz_j = a_j (g_j - sum_k g_k a_k)
+        for i in range(n):
+            s = 0
+            for j in range(k):
+                s += G[i * k + j] * A[i * k + j]
+            for j in range(k):
+                G[i * k + j] = A[i * k + j] * (G[i * k + j] - s)
+
+
+# ----- losses -------------------------------------------------------------------------------------
+cdef inline floating clipped_log(floating a) noexcept nogil:
+    """log(max(a, eps)), eps the dtype's: a NaN stays NaN (as np.maximum), so a diverged output shows
+    in the loss rather than costing log(eps)."""
+    cdef floating eps
+    if floating is double:
+        eps = DBL_EPSILON
+    else:
+        eps = FLT_EPSILON
+    return <floating>log(eps if a <= eps else a)
+
+
+cdef inline double loss_term(int loss, floating a, floating y) noexcept nogil:
+    """One output's term of a row's loss: (y - a)^2 (mse), y log a + (1 - y) log(1 - a) (binary
+    cross-entropy), y log a (cross-entropy; 0 where y is 0, unless a is NaN: the reference's 0 * log(NaN)
+    is NaN too). finish_loss turns a sum of them into the loss."""
+    if loss == MSE:
+        return (y - a) * (y - a)
+    if loss == BINARY_CROSS_ENTROPY:
+        return y * clipped_log(a) + (1 - y) * clipped_log(1 - a)
+    if y != 0 or a != a:
+        return y * clipped_log(a)
+    return 0
+
+
+cdef inline double finish_loss(int loss, double total, Py_ssize_t k) noexcept nogil:
+    """The loss from a sum of loss_term over k outputs: mse the mean, binary cross-entropy minus the
+    mean, cross-entropy minus the sum."""
+    if loss == MSE:
+        return total / k
+    if loss == BINARY_CROSS_ENTROPY:
+        return -total / k
+    return -total
+
+
+cdef double row_loss(int loss, floating* a_row, floating* y_row, Py_ssize_t k) noexcept nogil:
+    """One row's loss (as nn.functions.ROW_LOSSES)."""
+    cdef Py_ssize_t j
+    cdef double total = 0
+    for j in range(k):
+        total += loss_term(loss, a_row[j], y_row[j])
+    return finish_loss(loss, total, k)
+
+
+cdef double loss_total(int loss, floating* A, floating* Y, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t k,
+                       floating* W) noexcept nogil:
+    """The sum over the n rows of A (n x k) of each row's loss against its target, row rows[i] of Y (or
+    row i if rows is NULL): the batch's loss is this over n. With sample weights W (indexed as Y), the
+    sum of w_i times row i's loss (the batch's loss is this over the sum of its weights)."""
+    cdef Py_ssize_t i, j
+    cdef double total = 0
+    cdef floating* y_row
+    if W != NULL:
+        for i in range(n):
+            j = rows[i] if rows != NULL else i
+            total += W[j] * row_loss(loss, A + i * k, Y + j * k, k)
+        return total
+    for i in range(n):  # unweighted: every term into one sum (the reference's order of rounding)
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        for j in range(k):
+            total += loss_term(loss, A[i * k + j], y_row[j])
+    return finish_loss(loss, total, k)
+
+
+cdef void output_delta(int loss, int activation, floating* A, floating* Y, Py_ssize_t* rows,
+                       Py_ssize_t n, Py_ssize_t batch, Py_ssize_t k, floating* D, floating* W,
+                       floating w_total) noexcept nogil:
+    """D = dL/dZ of the output layer for n rows (targets as in loss_total) of a batch of `batch` rows:
+    (A - Y)/batch for cross-entropy (softmax), (A - Y)/(batch k) for binary cross-entropy (sigmoid),
+    f'(A) * 2 (A - Y)/(batch k) for mse. With sample weights W (indexed as Y) whose sum over the batch
+    is w_total, row i's is multiplied by w_i and batch becomes w_total (all zero if w_total is 0)."""
+    cdef Py_ssize_t i, j, r
+    cdef floating* y_row
+    cdef Py_ssize_t size = batch * k
+    cdef floating w, wk = w_total * k
+    if W != NULL:
+        for i in range(n):
+            r = rows[i] if rows != NULL else i
+            y_row = Y + r * k
+            w = W[r] if w_total != 0 else 0
+            for j in range(k):
+                if w_total == 0:
+                    D[i * k + j] = 0
+                elif loss == CROSS_ENTROPY:
+                    D[i * k + j] = (A[i * k + j] - y_row[j]) * w / w_total
+                elif loss == BINARY_CROSS_ENTROPY:
+                    D[i * k + j] = (A[i * k + j] - y_row[j]) * w / wk
+                else:
+                    D[i * k + j] = 2 * (A[i * k + j] - y_row[j]) * w / wk
+        if loss == MSE:
+            backprop_activation(A, D, n, k, activation)
+        return
+    for i in range(n):
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        for j in range(k):
+            if loss == CROSS_ENTROPY:
+                D[i * k + j] = (A[i * k + j] - y_row[j]) / batch
+            elif loss == BINARY_CROSS_ENTROPY:
+                D[i * k + j] = (A[i * k + j] - y_row[j]) / size
+            else:
+                D[i * k + j] = 2 * (A[i * k + j] - y_row[j]) / size
+    if loss == MSE:
+        backprop_activation(A, D, n, k, activation)
+
+
+cdef Py_ssize_t count_correct(int activation, floating* A, floating* Y, Py_ssize_t* rows,
+                              Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Rows predicted right: argmax (first maximum) for softmax, every output > 0.5 for sigmoid."""
+    cdef Py_ssize_t i, j, best_a, best_y, correct = 0
+    cdef floating* y_row
+    cdef floating* a_row
+    cdef bint ok
+    if activation != SOFTMAX and activation != SIGMOID:
+        return 0
+    for i in range(n):
+        a_row = A + i * k
+        y_row = Y + (rows[i] if rows != NULL else i) * k
+        if activation == SOFTMAX:
+            best_a = best_y = 0
+            for j in range(1, k):
+                if a_row[j] > a_row[best_a]:
+                    best_a = j
+                if y_row[j] > y_row[best_y]:
+                    best_y = j
+            correct += best_a == best_y
+        else:
+            ok = True
+            for j in range(k):
+                if (a_row[j] > 0.5) != (y_row[j] > 0.5):
+                    ok = False
+            correct += ok
+    return correct
+
+
+# ----- optimizers ---------------------------------------------------------------------------------
+cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, floating* g,
+                         floating* s1, floating* s2, Py_ssize_t size) noexcept nogil:
+    """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state."""
+    cdef Py_ssize_t i
+    cdef double lr = hyper.learning_rate, wd = hyper.weight_decay, mu = hyper.momentum, rho = hyper.rho
+    cdef double beta1 = hyper.beta1, beta2 = hyper.beta2, eps = hyper.eps
+    cdef bint nesterov = hyper.nesterov
+    cdef double c1, c2
+    if wd != 0:
+        for i in range(size):
+            g[i] = g[i] + <floating>(wd * p[i])
+    if optimizer == SGD:
+        for i in range(size):
+            p[i] = p[i] - <floating>(lr * g[i])
+    elif optimizer == MOMENTUM:
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * mu)
+            s1[i] = s1[i] + g[i]
+            if nesterov:
+                p[i] = p[i] - <floating>(lr * (g[i] + <floating>(mu * s1[i])))
+            else:
+                p[i] = p[i] - <floating>(lr * s1[i])
+    elif optimizer == RMSPROP:
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * rho)
+            s1[i] = s1[i] + <floating>((1 - rho) * g[i] * g[i])
+            p[i] = p[i] - <floating>(lr * g[i] / (sqrt(s1[i]) + eps))
+    elif optimizer == ADAM:
+        c1 = 1 - pow(beta1, <double>t)
+        c2 = 1 - pow(beta2, <double>t)
+        for i in range(size):
+            s1[i] = <floating>(s1[i] * beta1)
+            s1[i] = s1[i] + <floating>((1 - beta1) * g[i])
+            s2[i] = <floating>(s2[i] * beta2)
+            s2[i] = s2[i] + <floating>((1 - beta2) * g[i] * g[i])
+            p[i] = p[i] - <floating>(lr * <floating>(s1[i] / c1) / (sqrt(<floating>(s2[i] / c2)) + eps))
+
+
+cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether x[0..n) holds no inf or NaN: x - x is 0 exactly for finite x (a sum, no branch)."""
+    cdef Py_ssize_t i
+    cdef floating s = 0
+    for i in range(n):
+        s += x[i] - x[i]
+    return s == 0
+
+
+# ----- checks the entry points share -----------------------------------------------------------------
+cdef Hyper hyper_from(const double[::1] values) except *:
+    """The Hyper of a `hyper` array, read by the table: values[i] is the field HYPER_NAMES[i] (Cython
+    fills the struct from the dict by field name; a name missing from either side is an error)."""
+    if values.shape[0] != len(HYPER_NAMES):
+        raise ValueError(f"hyper must hold {len(HYPER_NAMES)} values: {HYPER_NAMES}")
+    named = dict(zip(HYPER_NAMES, values))
+    named["nesterov"] = named["nesterov"] != 0
+    return named
+
+
+cdef Py_ssize_t times(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if b != 0 and a > PY_SSIZE_T_MAX // b:
+        raise ValueError(f"too large: {what} ({a} x {b}) overflows Py_ssize_t")
+    return a * b
+
+
+cdef Py_ssize_t plus(Py_ssize_t a, Py_ssize_t b, str what) except -1:
+    """a + b (a, b >= 0), or a ValueError naming `what` if it overflows Py_ssize_t."""
+    if a > PY_SSIZE_T_MAX - b:
+        raise ValueError(f"too large: {what} ({a} + {b}) overflows Py_ssize_t")
+    return a + b
+
+
+cdef double check_weights(const floating[::1] weights, Py_ssize_t n_rows) except? -1:
+    """Sample weights: one per row of X, each finite and >= 0. Returns their sum (in order, in the
+    weights' dtype, as every thread of a team sums a batch's; exact in the double returned)."""
+    cdef Py_ssize_t i
+    cdef floating total = 0
+    if weights.shape[0] != n_rows:
+        raise ValueError(f"weights has {weights.shape[0]} entries, X has {n_rows} rows")
+    for i in range(n_rows):
+        if not (weights[i] >= 0 and weights[i] - weights[i] == 0):
+            raise ValueError(f"weights must be finite and >= 0, got {weights[i]} at {i}")
+        total += weights[i]
+    return total
+
+
+cdef check_codes(int loss, int optimizer):
+    if loss < 0 or loss > CROSS_ENTROPY:
+        raise ValueError(f"loss code must be in 0..{CROSS_ENTROPY}, got {loss}")
+    if optimizer < 0 or optimizer > ADAM:
+        raise ValueError(f"optimizer code must be in 0..{ADAM}, got {optimizer}")
+
+
+cdef check_activation(int activation):
+    if activation < 0 or activation > SOFTMAX:
+        raise ValueError(f"activation code must be in 0..{SOFTMAX}, got {activation}")
+
+
+# ----- the kernels one by one, for the tests that pair them with their NumPy twins ---------------------
+def activate_inplace(floating[:, ::1] Z not None, int activation, const floating[::1] bias=None):
+    """Z <- f(Z + bias) in place, f given by its code (index into ACTIVATION_NAMES)."""
+    check_activation(activation)
+    if bias is not None and bias.shape[0] != Z.shape[1]:
+        raise ValueError(f"bias has {bias.shape[0]} entries, Z has {Z.shape[1]} columns")
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        return
+    with nogil:
+        bias_activate(&Z[0, 0], <floating*>&bias[0] if bias is not None else NULL, Z.shape[0], Z.shape[1], activation)
+
+
+def backprop_inplace(const floating[:, ::1] A not None, floating[:, ::1] G not None, int activation):
+    """G <- dL/dZ from G = dL/dA and the output A, in place."""
+    check_activation(activation)
+    if A.shape[0] != G.shape[0] or A.shape[1] != G.shape[1]:
+        raise ValueError(f"A and G must have the same shape, got ({A.shape[0]}, {A.shape[1]}) and ({G.shape[0]}, {G.shape[1]})")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        return
+    with nogil:
+        backprop_activation(<floating*>&A[0, 0], &G[0, 0], A.shape[0], A.shape[1], activation)
+
+
+def loss_and_delta(int loss, int activation, const floating[:, ::1] A not None, const floating[:, ::1] Y not None,
+                   floating[:, ::1] D not None, const floating[::1] weights=None):
+    """(loss, correct rows) of A against Y, and the output delta dL/dZ into D; with ``weights`` (one per
+    row), the weighted loss sum(w_i l_i) / sum(w_i) and its delta."""
+    cdef double value
+    cdef Py_ssize_t correct
+    cdef floating* W = NULL
+    cdef floating w_total = 0
+    check_codes(loss, SGD)
+    check_activation(activation)
+    if A.shape[0] != Y.shape[0] or A.shape[1] != Y.shape[1] or A.shape[0] != D.shape[0] or A.shape[1] != D.shape[1]:
+        raise ValueError("A, Y and D must have the same shape")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError("A is empty")
+    if weights is not None:
+        w_total = <floating>check_weights(weights, A.shape[0])
+        W = <floating*>&weights[0]
+    with nogil:
+        value = loss_total(loss, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1], W)
+        if W == NULL:
+            value /= A.shape[0]
+        else:
+            value = value / w_total if w_total != 0 else 0
+        correct = count_correct(activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[1])
+        output_delta(loss, activation, <floating*>&A[0, 0], <floating*>&Y[0, 0], NULL, A.shape[0], A.shape[0],
+                     A.shape[1], &D[0, 0], W, w_total)
+    return value, correct
+
+
+def matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,
+           bint trans_a=False, bint trans_b=False, double alpha=1, double beta=0):
+    """C <- alpha op(A) op(B) + beta C (row-major), through BLAS or the small-product loops."""
+    cdef Py_ssize_t M = A.shape[1] if trans_a else A.shape[0], K = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t KB = B.shape[1] if trans_b else B.shape[0], N = B.shape[0] if trans_b else B.shape[1]
+    if K != KB or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError(f"shapes do not match: op(A) {M}x{K}, op(B) {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    # BLAS takes int sizes; A's and B's dimensions are every size and leading dimension passed.
+    if max(A.shape[0], A.shape[1], B.shape[0], B.shape[1]) > INT_MAX:
+        raise ValueError(f"matmul's dimensions must be at most {INT_MAX}, got A ({A.shape[0]}, {A.shape[1]}) "
+                         f"and B ({B.shape[0]}, {B.shape[1]})")
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        raise ValueError("the inner dimension is 0")
+    with nogil:
+        gemm(c'T' if trans_a else c'N', c'T' if trans_b else c'N', <int>M, <int>N, <int>K, <floating>alpha,
+             <floating*>&A[0, 0], <int>A.shape[1], <floating*>&B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0],
+             <int>C.shape[1])
+
+
+def step(int optimizer, const double[::1] hyper not None, long long t, floating[::1] p not None,
+         floating[::1] g not None, floating[::1] s1 not None, floating[::1] s2 not None):
+    """One optimizer update of p from g (g is scratch), t the step number (from 1)."""
+    cdef Py_ssize_t n = p.shape[0]
+    cdef Py_ssize_t n_state = n_state_arrays(optimizer)
+    cdef Hyper h
+    check_codes(MSE, optimizer)
+    h = hyper_from(hyper)
+    if g.shape[0] != n or (n_state >= 1 and s1.shape[0] != n) or (n_state == 2 and s2.shape[0] != n):
+        raise ValueError("p, g and the state arrays must have the same length")
+    if t < 1:
+        raise ValueError(f"t must be >= 1, got {t}")
+    if n == 0:
+        return
+    with nogil:
+        optimizer_step(optimizer, &h, t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
+                       &s2[0] if n_state == 2 else NULL, n)

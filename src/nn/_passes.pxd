@@ -1,0 +1,46 @@
+"""The interface of nn._passes (src/nn/_passes.pyx): a network's layout in C, and its passes over the
+rows of a batch."""
+from cython cimport floating
+
+from nn._sparse cimport SparseBatch
+
+cdef struct Net:
+    # Layer l (0-based) maps sizes[l] -> sizes[l + 1]; W at theta + w_off[l], b at theta + w_off[l] +
+    # sizes[l] * sizes[l + 1]; its output for a batch at work + a_off[l + 1] (a_off[0]: the batch's
+    # input rows) and its delta dL/dZ at work + d_off[l], both batch x sizes[l + 1], row i for sample i.
+    # Training layouts also hold, at work + wc_off, room for the rows of W_1 that a batch uses
+    # (see columns_in_use). Filled and checked by nn._core's layout.
+    Py_ssize_t n_layers
+    Py_ssize_t* sizes
+    Py_ssize_t* acts
+    Py_ssize_t* w_off
+    Py_ssize_t* a_off
+    Py_ssize_t* d_off
+    Py_ssize_t wc_off
+
+cdef enum UpdateMode:
+    # What update_part does with a batch's gradient:
+    WRITE_GRADIENT = 0  # write it to grad (theta's layout), for an optimizer step or the caller
+    APPLY_SGD = 1       # apply plain SGD directly, theta -= rate gradient (W through the product itself)
+
+
+cdef inline Py_ssize_t part(Py_ssize_t n, int i, int parts) noexcept nogil:
+    """Start of part i when 0..n is cut into `parts` contiguous parts (part(n, parts, parts) == n)."""
+    if parts == 1:  # one thread (per-sample SGD): no division per layer and step
+        return 0 if i == 0 else n
+    return n * i // parts
+
+
+cdef void mark_nonzero(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in, floating* mark) noexcept nogil
+cdef Py_ssize_t columns_in_use(floating* marks, int n_marks, Py_ssize_t n_in, Py_ssize_t* cols) noexcept nogil
+cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, floating* A0,
+                      Py_ssize_t* cols, Py_ssize_t K) noexcept nogil
+cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=*) noexcept nogil
+cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total) noexcept nogil
+cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
+                      Py_ssize_t n, int i, int parts, floating* grad, UpdateMode mode, double rate,
+                      bint skip_w1=*) noexcept nogil
+cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y,
+                       double rate) noexcept nogil

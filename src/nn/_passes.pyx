@@ -1,0 +1,252 @@
+# cython: language_level=3
+"""nn._passes: a network's passes over the rows of a batch, the twins of nn.backends.reference's
+forward and gradients: forward_rows (every layer's output), backward_rows (every layer's delta),
+update_part (a part of the weight update: the gradient, or plain SGD applied in the product), and
+sgd_one, the three fused for one sample on one thread (the lessons' per-sample SGD). Each pass works
+on a range of rows or a part of the weights, so that a team's threads can share a batch (nn._train).
+
+The first layer can run on fewer inputs: only the columns a batch uses (mark_nonzero, columns_in_use,
+gather_rows: the "compact" first layer), or the lists of nonzeros of nn._sparse.
+"""
+from cython cimport floating
+from libc.string cimport memcpy, memset
+
+from nn._kernels cimport add_scaled_row, backprop_activation, bias_activate, gemm, output_delta
+from nn._sparse cimport spmm
+
+
+# A batch's first-layer products use only the input columns that hold a nonzero somewhere in the batch
+# (MNIST: about 2/3 of the pixels at batch 128), when at most this fraction of them do.
+cdef double COMPACT_LIMIT = 0.85
+
+
+cdef void mark_nonzero(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in,
+                       floating* mark) noexcept nogil:
+    """mark[k] = sum of |X[rows[i], k]| over i < n: nonzero exactly when column k holds a nonzero (a sum of
+    non-negative numbers is at least its largest term; the inputs are finite). Adds, rather than or-ing
+    comparisons, so that the loop vectorises."""
+    cdef Py_ssize_t i, k
+    cdef floating* row
+    cdef floating a
+    memset(mark, 0, n_in * sizeof(floating))
+    for i in range(n):
+        row = X + rows[i] * n_in
+        for k in range(n_in):
+            a = row[k]
+            mark[k] += a if a >= 0 else -a
+
+
+cdef Py_ssize_t columns_in_use(floating* marks, int n_marks, Py_ssize_t n_in, Py_ssize_t* cols) noexcept nogil:
+    """The columns marked (nonzero) in any of the n_marks mark arrays (n_in each), into cols; returns their
+    count, or n_in (cols unused) when too many are in use for the compact first layer to pay."""
+    cdef Py_ssize_t k, n_cols = 0
+    cdef int i
+    cdef bint used
+    for k in range(n_in):
+        used = False
+        for i in range(n_marks):
+            used = used or marks[i * n_in + k] != 0
+        if used:
+            cols[n_cols] = k
+            n_cols += 1
+    return n_cols if n_cols <= COMPACT_LIMIT * n_in else n_in
+
+
+cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, floating* A0,
+                      Py_ssize_t* cols, Py_ssize_t K) noexcept nogil:
+    """Rows r0..r1 of the batch, X[rows[i]], into A0 (row i at A0 + i K): whole (K == n_in), or only the
+    K columns cols."""
+    cdef Py_ssize_t i, k
+    cdef floating* row
+    for i in range(r0, r1):
+        row = X + rows[i] * n_in
+        if K == n_in:
+            memcpy(A0 + i * n_in, row, n_in * sizeof(floating))
+        else:
+            for k in range(K):
+                A0[i * K + k] = row[cols[k]]
+
+
+cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL) noexcept nogil:
+    """Every layer's output for rows r0..r1 of a batch whose inputs are A0 (row i at A0 + i K); returns
+    the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
+    work + wc_off the matching rows of W_1. With sp, the inputs are sp's lists of nonzeros instead (A0
+    unused), and the first layer runs on them (spmm)."""
+    cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0
+    cdef floating* A_prev = A0 + r0 * K
+    cdef floating* A
+    cdef floating* W
+    for l in range(net.n_layers):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        A = work + net.a_off[l + 1] + r0 * n_out
+        if nr > 0:
+            if l == 0 and sp != NULL:
+                spmm(sp.idx, <floating*>sp.val, sp.beg + r0, sp.end + r0, nr, W, n_out, n_out, A, n_out, 1, 0,
+                     False)
+            elif l == 0:
+                gemm(c'N', c'N', <int>nr, <int>n_out, <int>K, <floating>1, A_prev, <int>max(K, 1),
+                     W if K == n_in else work + net.wc_off, <int>n_out, <floating>0, A, <int>n_out)
+            else:
+                gemm(c'N', c'N', <int>nr, <int>n_out, <int>n_in, <floating>1, A_prev, <int>n_in, W, <int>n_out,
+                     <floating>0, A, <int>n_out)
+            bias_activate(A, W + n_in * n_out, nr, n_out, <int>net.acts[l])
+        A_prev = A
+    return A_prev
+
+
+cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total) noexcept nogil:
+    """After forward_rows: every layer's delta for rows r0..r1 of a batch of n (the targets of row i are
+    Y[rows[i]], or Y[i] if rows is NULL; sample weights W, indexed as Y, summing to w_total over the
+    batch, or NULL). delta_L from the loss; delta_{l-1} = f'(A_{l-1}) * (delta_l @ W_l^T), from the
+    weights as they are (before the batch's update)."""
+    cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k = net.sizes[L], nr = r1 - r0
+    cdef floating* delta = work + net.d_off[L - 1] + r0 * k
+    cdef floating* delta_prev
+    if nr <= 0:
+        return
+    output_delta(loss, <int>net.acts[L - 1], work + net.a_off[L] + r0 * k, Y if rows != NULL else Y + r0 * k,
+                 rows + r0 if rows != NULL else NULL, nr, n, k, delta,
+                 W if (rows != NULL or W == NULL) else W + r0, w_total)
+    for l in range(L - 1, 0, -1):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        delta_prev = work + net.d_off[l - 1] + r0 * n_in
+        gemm(c'N', c'T', <int>nr, <int>n_in, <int>n_out, <floating>1, delta, <int>n_out, theta + net.w_off[l],
+             <int>n_out, <floating>0, delta_prev, <int>n_in)
+        backprop_activation(work + net.a_off[l] + r0 * n_in, delta_prev, nr, n_in, <int>net.acts[l - 1])
+        delta = delta_prev
+
+
+cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
+                      Py_ssize_t n, int i, int parts, floating* grad, UpdateMode mode, double rate,
+                      bint skip_w1=False) noexcept nogil:
+    """Part i of `parts` of the batch's weight update, after backward_rows of all its n rows: rows
+    part(.., i) to part(.., i + 1) of every W_l and those columns of every b_l.
+
+    dW_l = A_{l-1}^T delta_l, db_l = column sums of delta_l (row by row, as NumPy sums axis 0).
+    WRITE_GRADIENT: they go to grad (theta's layout; rate unused). APPLY_SGD: plain SGD at `rate` is
+    applied directly (W += -rate A^T delta, written by the product itself; db through grad's b block
+    as scratch).
+    Compact first layer (K < sizes[0]): only W_1's rows cols[0..K] can have a nonzero gradient; SGD
+    updates them in work + wc_off and copies them back, the gradient zeroes the others. skip_w1: W_1
+    is left to the caller (the sparse first layer: sparse_update), b_1 is not.
+    """
+    cdef Py_ssize_t l, r, k, j, s, n_in, n_out, R, i0, i1, lda, lo, hi
+    cdef floating* A_prev
+    cdef floating* W
+    cdef floating* dW
+    cdef floating* db
+    cdef floating* delta
+    cdef floating* Wc = work + net.wc_off
+    cdef bint compact, sgd = mode == APPLY_SGD
+    for l in range(net.n_layers):
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        dW = grad + net.w_off[l]
+        delta = work + net.d_off[l]
+        compact = l == 0 and K < n_in
+        if l == 0:
+            A_prev, lda, R = A0, K, K
+        else:
+            A_prev, lda, R = work + net.a_off[l], n_in, n_in
+        i0, i1 = part(R, i, parts), part(R, i + 1, parts)
+        if l == 0 and skip_w1:
+            pass
+        elif i1 > i0:
+            if compact:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>(-rate if sgd else 1),
+                     A_prev + i0, <int>max(lda, 1), delta, <int>n_out, <floating>(1 if sgd else 0),
+                     Wc + i0 * n_out, <int>n_out)
+                for k in range(i0, i1):
+                    memcpy((W if sgd else dW) + cols[k] * n_out, Wc + k * n_out, n_out * sizeof(floating))
+                if not sgd:
+                    # The rows between this part's columns (and before / after them, for the first and last
+                    # part) have no input in the batch: zero gradient.
+                    lo = 0 if i0 == 0 else cols[i0 - 1] + 1
+                    hi = n_in if i1 == K else cols[i1 - 1] + 1
+                    k = i0
+                    for r in range(lo, hi):
+                        if k < i1 and cols[k] == r:
+                            k += 1
+                        else:
+                            memset(dW + r * n_out, 0, n_out * sizeof(floating))
+            elif sgd:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>(-rate), A_prev + i0, <int>lda,
+                     delta, <int>n_out, <floating>1, W + i0 * n_out, <int>n_out)
+            else:
+                gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>n, <floating>1, A_prev + i0, <int>lda, delta,
+                     <int>n_out, <floating>0, dW + i0 * n_out, <int>n_out)
+        elif compact and K == 0 and i == 0 and not sgd and not skip_w1:
+            memset(dW, 0, n_in * n_out * sizeof(floating))  # a batch of zeros: no part has a column
+        db = dW + n_in * n_out
+        i0, i1 = part(n_out, i, parts), part(n_out, i + 1, parts)
+        for j in range(i0, i1):
+            db[j] = delta[j]
+        for s in range(1, n):
+            for j in range(i0, i1):
+                db[j] += delta[s * n_out + j]
+        if sgd:
+            for j in range(i0, i1):
+                W[n_in * n_out + j] = W[n_in * n_out + j] - <floating>(rate * db[j])
+
+
+# Networks up to this many parameters take sgd_one for batch-1 SGD steps. Beyond, a step is the
+# products' memory traffic and the general path was measured as fast or faster (784-128-10: 263 against
+# 287 ms per epoch of 20,000 samples).
+cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
+
+
+cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y,
+                       double rate) noexcept nogil:
+    """One sample's plain SGD step on one thread (batch 1: the lessons' per-sample SGD): forward_rows,
+    backward_rows and update_part for a single row, the same operations in the same order, without
+    the batch machinery (for a 2-2-1 network that machinery is most of the step). x: the sample's
+    inputs, y: its targets. Returns the output layer's row (as it was before the update)."""
+    cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k, j
+    cdef floating* a_prev = x
+    cdef floating* a
+    cdef floating* W
+    cdef floating* delta
+    cdef floating* delta_prev
+    cdef floating v, s, alpha = <floating>(-rate)
+    for l in range(L):  # forward: a = f(a_prev W + b), the product's one-row loop (zeros skipped)
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        a = work + net.a_off[l + 1]
+        for j in range(n_out):
+            a[j] = 0
+        for k in range(n_in):
+            v = a_prev[k]
+            if v != 0:
+                add_scaled_row(a, 1, v, W + k * n_out, n_out)
+        bias_activate(a, W + n_in * n_out, 1, n_out, <int>net.acts[l])
+        a_prev = a
+    delta = work + net.d_off[L - 1]
+    output_delta(loss, <int>net.acts[L - 1], a_prev, y, NULL, 1, 1, net.sizes[L], delta, NULL, 0)
+    for l in range(L - 1, 0, -1):  # backward: delta_prev = f'(a) (delta W^T), from the old weights
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        delta_prev = work + net.d_off[l - 1]
+        for k in range(n_in):
+            s = 0
+            for j in range(n_out):
+                s += delta[j] * W[k * n_out + j]
+            delta_prev[k] = s
+        backprop_activation(work + net.a_off[l], delta_prev, 1, n_in, <int>net.acts[l - 1])
+        delta = delta_prev
+    for l in range(L):  # update: W += -rate (a_prev^T delta), b -= rate delta
+        n_in, n_out = net.sizes[l], net.sizes[l + 1]
+        W = theta + net.w_off[l]
+        delta = work + net.d_off[l]
+        a_prev = x if l == 0 else work + net.a_off[l]
+        for k in range(n_in):
+            v = a_prev[k]
+            if v != 0:
+                add_scaled_row(W + k * n_out, alpha, v, delta, n_out)
+        W += n_in * n_out
+        for j in range(n_out):
+            W[j] = W[j] - <floating>(rate * delta[j])
+    return work + net.a_off[L]
+

@@ -1,0 +1,21 @@
+"""The interface of nn._sparse (src/nn/_sparse.pyx): a batch's inputs as lists of their nonzeros, and
+the first layer's products on them."""
+from cython cimport floating
+
+cdef struct SparseBatch:
+    # A batch's inputs as lists of their nonzeros (sparse_rows): row i's at idx / val + i n_in, entries
+    # beg[i] .. end[i] - 1; counts: the nonzeros per column of each thread's rows (threads x n_in).
+    int* idx
+    void* val
+    Py_ssize_t* beg
+    Py_ssize_t* end
+    int* counts
+
+cdef void spmm(int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, floating* B,
+               Py_ssize_t ldb, Py_ssize_t N, floating* out, Py_ssize_t ldo, floating alpha, int mode,
+               bint portable) noexcept nogil
+cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, int* idx,
+                      floating* val, Py_ssize_t* beg, Py_ssize_t* end, int* counts) noexcept nogil
+cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i, int parts, Py_ssize_t n,
+                         int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t* ptr,
+                         Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil

@@ -1,0 +1,177 @@
+# cython: language_level=3
+"""nn._sparse: the first layer of training on inputs that are mostly zeros (MNIST: 19% nonzero). A
+batch's rows become lists of their nonzeros (sparse_rows); the forward product runs on those lists
+(spmm), and W_1's update on the same nonzeros listed by column (sparse_columns), the columns cut between
+a team's threads by nonzero count. The kernel itself is C, in src/nn_sparse.h (AVX2 / FMA when the
+processor has them, else portable loops). The NumPy twin is the dense product (nn.functions); the
+tests pair them through ``sparse_matmul``.
+"""
+from cython cimport floating
+from libc.limits cimport INT_MAX
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+from nn._kernels cimport times
+
+cdef extern from "nn_sparse.h":
+    bint nn_cpu_has_avx2_fma() nogil
+    void nn_spmm_portable_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
+                            Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
+    void nn_spmm_portable_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
+                            Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    void nn_spmm_avx2_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
+                        Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
+    void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
+                        Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+
+cdef extern from "nn_team.h":
+    const int NN_MAX_THREADS  # a team's threads: the parts sparse_matmul cuts columns into, as they do
+
+# Whether this processor runs the AVX2 / FMA sparse kernels (else only their portable twins exist).
+SPARSE_KERNELS = bool(nn_cpu_has_avx2_fma())
+cdef bint HAS_AVX2 = SPARSE_KERNELS
+
+
+cdef void spmm(int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, floating* B,
+               Py_ssize_t ldb, Py_ssize_t N, floating* out, Py_ssize_t ldo, floating alpha, int mode,
+               bint portable) noexcept nogil:
+    """For each list j of (index, value) pairs (entries beg[j] .. end[j] - 1 of idx, val), s = the sum of
+    value * B[index, 0:N] (B's rows ldb apart); mode 0: out[j] = s (zeros for an empty list), mode 1:
+    out[j] += alpha s. Rows of out ldo apart. AVX2 / FMA when the processor has them, unless portable."""
+    if floating is double:
+        if HAS_AVX2 and not portable:
+            nn_spmm_avx2_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        else:
+            nn_spmm_portable_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+    else:
+        if HAS_AVX2 and not portable:
+            nn_spmm_avx2_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        else:
+            nn_spmm_portable_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+
+
+cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, int* idx,
+                      floating* val, Py_ssize_t* beg, Py_ssize_t* end, int* counts) noexcept nogil:
+    """Rows r0..r1 of a batch (row i is X[rows[i]], or X[i] if rows is NULL) as lists of their nonzeros
+    in column order: row i's at idx / val + i n_in, entries beg[i] .. end[i] - 1. counts[k] (n_in of
+    them, zeroed here) = the nonzeros these rows have in column k."""
+    cdef Py_ssize_t i, k, c
+    cdef floating* row
+    cdef floating a
+    memset(counts, 0, n_in * sizeof(int))
+    for i in range(r0, r1):
+        row = X + (rows[i] if rows != NULL else i) * n_in
+        c = i * n_in
+        beg[i] = c
+        for k in range(n_in):  # branch-free: every value is written, the position only moves past nonzeros
+            a = row[k]
+            idx[c] = <int>k
+            val[c] = a
+            c += a != 0
+        end[i] = c
+        for k in range(beg[i], c):
+            counts[idx[k]] += 1
+
+
+cdef inline Py_ssize_t column_cut(Py_ssize_t* ptr, Py_ssize_t n_in, int t, int parts) noexcept nogil:
+    """Where part t of `parts` starts: the first column with at least total t / parts nonzeros before it
+    (ptr[k]: the nonzeros in columns before k, ptr[n_in] the total); 0 for t = 0, n_in for t = parts."""
+    cdef Py_ssize_t k = 0, target
+    if t >= parts:
+        return n_in
+    target = ptr[n_in] * t // parts
+    while ptr[k] < target:
+        k += 1
+    return k
+
+
+cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i, int parts, Py_ssize_t n,
+                         int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t* ptr,
+                         Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil:
+    """After sparse_rows of all n rows (column counts in n_counts arrays of n_in): the columns of part
+    part_i of `parts`, c0..c1, cut so that every part holds about as many nonzeros, as lists of (row,
+    value) in row order: column k's are entries ptr[k] .. ptr[k + 1] - 1 of crow / cval (ptr holds n_in +
+    1 offsets; the parts write disjoint ranges of crow / cval). fill: scratch of n_in."""
+    cdef Py_ssize_t k, total = 0, i, e, lo, hi, mid, q
+    cdef int t
+    for k in range(n_in):
+        ptr[k] = total
+        for t in range(n_counts):
+            total += counts[t * n_in + k]
+    ptr[n_in] = total
+    c0[0] = column_cut(ptr, n_in, part_i, parts)
+    c1[0] = column_cut(ptr, n_in, part_i + 1, parts)
+    for k in range(c0[0], c1[0]):
+        fill[k] = ptr[k]
+    for i in range(n):
+        lo, hi = beg[i], end[i]  # the row's first entry at column >= c0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if idx[mid] < c0[0]:
+                lo = mid + 1
+            else:
+                hi = mid
+        e = lo
+        while e < end[i] and idx[e] < c1[0]:
+            q = fill[idx[e]]
+            fill[idx[e]] = q + 1
+            crow[q] = <int>i
+            cval[q] = val[e]
+            e += 1
+
+
+def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,
+                  bint trans_a=False, double alpha=1, bint accumulate=False, int parts=1, bint portable=False):
+    """C <- op(A) B, or C <- C + alpha op(A) B with accumulate, through the sparse kernels, as training's
+    first layer uses them: A's rows as lists of their nonzeros (sparse_rows); for op(A) = A^T, its
+    columns cut into `parts` parts (sparse_columns) computed one after the other, as a team's threads do.
+    portable: the kernels without AVX2 / FMA."""
+    cdef Py_ssize_t n = A.shape[0], k = A.shape[1], M = k if trans_a else n, N = B.shape[1]
+    cdef Py_ssize_t KB = B.shape[0], i, c0, c1
+    cdef int part_i
+    if (KB != (n if trans_a else k)) or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError(f"shapes do not match: op(A) {M}x{n if trans_a else k}, B {KB}x{N}, C {C.shape[0]}x{C.shape[1]}")
+    if parts < 1 or parts > NN_MAX_THREADS:
+        raise ValueError(f"parts must be in 1..{NN_MAX_THREADS} (a team's threads), got {parts}")
+    if times(n, k, "A") >= INT_MAX:  # the lists' indices are int
+        raise ValueError(f"A is too large for the sparse kernels ({n} x {k})")
+    if M == 0 or N == 0:
+        return
+    if n == 0 or k == 0:  # an empty sum
+        if not accumulate:
+            C[:, :] = 0
+        return
+    cdef int* idx = <int*>malloc(n * k * sizeof(int))
+    cdef floating* val = <floating*>malloc(n * k * sizeof(floating))
+    cdef Py_ssize_t* beg = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* end = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    cdef int* counts = <int*>malloc(k * sizeof(int))
+    cdef Py_ssize_t* ptr = <Py_ssize_t*>malloc((k + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* fill = <Py_ssize_t*>malloc(k * sizeof(Py_ssize_t))
+    cdef int* crow = <int*>malloc(n * k * sizeof(int))
+    cdef floating* cval = <floating*>malloc(n * k * sizeof(floating))
+    try:
+        if (idx == NULL or val == NULL or beg == NULL or end == NULL or counts == NULL or ptr == NULL
+                or fill == NULL or crow == NULL or cval == NULL):
+            raise MemoryError()
+        with nogil:
+            sparse_rows(<floating*>&A[0, 0], NULL, 0, n, k, idx, val, beg, end, counts)
+            if not trans_a:
+                spmm(idx, val, beg, end, n, <floating*>&B[0, 0], N, N, &C[0, 0], N, <floating>alpha, accumulate, portable)
+            else:
+                for part_i in range(parts):
+                    sparse_columns(counts, 1, k, part_i, parts, n, idx, val, beg, end, ptr, fill, crow, cval,
+                                   &c0, &c1)
+                    spmm(crow, cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>&B[0, 0], N, N, &C[0, 0] + c0 * N, N,
+                         <floating>alpha, accumulate, portable)
+    finally:
+        free(idx)
+        free(val)
+        free(beg)
+        free(end)
+        free(counts)
+        free(ptr)
+        free(fill)
+        free(crow)
+        free(cval)
+

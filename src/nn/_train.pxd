@@ -1,0 +1,75 @@
+"""The interface of nn._train (src/nn/_train.pyx): a training call's job, its scratch, and running it
+on a team of threads."""
+from nn._kernels cimport Hyper
+from nn._passes cimport Net, UpdateMode
+from nn._sparse cimport SparseBatch
+
+cdef extern from "nn_team.h":
+    ctypedef struct nn_barrier:
+        int count
+        int sense
+        int sleepers
+    const int NN_MAX_THREADS
+    const char* NN_TEAM_KIND
+
+
+cdef struct Worker:
+    # One thread of a training call.
+    void* job                # its Job
+    int index, size          # this thread's index in the team, the team's size
+    int sense                # this thread's barrier sense
+    long long t              # optimizer steps taken
+    Py_ssize_t done          # epochs completed
+    Py_ssize_t until_check   # batches until the next Ctrl-C check (thread 0)
+    Py_ssize_t batch         # batches run (even and odd batches use their own sparse lists)
+    bint interrupted
+
+
+cdef struct Scratch:
+    # Everything a training call writes besides theta, the optimizer's state and the results: made once
+    # per network, batch size and thread count (scratch_init; nn._core.TrainScratch owns one).
+    Py_ssize_t work_size, n_params, n_in, batch_size
+    int threads
+    bint sparse, is_double
+    void* work               # the layout's scratch: every layer's outputs and deltas for a batch
+    void* grad               # n_params: the batch's gradient (optimizers other than plain SGD)
+    double* loss_part        # [thread]: its share of the current epoch's loss
+    Py_ssize_t* correct_part
+    bint* theta_finite       # [thread]: whether its part of theta is finite after the current epoch
+    void* marks              # threads x n_in (theta's dtype): the input columns each thread's rows use
+    Py_ssize_t* cols         # threads x n_in: each thread's copy of the columns in use
+    SparseBatch lists[2]     # sparse: for even and odd batches (a batch's lists are read until its last update)
+    Py_ssize_t* sp_ptr       # threads x (n_in + 1): each thread's column offsets (sparse_columns)
+    Py_ssize_t* sp_fill      # threads x n_in: scratch
+    int* sp_crow             # batch_size x n_in: the batch's nonzeros by column (row, value)
+    void* sp_cval
+    Worker* workers          # threads
+
+
+cdef struct Job:
+    # One training call, shared by its threads. Thread i owns rows part(n, i, T) .. part(n, i + 1, T) of
+    # each batch (forward, loss, deltas) and part i of every weight matrix's rows (update).
+    Net* net
+    Scratch* scratch
+    int loss, optimizer
+    Hyper hyper
+    UpdateMode mode          # APPLY_SGD: plain SGD without weight decay, applied in the products
+    void* theta
+    void* s1                 # the optimizer's state arrays (n_params each), or NULL
+    void* s2
+    void* X                  # the data: m_rows x n_in and m_rows x n_out, only read
+    void* Y
+    void* weights            # one sample weight per row of X (theta's dtype), or NULL
+    void* snapshot           # NULL, or room for theta and the state: the start of the last epoch run
+    Py_ssize_t* order        # n_epochs x m: the rows each epoch visits, in order
+    Py_ssize_t n_epochs, m, batch_size, n_params, check_every
+    double* epoch_loss       # [epoch]: the sum over its batches of loss x batch length (or weight)
+    Py_ssize_t* epoch_correct
+    nn_barrier barrier
+    int stop                 # set by thread 0 on Ctrl-C
+
+
+cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,
+                      Py_ssize_t batch_size, int threads, bint sparse, bint is_double) noexcept nogil
+cdef void scratch_free(Scratch* s) noexcept nogil
+cdef void run_training(Job* job, long long steps) noexcept nogil

@@ -1,0 +1,366 @@
+# cython: language_level=3
+"""nn._train: the training loop of the compiled core, the twin of nn.backends.reference.train_epochs.
+
+run_training runs a Job (the network, the data, the epochs' orders, the optimizer) on a team of threads
+(src/nn_team.h) without the GIL; each thread runs train_thread over the same batches. A batch takes one
+of three paths, each a function, made of phases that are functions too:
+
+- per_sample_sgd: one sample, one thread, plain SGD and a small network: sgd_one (nn._passes);
+- dense_batch: the first layer on the batch's rows (only the columns in use, when few are);
+- sparse_batch: the first layer on each row's list of nonzeros (nn._sparse), for inputs mostly zero.
+
+Per batch: prepare_batch (own rows' column marks or lists of nonzeros; Ctrl-C) | sync | [dense: gather
+own rows (and a part of W_1's rows in use: | sync)] | forward_loss_deltas of own rows | sync | update
+own part of the weights (APPLY_SGD: in the products; WRITE_GRADIENT: own part of the gradient | sync |
+the optimizer's step on own part of theta). The next batch's first sync separates its reads of theta
+from this batch's updates. end_epoch adds up the threads' figures and checks theta for inf and NaN.
+"""
+from cython cimport floating
+from libc.math cimport NAN
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset
+from cpython.exc cimport PyErr_Clear
+
+from nn._kernels cimport ADAM, SGD, all_finite, count_correct, loss_total, n_state_arrays, optimizer_step
+from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
+                         gather_rows, mark_nonzero, part, sgd_one, update_part)
+from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, spmm
+
+cdef extern from "Python.h":
+    # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
+    int PyErr_CheckSignals()
+
+cdef extern from "nn_team.h":
+    ctypedef void (*nn_team_body)(void* arg, int index, int size) noexcept nogil
+    int nn_run_team(nn_team_body body, void* arg, int n) nogil
+    void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) nogil
+    int nn_load(int* p) nogil
+    void nn_store(int* p, int v) nogil
+
+# The thread team's implementation in this build: "pthreads", "openmp" or "none" (see nn_team.h).
+TEAM = NN_TEAM_KIND.decode()
+
+# Networks up to this many parameters take sgd_one for batch-1 SGD steps. Beyond, a step is the
+# products' memory traffic and the general path was measured as fast or faster (784-128-10: 263 against
+# 287 ms per epoch of 20,000 samples).
+cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
+
+
+# ----- the scratch ----------------------------------------------------------------------------------
+cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,
+                      Py_ssize_t batch_size, int threads, bint sparse, bint is_double) noexcept nogil:
+    """Allocate s (zeroed by the caller) for these sizes (the caller checked that none overflows):
+    0, or -1 when memory runs out (s is then freed)."""
+    cdef size_t item = sizeof(double) if is_double else sizeof(float)
+    cdef int i
+    cdef bint ok
+    s.work_size, s.n_params, s.n_in, s.batch_size = work_size, n_params, n_in, batch_size
+    s.threads, s.sparse, s.is_double = threads, sparse, is_double
+    s.work = malloc(max(work_size, 1) * item)
+    s.grad = malloc(n_params * item)
+    s.loss_part = <double*>malloc(threads * sizeof(double))
+    s.correct_part = <Py_ssize_t*>malloc(threads * sizeof(Py_ssize_t))
+    s.theta_finite = <bint*>malloc(threads * sizeof(bint))
+    s.marks = malloc(threads * n_in * item)
+    s.cols = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
+    s.workers = <Worker*>calloc(threads, sizeof(Worker))
+    ok = (s.work != NULL and s.grad != NULL and s.loss_part != NULL and s.correct_part != NULL
+          and s.theta_finite != NULL and s.marks != NULL and s.cols != NULL and s.workers != NULL)
+    if sparse:
+        for i in range(2):
+            s.lists[i].idx = <int*>malloc(batch_size * n_in * sizeof(int))
+            s.lists[i].val = malloc(batch_size * n_in * item)
+            s.lists[i].beg = <Py_ssize_t*>malloc(batch_size * sizeof(Py_ssize_t))
+            s.lists[i].end = <Py_ssize_t*>malloc(batch_size * sizeof(Py_ssize_t))
+            s.lists[i].counts = <int*>malloc(threads * n_in * sizeof(int))
+            ok = ok and (s.lists[i].idx != NULL and s.lists[i].val != NULL and s.lists[i].beg != NULL
+                         and s.lists[i].end != NULL and s.lists[i].counts != NULL)
+        s.sp_ptr = <Py_ssize_t*>malloc(threads * (n_in + 1) * sizeof(Py_ssize_t))
+        s.sp_fill = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
+        s.sp_crow = <int*>malloc(batch_size * n_in * sizeof(int))
+        s.sp_cval = malloc(batch_size * n_in * item)
+        ok = ok and s.sp_ptr != NULL and s.sp_fill != NULL and s.sp_crow != NULL and s.sp_cval != NULL
+    if not ok:
+        scratch_free(s)
+        return -1
+    return 0
+
+
+cdef void scratch_free(Scratch* s) noexcept nogil:
+    """Free what scratch_init allocated (any of it NULL); s can be initialised again."""
+    cdef int i
+    free(s.work)
+    free(s.grad)
+    free(s.loss_part)
+    free(s.correct_part)
+    free(s.theta_finite)
+    free(s.marks)
+    free(s.cols)
+    free(s.workers)
+    for i in range(2):
+        free(s.lists[i].idx)
+        free(s.lists[i].val)
+        free(s.lists[i].beg)
+        free(s.lists[i].end)
+        free(s.lists[i].counts)
+    free(s.sp_ptr)
+    free(s.sp_fill)
+    free(s.sp_crow)
+    free(s.sp_cval)
+    memset(s, 0, sizeof(Scratch))
+
+
+# ----- running a job --------------------------------------------------------------------------------
+cdef void run_training(Job* job, long long steps) noexcept nogil:
+    """Run the job on up to job.scratch.threads threads; every worker starts at `steps` optimizer steps.
+    The results: workers[0].done (epochs completed), .t (steps), .interrupted (Ctrl-C)."""
+    cdef Scratch* s = job.scratch
+    cdef int i
+    for i in range(s.threads):
+        s.workers[i].job = job
+        s.workers[i].index = i
+        s.workers[i].size = 1
+        s.workers[i].sense = 0
+        s.workers[i].t = steps
+        s.workers[i].done = 0
+        s.workers[i].until_check = job.check_every
+        s.workers[i].batch = 0
+        s.workers[i].interrupted = False
+    job.barrier.count = job.barrier.sense = job.barrier.sleepers = 0
+    job.stop = 0
+    nn_run_team(team_body, job, s.threads)
+
+
+cdef void team_body(void* arg, int index, int size) noexcept nogil:
+    cdef Job* job = <Job*>arg
+    cdef Worker* w = &job.scratch.workers[index]
+    w.size = size
+    if job.scratch.is_double:
+        w.done = train_thread(w, <double*>job.theta)
+    else:
+        w.done = train_thread(w, <float*>job.theta)
+
+
+cdef inline void sync(Worker* w) noexcept nogil:
+    if w.size > 1:
+        nn_barrier_wait(&(<Job*>w.job).barrier, w.size, &w.sense)
+
+
+cdef int check_signals() noexcept nogil:
+    """1 if Ctrl-C (or another signal handler) asked to stop; the exception is re-raised by the caller."""
+    with gil:
+        if PyErr_CheckSignals() != 0:
+            PyErr_Clear()
+            return 1
+    return 0
+
+
+# ----- one thread's epochs --------------------------------------------------------------------------
+cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
+    """One thread's share of the epochs; returns the epochs completed. With one thread, the whole job.
+    After an epoch whose loss is not finite, or after which theta holds a non-finite value (its loss is
+    then NaN: the epoch's last update overflowed), stop (the epoch's start is in snapshot, when given)."""
+    cdef Job* job = <Job*>w.job
+    cdef Scratch* s = job.scratch
+    cdef Py_ssize_t e, start, n, m = job.m
+    cdef Py_ssize_t* rows
+    cdef SparseBatch* sp
+    cdef bint per_sample = (job.mode == APPLY_SGD and job.weights == NULL and w.size == 1
+                            and job.n_params <= SGD_ONE_MAX_PARAMS)
+    for e in range(job.n_epochs):
+        begin_epoch(w, theta)
+        start = 0
+        while start < m:
+            n = job.batch_size if start + job.batch_size <= m else m - start
+            rows = job.order + e * m + start
+            sp = &s.lists[w.batch & 1] if s.sparse and n > 1 else NULL
+            prepare_batch(w, <floating*>job.X, rows, n, sp)
+            sync(w)
+            if nn_load(&job.stop):
+                w.interrupted = True
+                return e
+            if n == 1 and per_sample:
+                per_sample_sgd(w, theta, rows)
+            elif sp != NULL:
+                sparse_batch(w, theta, rows, n, sp)
+            else:
+                dense_batch(w, theta, rows, n)
+            start += job.batch_size
+        if not end_epoch(w, theta, e):
+            return e + 1
+    return job.n_epochs
+
+
+cdef void begin_epoch(Worker* w, floating* theta) noexcept nogil:
+    """Thread 0 keeps the epoch's start in the snapshot (every thread is past the last epoch's updates);
+    each thread zeroes its share of the epoch's figures (every thread has read them: end_epoch)."""
+    cdef Job* job = <Job*>w.job
+    cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer)
+    cdef floating* snapshot = <floating*>job.snapshot
+    if w.index == 0 and snapshot != NULL:
+        memcpy(snapshot, theta, P * sizeof(floating))
+        if n_state >= 1:
+            memcpy(snapshot + P, job.s1, P * sizeof(floating))
+        if n_state == 2:
+            memcpy(snapshot + 2 * P, job.s2, P * sizeof(floating))
+    job.scratch.loss_part[w.index] = 0
+    job.scratch.correct_part[w.index] = 0
+
+
+cdef void prepare_batch(Worker* w, floating* X, Py_ssize_t* rows, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
+    """Own rows' lists of nonzeros (sparse) or marks of the columns they use (dense, two rows or more);
+    thread 0 checks for Ctrl-C before batches check_every, 2 check_every, ..."""
+    cdef Job* job = <Job*>w.job
+    cdef Scratch* s = job.scratch
+    cdef Py_ssize_t n_in = s.n_in, r0 = part(n, w.index, w.size), r1 = part(n, w.index + 1, w.size)
+    if sp != NULL:
+        sparse_rows(X, rows, r0, r1, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, sp.counts + w.index * n_in)
+    elif n > 1:
+        mark_nonzero(X, rows + r0, r1 - r0, n_in, <floating*>s.marks + w.index * n_in)
+    if w.index == 0 and job.check_every > 0:
+        if w.until_check == 0:
+            w.until_check = job.check_every
+            if check_signals():
+                nn_store(&job.stop, 1)
+        w.until_check -= 1
+    w.batch += 1
+
+
+cdef void per_sample_sgd(Worker* w, floating* theta, Py_ssize_t* rows) noexcept nogil:
+    """The per-sample path: one SGD step on the sample rows[0] (sgd_one) and its figures."""
+    cdef Job* job = <Job*>w.job
+    cdef Net* net = job.net
+    cdef Py_ssize_t L = net.n_layers, n_in = net.sizes[0], k = net.sizes[L]
+    cdef floating* Y = <floating*>job.Y
+    cdef floating* A = sgd_one(net, job.loss, theta, <floating*>job.scratch.work, <floating*>job.X + rows[0] * n_in,
+                               Y + rows[0] * k, job.hyper.learning_rate)
+    job.scratch.loss_part[0] += loss_total(job.loss, A, Y, rows, 1, k, NULL)
+    job.scratch.correct_part[0] += count_correct(<int>net.acts[L - 1], A, Y, rows, 1, k)
+
+
+cdef void dense_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n) noexcept nogil:
+    """The dense path: the batch's rows gathered (only the columns in use, with those rows of W_1, when
+    few are in use; one sample is read in place, the products' loops skip its zeros), then
+    forward_loss_deltas | sync | update."""
+    cdef Job* job = <Job*>w.job
+    cdef Net* net = job.net
+    cdef Scratch* s = job.scratch
+    cdef int me = w.index, T = w.size
+    cdef Py_ssize_t n_in = net.sizes[0], n_1 = net.sizes[1], K, k
+    cdef Py_ssize_t r0 = part(n, me, T), r1 = part(n, me + 1, T)
+    cdef floating* work = <floating*>s.work
+    cdef floating* W1 = theta + net.w_off[0]
+    cdef Py_ssize_t* cols = s.cols + me * n_in
+    cdef floating* A0
+    if n == 1:
+        A0, K = <floating*>job.X + rows[0] * n_in, n_in
+    else:
+        A0 = work + net.a_off[0]
+        K = columns_in_use(<floating*>s.marks, T, n_in, cols)
+        gather_rows(<floating*>job.X, rows, r0, r1, n_in, A0, cols, K)
+        if K < n_in:
+            for k in range(part(K, me, T), part(K, me + 1, T)):
+                memcpy(work + net.wc_off + k * n_1, W1 + cols[k] * n_1, n_1 * sizeof(floating))
+            sync(w)
+    forward_loss_deltas(w, theta, A0, K, rows, n, NULL)
+    sync(w)
+    update(w, theta, A0, K, cols, n, NULL)
+
+
+cdef void sparse_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
+    """The sparse path: forward_loss_deltas on the lists of nonzeros | sync | update (W_1's by column)."""
+    cdef Job* job = <Job*>w.job
+    cdef floating* A0 = <floating*>job.scratch.work + job.net.a_off[0]  # not read
+    forward_loss_deltas(w, theta, A0, job.net.sizes[0], rows, n, sp)
+    sync(w)
+    update(w, theta, A0, job.net.sizes[0], job.scratch.cols + w.index * job.net.sizes[0], n, sp)
+
+
+cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* rows,
+                              Py_ssize_t n, SparseBatch* sp) noexcept nogil:
+    """Own rows forward, their loss and correct predictions into own share, and their deltas."""
+    cdef Job* job = <Job*>w.job
+    cdef Net* net = job.net
+    cdef Scratch* s = job.scratch
+    cdef Py_ssize_t L = net.n_layers, k = net.sizes[L], q
+    cdef Py_ssize_t r0 = part(n, w.index, w.size), r1 = part(n, w.index + 1, w.size)
+    cdef floating* Y = <floating*>job.Y
+    cdef floating* weights = <floating*>job.weights  # one per row of X, or NULL
+    cdef floating w_total = 0
+    cdef floating* A
+    if weights != NULL:  # the batch's total weight, the same sum (in the same order) on every thread
+        for q in range(n):
+            w_total += weights[rows[q]]
+    A = forward_rows(net, theta, <floating*>s.work, A0, K, r0, r1, sp)
+    s.loss_part[w.index] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k, weights)
+    s.correct_part[w.index] += count_correct(<int>net.acts[L - 1], A, Y, rows + r0, r1 - r0, k)
+    backward_rows(net, job.loss, theta, <floating*>s.work, Y, rows, r0, r1, n, weights, w_total)
+
+
+cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* cols, Py_ssize_t n,
+                 SparseBatch* sp) noexcept nogil:
+    """Own part of the batch's update. APPLY_SGD: applied in the products. WRITE_GRADIENT: own part of
+    the gradient | sync | the optimizer's step on own part of theta."""
+    cdef Job* job = <Job*>w.job
+    cdef Net* net = job.net
+    cdef Scratch* s = job.scratch
+    cdef floating* grad = <floating*>s.grad
+    cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1
+    cdef floating* s1 = <floating*>job.s1
+    cdef floating* s2 = <floating*>job.s2
+    if job.mode == APPLY_SGD:
+        update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, APPLY_SGD,
+                    job.hyper.learning_rate, sp != NULL)
+        if sp != NULL:
+            sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-job.hyper.learning_rate), 1)
+        return
+    update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, WRITE_GRADIENT, 0,
+                sp != NULL)
+    if sp != NULL:
+        sparse_update(w, sp, n, grad + net.w_off[0], 1, 0)
+    sync(w)
+    w.t += 1
+    p0, p1 = part(P, w.index, w.size), part(P, w.index + 1, w.size)
+    optimizer_step(job.optimizer, &job.hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
+                   s2 + p0 if n_state == 2 else NULL, p1 - p0)
+
+
+cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out, floating alpha,
+                        int mode) noexcept nogil:
+    """This thread's part of W_1's update from the batch's lists of nonzeros: its columns' rows of out
+    get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added."""
+    cdef Job* job = <Job*>w.job
+    cdef Net* net = job.net
+    cdef Scratch* s = job.scratch
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1
+    cdef Py_ssize_t* ptr = s.sp_ptr + w.index * (n_in + 1)
+    sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val, sp.beg, sp.end, ptr,
+                   s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
+    spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>s.work + net.d_off[0],
+         n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
+
+
+cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
+    """The epoch's figures (thread 0 writes them) from every thread's share, once all updates are in;
+    whether the epoch's loss is finite and theta too (else its loss is NaN)."""
+    cdef Job* job = <Job*>w.job
+    cdef Scratch* s = job.scratch
+    cdef Py_ssize_t P = job.n_params, correct = 0, p0, p1
+    cdef double total = 0
+    cdef int i
+    if job.mode == APPLY_SGD:
+        w.t += (job.m + job.batch_size - 1) // job.batch_size
+    sync(w)  # every thread's share of the epoch is in, and every update
+    p0, p1 = part(P, w.index, w.size), part(P, w.index + 1, w.size)
+    s.theta_finite[w.index] = all_finite(theta + p0, p1 - p0)
+    for i in range(w.size):
+        total += s.loss_part[i]
+        correct += s.correct_part[i]
+    sync(w)  # every part of theta is checked
+    for i in range(w.size):
+        if not s.theta_finite[i]:
+            total = NAN
+    if w.index == 0:
+        job.epoch_loss[e] = total
+        job.epoch_correct[e] = correct
+    return total - total == 0  # not NaN or inf

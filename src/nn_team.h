@@ -1,0 +1,173 @@
+/* nn_team.h: the threads that share one training call, and the barrier between its phases. Used by
+   src/nn/_train.pyx; the only platform-specific code of the core.
+
+   nn_run_team(body, arg, n) runs body(arg, i, size) on `size` threads at once (i = 0 .. size - 1; the
+   calling thread is i = 0) and returns when all have returned. size is n, or fewer when threads
+   cannot be had (then 1: the body must take the size it is given). Two implementations, chosen when
+   the core is built (see bench/README.md, "The thread team", for the A/B that chose the default):
+   - POSIX threads (the default where <pthread.h> exists): n - 1 threads started per call;
+   - OpenMP (built with NN_TEAM=openmp: -fopenmp -DNN_TEAM_OPENMP): a parallel region, whose threads
+     the OpenMP runtime keeps between calls.
+   Elsewhere (no pthreads, no OpenMP) the body runs on the calling thread alone.
+
+   nn_barrier_wait: a sense-reversing barrier. A waiter spins for up to NN_SPIN_NS (the wait between
+   two phases of a batch is usually a few microseconds), then sleeps until the last one arrives (a
+   futex on Linux; elsewhere it yields the processor in a loop): on a busy machine a spinning thread
+   would take the processor from the one it waits for.
+
+   Needs GCC's or Clang's __atomic builtins. */
+#ifndef NN_TEAM_H
+#define NN_TEAM_H
+
+#include <time.h>
+
+#define NN_MAX_THREADS 64  /* at most this many threads train one network */
+#define NN_SPIN_NS 5000
+
+#if defined(NN_TEAM_OPENMP)
+#include <omp.h>
+#elif defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <sched.h>
+#define NN_TEAM_PTHREADS 1
+#endif
+#ifdef __linux__
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+typedef void (*nn_team_body)(void* arg, int index, int size);
+
+/* ----- atomics and the barrier -------------------------------------------------------------------- */
+static inline int nn_load(int* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void nn_store(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static inline void nn_yield(void) {
+#if defined(NN_TEAM_PTHREADS)
+    sched_yield();
+#elif defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline long long nn_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+typedef struct { int count; int sense; int sleepers; } nn_barrier;
+
+/* Wait until all n threads of the team have called it; local_sense is the caller's own (starts 0). */
+static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
+    int s = !*local_sense;
+    long long start = 0;
+    long spins = 0;
+    *local_sense = s;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->sense, s, __ATOMIC_SEQ_CST);
+#ifdef __linux__
+        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0)
+            syscall(SYS_futex, &b->sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
+        return;
+    }
+    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if ((++spins & 63) == 0) {
+            if (start == 0) {
+                start = nn_now_ns();
+            } else if (nn_now_ns() - start > NN_SPIN_NS) {
+#ifdef __linux__
+                /* Sleep while the sense is still the old one. The last arriver stores the new sense,
+                   then wakes the sleepers it sees: seq_cst on both sides, so either it sees this one
+                   or this one sees the new sense and does not sleep. */
+                __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+                while (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != s)
+                    syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !s, NULL, NULL, 0);
+                __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+                return;
+#else
+                nn_yield();
+#endif
+            }
+        }
+    }
+}
+
+/* ----- running a team ----------------------------------------------------------------------------- */
+#if defined(NN_TEAM_OPENMP)
+#define NN_TEAM_KIND "openmp"
+static int nn_run_team(nn_team_body body, void* arg, int n) {
+    int size = 1;
+    if (n <= 1) {
+        body(arg, 0, 1);
+        return 1;
+    }
+    #pragma omp parallel num_threads(n)
+    {
+        #pragma omp single
+        size = omp_get_num_threads();
+        /* the single's implicit barrier: every thread sees size */
+        body(arg, omp_get_thread_num(), size);
+    }
+    return size;
+}
+
+#elif defined(NN_TEAM_PTHREADS)
+#define NN_TEAM_KIND "pthreads"
+typedef struct { nn_team_body body; void* arg; int go; int size; } nn_team_gate;
+typedef struct { nn_team_gate* gate; int index; } nn_team_slot;
+
+static void* nn_team_main(void* p) {
+    nn_team_slot* slot = (nn_team_slot*)p;
+    int go;
+    while ((go = nn_load(&slot->gate->go)) == 0)  /* 1: run, -1: leave (a thread could not start) */
+        sched_yield();
+    if (go > 0)
+        slot->gate->body(slot->gate->arg, slot->index, slot->gate->size);
+    return NULL;
+}
+
+static int nn_run_team(nn_team_body body, void* arg, int n) {
+    nn_team_gate gate = {body, arg, 0, n};
+    nn_team_slot slots[NN_MAX_THREADS];
+    pthread_t handles[NN_MAX_THREADS];
+    int i, started = 0;
+    if (n > NN_MAX_THREADS) n = gate.size = NN_MAX_THREADS;
+    for (i = 1; i < n; i++) {
+        slots[i].gate = &gate;
+        slots[i].index = i;
+        if (pthread_create(&handles[i], NULL, nn_team_main, &slots[i]) != 0)
+            break;
+        started++;
+    }
+    if (started < n - 1) {  /* run alone */
+        nn_store(&gate.go, -1);
+        for (i = 1; i <= started; i++)
+            pthread_join(handles[i], NULL);
+        body(arg, 0, 1);
+        return 1;
+    }
+    nn_store(&gate.go, 1);
+    body(arg, 0, n);
+    for (i = 1; i < n; i++)
+        pthread_join(handles[i], NULL);
+    return n;
+}
+
+#else
+#define NN_TEAM_KIND "none"
+static int nn_run_team(nn_team_body body, void* arg, int n) {
+    (void)n;
+    body(arg, 0, 1);
+    return 1;
+}
+#endif
+
+#endif  /* NN_TEAM_H */
