@@ -144,13 +144,14 @@ def test_sparse_matmul_rejects_bad_shapes():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", [1, 7, 1000])
-@pytest.mark.parametrize("optimizer", [nn.SGD(0.1), nn.SGD(0.1, weight_decay=0.01), nn.Momentum(0.1, 0.9),
-                                       nn.Momentum(0.05, 0.8, nesterov=True, weight_decay=0.1), nn.RMSprop(0.01),
-                                       nn.Adam(0.01), nn.Adam(0.02, 0.8, 0.99, 1e-6, weight_decay=0.01)], ids=repr)
-def test_optimizer_step_matches_reference(optimizer, size, dtype, rng):
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: nn.SGD(0.1), lambda: nn.SGD(0.1, weight_decay=0.01), lambda: nn.Momentum(0.1, 0.9),
+    lambda: nn.Momentum(0.05, 0.8, nesterov=True, weight_decay=0.1), lambda: nn.RMSprop(0.01), lambda: nn.Adam(0.01),
+    lambda: nn.Adam(0.02, 0.8, 0.99, 1e-6, weight_decay=0.01)], ids=lambda make: repr(make()))
+def test_optimizer_step_matches_reference(make_optimizer, size, dtype, rng):
+    optimizer = make_optimizer()  # a fresh one per case: no state carried over from another case
     p = rng.normal(size=size).astype(dtype)
     p_ref = p.copy()
-    optimizer.reset()
     hyper = np.array([float(getattr(optimizer, n, 0.0)) for n in _core.HYPER_NAMES])
     states = [np.zeros_like(p) for _ in optimizer.state_names] + [np.empty(0, dtype), np.empty(0, dtype)]
     code = ["SGD", "Momentum", "RMSprop", "Adam"].index(type(optimizer).__name__)

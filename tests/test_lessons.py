@@ -1,17 +1,47 @@
-"""The worked numbers of the lessons, as specifications."""
+"""The worked numbers of the lessons, as specifications.
+
+Each expected value is computed here from the lesson's formula in plain Python (math.exp, the chain rule
+written out), compared with nn's result to float64 rounding and with the figures the lesson prints, to
+the digits it gives them.
+"""
+import math
+
 import numpy as np
 import pytest
 
 import nn
+from nn.autograd import Value
 from nn.backends import get as get_backend
 
 PEOPLE = np.array([[-2, -1], [25, 6], [17, 4], [-15, -6]], dtype=float)  # Alice, Bob, Charlie, Diana
 GENDER = np.array([1, 0, 0, 1], dtype=float)
 
 
+def sigmoid(x):
+    """The lessons' activation, f(x) = 1 / (1 + e^-x)."""
+    return 1 / (1 + math.exp(-x))
+
+
+def sigmoid_slope(x):
+    """f'(x) = f(x) (1 - f(x))."""
+    return sigmoid(x) * (1 - sigmoid(x))
+
+
+def as_the_lesson_prints(value, printed):
+    """``value`` agrees with the lesson's figure ``printed`` (a string such as "0.0214") to within one unit
+    of its last digit: the lessons round, and some figures are products of already rounded ones."""
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    assert abs(value - float(printed)) <= 10.0 ** -decimals, f"{value!r} is not the lesson's {printed}"
+
+
 def test_single_neuron():
-    neuron = nn.Neuron([0, 1], 4)
-    assert neuron.feedforward([2, 3]) == pytest.approx(0.9990889488, abs=1e-10)
+    """w = [0, 1], b = 4, x = [2, 3]: y = f(w . x + b) = f(7), which the lesson gives as 0.999 and the
+    README and examples/neuron.py as 0.9990889488."""
+    w, b, x = [0, 1], 4, [2, 3]
+    expected = sigmoid(w[0] * x[0] + w[1] * x[1] + b)
+    assert nn.Neuron(w, b).feedforward(x) == pytest.approx(expected, rel=1e-12)
+    as_the_lesson_prints(expected, "0.999")
+    assert f"{expected:.10f}" == "0.9990889488"
 
 
 def lesson_network(weight, bias=0.0):
@@ -21,33 +51,73 @@ def lesson_network(weight, bias=0.0):
 
 
 def test_221_network_feedforward():
+    """Every neuron has w = [0, 1], b = 0; x = [2, 3]: h1 = h2 = f(0*2 + 1*3 + 0) = f(3) = 0.9526, and
+    o1 = f(0*h1 + 1*h2 + 0) = f(0.9526) = 0.7216."""
     net = lesson_network(0.0)
-    # every neuron has w = [0, 1]: W[:, j] = (0, 1) for each neuron j
-    for layer in net.layers:
+    for layer in net.layers:  # W[:, j] = (0, 1) for each neuron j
         W = np.zeros_like(layer.W)
         W[1, :] = 1
         layer.W = W
-    assert net.forward([2, 3])[0] == pytest.approx(0.7216325609518421, rel=1e-14)
+    h = sigmoid(0 * 2 + 1 * 3 + 0)
+    o = sigmoid(0 * h + 1 * h + 0)
+    assert net.forward([2, 3])[0] == pytest.approx(o, rel=1e-12)
+    as_the_lesson_prints(h, "0.9526")
+    as_the_lesson_prints(o, "0.7216")
 
 
 def test_221_network_alice_and_gradient():
+    """Every weight 1, every bias 0; Alice x = (-2, -1), y = 1, L = (y - o)^2. The lesson's trace:
+    h1 = h2 = f(-3) = 0.0474, o = f(h1 + h2) = 0.524; dL/do = -2 (1 - o) = -0.952, do/dh1 = w5 f'(h1 + h2)
+    = 0.249, dh1/dw1 = x1 f'(x1 + x2) = -0.0904, so dL/dw1 = 0.0214. The whole gradient is the same
+    chain rule for every weight and bias."""
     net = lesson_network(1.0)
-    assert net.forward([-2, -1])[0] == pytest.approx(0.5236951740839997, rel=1e-14)
-    _, grad = get_backend(net.backend).gradients(net, PEOPLE[:1], GENDER[:1, None], "mse")
-    # theta starts with W1 row-major: W1[0, 0] is the first input into the first hidden neuron
-    assert grad[0] == pytest.approx(0.02146953526581111, rel=1e-12)
+    (x1, x2), y = PEOPLE[0], GENDER[0]
+    z_hidden = x1 + x2  # w1 x1 + w2 x2 + b1, the same for both hidden neurons
+    h = sigmoid(z_hidden)
+    z_out = h + h
+    o = sigmoid(z_out)
+    dL_do = -2 * (y - o)
+    dL_dz_out = dL_do * sigmoid_slope(z_out)
+    dL_dz_hidden = dL_dz_out * 1 * sigmoid_slope(z_hidden)  # through w5 = w6 = 1
+    # theta: W1 row-major (W1[i, j]: input i into hidden neuron j), b1, W2 (h_j into the output), b2
+    expected = [dL_dz_hidden * x1, dL_dz_hidden * x1, dL_dz_hidden * x2, dL_dz_hidden * x2,
+                dL_dz_hidden, dL_dz_hidden, dL_dz_out * h, dL_dz_out * h, dL_dz_out]
+
+    assert net.forward(PEOPLE[0])[0] == pytest.approx(o, rel=1e-12)
+    loss, grad = get_backend(net.backend).gradients(net, PEOPLE[:1], GENDER[:1, None], "mse")
+    assert loss == pytest.approx((y - o) ** 2, rel=1e-12)
+    np.testing.assert_allclose(grad, expected, rtol=1e-12)
+    for value, printed in [(h, "0.0474"), (o, "0.524"), (dL_do, "-0.952"), (1 * sigmoid_slope(z_out), "0.249"),
+                           (x1 * sigmoid_slope(z_hidden), "-0.0904"), (grad[0], "0.0214")]:
+        as_the_lesson_prints(value, printed)
 
 
 def test_mse_of_predicting_zero():
-    assert nn.LOSSES["mse"](GENDER[:, None], np.zeros((4, 1))) == pytest.approx(0.5)
+    """y = [1, 0, 0, 1], predictions all 0: MSE = (1 + 0 + 0 + 1) / 4 = 0.5 (exact)."""
+    expected = sum((y - 0.0) ** 2 for y in GENDER) / len(GENDER)
+    assert nn.LOSSES["mse"](GENDER[:, None], np.zeros((4, 1))) == pytest.approx(expected, rel=1e-15)
+    assert expected == 0.5
 
 
 def test_cross_entropy_example():
+    """L = -(1/n) sum_i ln(p_i of sample i's class)."""
     Y = np.eye(3)
     A = np.array([[0.5, 0.25, 0.25], [0.1, 0.3, 0.6], [0.3, 0.3, 0.4]])
-    expected = -(np.log(0.5) + np.log(0.3) + np.log(0.4)) / 3
-    assert expected == pytest.approx(0.9378035722533454, rel=1e-15)
-    assert nn.LOSSES["cross_entropy"](Y, A) == pytest.approx(0.9378035722533454, rel=1e-14)
+    expected = -sum(math.log(A[i, i]) for i in range(3)) / 3
+    assert nn.LOSSES["cross_entropy"](Y, A) == pytest.approx(expected, rel=1e-14)
+
+
+def test_the_worked_graph_backpropagates_by_the_chain_rule():
+    """The micrograd lesson: L = (a b + c) f with a = 2, b = -3, c = 10, f = -2 is -8, and by the chain
+    rule dL/da = b f = 6, dL/db = a f = -4, dL/dc = f = -2, dL/df = a b + c = 4 (exact in floats)."""
+    a, b, c, f = 2.0, -3.0, 10.0, -2.0
+    expected = {"a": b * f, "b": a * f, "c": f, "f": a * b + c}
+    values = {name: Value(x, name) for name, x in zip("abcf", (a, b, c, f))}
+    L = (values["a"] * values["b"] + values["c"]) * values["f"]
+    L.backward()
+    assert L.data == (a * b + c) * f
+    assert {name: v.grad for name, v in values.items()} == expected
+    assert expected == {"a": 6, "b": -4, "c": -2, "f": 4} and L.data == -8  # the lesson's numbers, exact
 
 
 def test_gender_network_trains_per_sample():

@@ -19,11 +19,12 @@ def make(seed=0, **kwargs):
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 32, None])
-@pytest.mark.parametrize("optimizer", [nn.SGD(0.05), nn.Momentum(0.05, 0.9, nesterov=True), nn.RMSprop(0.01),
-                                       nn.Adam(0.01, weight_decay=1e-3)], ids=repr)
-def test_training_lowers_the_loss(rng, batch_size, optimizer):
+@pytest.mark.parametrize("make_optimizer", [lambda: nn.SGD(0.05), lambda: nn.Momentum(0.05, 0.9, nesterov=True),
+                                            lambda: nn.RMSprop(0.01), lambda: nn.Adam(0.01, weight_decay=1e-3)],
+                         ids=lambda make: repr(make()))
+def test_training_lowers_the_loss(rng, batch_size, make_optimizer):
     X, y = blobs(rng)
-    net, trainer = make(batch_size=batch_size, optimizer=optimizer)
+    net, trainer = make(batch_size=batch_size, optimizer=make_optimizer())  # fresh: no state from another case
     before = trainer.evaluate(X, y)["loss"]
     history = trainer.fit(X, y, epochs=15, verbose=False)
     assert history.loss[-1] < before
