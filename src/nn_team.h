@@ -39,6 +39,8 @@
 #endif
 
 typedef void (*nn_team_body)(void* arg, int index, int size);
+/* Not every module that includes this header calls everything in it. */
+#define NN_UNUSED __attribute__((unused))
 
 /* ----- atomics and the barrier -------------------------------------------------------------------- */
 static inline int nn_load(int* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -61,7 +63,7 @@ static inline long long nn_now_ns(void) {
 typedef struct { int count; int sense; int sleepers; } nn_barrier;
 
 /* Wait until all n threads of the team have called it; local_sense is the caller's own (starts 0). */
-static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
+NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
     int s = !*local_sense;
     long long start = 0;
     long spins = 0;
@@ -103,7 +105,7 @@ static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
 /* ----- running a team ----------------------------------------------------------------------------- */
 #if defined(NN_TEAM_OPENMP)
 #define NN_TEAM_KIND "openmp"
-static int nn_run_team(nn_team_body body, void* arg, int n) {
+NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     int size = 1;
     if (n <= 1) {
         body(arg, 0, 1);
@@ -124,7 +126,7 @@ static int nn_run_team(nn_team_body body, void* arg, int n) {
 typedef struct { nn_team_body body; void* arg; int go; int size; } nn_team_gate;
 typedef struct { nn_team_gate* gate; int index; } nn_team_slot;
 
-static void* nn_team_main(void* p) {
+NN_UNUSED static void* nn_team_main(void* p) {
     nn_team_slot* slot = (nn_team_slot*)p;
     int go;
     while ((go = nn_load(&slot->gate->go)) == 0)  /* 1: run, -1: leave (a thread could not start) */
@@ -134,7 +136,7 @@ static void* nn_team_main(void* p) {
     return NULL;
 }
 
-static int nn_run_team(nn_team_body body, void* arg, int n) {
+NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     nn_team_gate gate = {body, arg, 0, n};
     nn_team_slot slots[NN_MAX_THREADS];
     pthread_t handles[NN_MAX_THREADS];
@@ -163,7 +165,7 @@ static int nn_run_team(nn_team_body body, void* arg, int n) {
 
 #else
 #define NN_TEAM_KIND "none"
-static int nn_run_team(nn_team_body body, void* arg, int n) {
+NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     (void)n;
     body(arg, 0, 1);
     return 1;
