@@ -1,11 +1,12 @@
 """nn: small neural networks from scratch, a readable NumPy reference and a fast compiled core."""
 from .autograd import Value
-from .backends import get_num_threads, set_num_threads
+from .backends.threads import get_num_threads, set_num_threads
+from .callbacks import EarlyStopping, WeightTrace
 from .functions import ACTIVATIONS, LOSSES
 from .gradcheck import gradcheck
 from .network import Dense, Network, Neuron
 from .optimizers import SGD, Adam, Momentum, RMSprop
-from .trainer import EarlyStopping, History, Trainer, TrainingDiverged, WeightTrace
+from .trainer import History, Trainer, TrainingDiverged
 
 __version__ = "0.1.0"
 

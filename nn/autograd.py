@@ -17,7 +17,7 @@ import random
 import shutil
 import subprocess
 
-__all__ = ["Value", "Neuron", "Layer", "MLP", "draw", "render", "zero_grad"]
+__all__ = ["Value", "ValueNeuron", "Layer", "MLP", "draw", "render", "zero_grad"]
 
 
 class Value:
@@ -210,7 +210,8 @@ def render(root, path, format=None):
 
 
 # ----- a network over Values -----------------------------------------------------------------------
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
+# The activations a Value has (the methods of that name); nn.functions.ACTIVATIONS are NumPy's.
+VALUE_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 
 
 class Module:
@@ -222,12 +223,13 @@ class Module:
             p.grad = 0.0
 
 
-class Neuron(Module):
-    """f(w . x + b), weights and bias uniform in [-1, 1]."""
+class ValueNeuron(Module):
+    """A neuron over Values, as micrograd's: f(w . x + b), weights and bias uniform in [-1, 1]. (nn.Neuron
+    is the lessons' NumPy neuron, with given weights.)"""
 
     def __init__(self, n_in, activation="tanh", seed=None, rng=None):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(ACTIVATIONS)}")
+        if activation not in VALUE_ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of: {', '.join(VALUE_ACTIVATIONS)}")
         rng = rng or random.Random(seed)
         self.w = [Value(rng.uniform(-1, 1)) for _ in range(n_in)]
         self.b = Value(rng.uniform(-1, 1))
@@ -241,13 +243,13 @@ class Neuron(Module):
         return self.w + [self.b]
 
     def __repr__(self):
-        return f"Neuron({len(self.w)}, activation={self.activation!r})"
+        return f"ValueNeuron({len(self.w)}, activation={self.activation!r})"
 
 
 class Layer(Module):
     def __init__(self, n_in, n_out, activation="tanh", seed=None, rng=None):
         rng = rng or random.Random(seed)
-        self.neurons = [Neuron(n_in, activation, rng=rng) for _ in range(n_out)]
+        self.neurons = [ValueNeuron(n_in, activation, rng=rng) for _ in range(n_out)]
 
     def __call__(self, x):
         out = [n(x) for n in self.neurons]
@@ -298,8 +300,8 @@ class MLP(Module):
     def from_network(cls, net):
         """An MLP with the weights and activations of an nn.Network (float64 copies)."""
         acts = [layer.activation for layer in net.layers]
-        if any(a not in ACTIVATIONS for a in acts):
-            raise ValueError(f"Value networks support {', '.join(ACTIVATIONS)}; the network has {acts}")
+        if any(a not in VALUE_ACTIVATIONS for a in acts):
+            raise ValueError(f"Value networks support {', '.join(VALUE_ACTIVATIONS)}; the network has {acts}")
         mlp = cls(net.layers[0].n_in, [layer.n_out for layer in net.layers], activation=acts[0])
         for layer, values in zip(net.layers, mlp.layers):
             for j, neuron in enumerate(values.neurons):

@@ -786,7 +786,7 @@ def info(args):
     for name, module, role in (("scipy", scipy, "the compiled core's products"), ("numpy", np, "the reference's")):
         print(f"{name} {module.__version__}: {_blas(module)} ({role})")
     print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset: all cores)')}")
-    print(f"training threads: {backends.get_num_threads()} (nn.set_num_threads, NN_NUM_THREADS; batches too "
+    print(f"training threads: {backends.threads.get_num_threads()} (nn.set_num_threads, NN_NUM_THREADS; batches too "
           "small to share train on one)")
     return 0
 

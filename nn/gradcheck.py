@@ -9,7 +9,7 @@ from .validation import all_finite, check_number, check_targets, check_X, check_
 def numerical_gradient(net, X, Y, loss, eps=1e-6):
     """dL/dtheta by central differences: (L(theta + eps e_i) - L(theta - eps e_i)) / (2 eps)."""
     backend = backends.get(net.backend)
-    theta = net._theta
+    theta = net.parameter_vector()  # perturbed in place, one component at a time, and put back
     grad = np.zeros_like(theta)
     with interrupts.deferred() as ctrl_c:  # Ctrl-C never leaves a weight moved by eps
         for i in range(theta.size):
@@ -35,7 +35,7 @@ def gradcheck(net, X, y, loss="mse", eps=1e-6):
     eps = check_number("eps", eps, low=0, low_open=True)
     X, _ = check_X(X, net.n_inputs, net.dtype)
     Y = check_targets(loss, check_y(y, X.shape[0], net.n_outputs, net.dtype))
-    if not all_finite(net._theta):
+    if not all_finite(net.parameter_vector()):
         raise ValueError("the network's weights contain NaN or infinite values: there is no gradient to check")
     with np.errstate(over="ignore", invalid="ignore"):
         _, analytic = backends.get(net.backend).gradients(net, X, Y, loss)

@@ -2,15 +2,16 @@
 
 Samples are rows. A layer holds W (n_in, n_out) and b (n_out,) and computes A = f(X @ W + b).
 Every parameter of a Network lives in one flat vector, theta: each layer's W (row-major) then its b,
-in layer order. ``layer.W`` and ``layer.b`` are views into it, so optimizers and backends can update
-the whole network with one array and ``net.theta`` is a single copy.
+in layer order (nn.layout owns that layout). ``layer.W`` and ``layer.b`` are views into it, so
+optimizers and backends can update the whole network with one array (``parameter_vector()``) and
+``net.theta`` is a single copy.
 """
 import os
 import weakref
 
 import numpy as np
 
-from . import backends, modelfile
+from . import backends, layout, modelfile
 from .functions import ACTIVATIONS, check_name
 from .validation import as_finite, as_numeric, check_dtype, check_int, check_seed, check_X
 
@@ -181,9 +182,9 @@ class Network:
     def _allocate(self):
         """One flat theta; each layer's W and b become views into it (keeping given values).
         Returns [(W given, b given), ...] per layer."""
-        self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
+        self._theta = np.zeros(layout.n_params(self.sizes), dtype=self.dtype)
         given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
-        for i, (layer, (W, b)) in enumerate(zip(self.layers, backends.layer_views(self, self._theta))):
+        for i, (layer, (W, b)) in enumerate(zip(self.layers, layout.layer_views(self.sizes, self._theta))):
             if layer.W is not None:
                 W[...] = as_finite(f"weights of layers[{i}]", layer.W, self.dtype)
             if layer.b is not None:
@@ -193,7 +194,7 @@ class Network:
 
     def _bind_layers(self):
         """Make each layer's W and b views into this network's theta, and the layer this network's."""
-        for layer, (W, b) in zip(self.layers, backends.layer_views(self, self._theta)):
+        for layer, (W, b) in zip(self.layers, layout.layer_views(self.sizes, self._theta)):
             layer._W, layer._b = W, b
             layer._network = weakref.ref(self)
 
@@ -265,7 +266,8 @@ class Network:
 
     @property
     def theta(self):
-        """A copy of the flat parameter vector: every W (row-major) then b, layer by layer."""
+        """A copy of the flat parameter vector: every W (row-major) then b, layer by layer (see
+        nn.layout). Assigning to it writes the values into the network (checked: shape, finite)."""
         return self._theta.copy()
 
     @theta.setter
@@ -274,6 +276,13 @@ class Network:
         if values.shape != self._theta.shape:
             raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
         self._theta[...] = values
+
+    def parameter_vector(self):
+        """The live flat parameter vector, not a copy (laid out as ``theta``; ``layer.W`` and ``layer.b``
+        are views into it): for the backends and optimizers that train the network in place, and for
+        gradcheck's perturbations. Writing to it changes the network, unchecked; anything else reads
+        ``theta`` and assigns to it."""
+        return self._theta
 
     @property
     def n_params(self):

@@ -73,11 +73,12 @@ class Optimizer:
     def _update(self, i, p, g):
         raise NotImplementedError
 
-    def _hyper(self):
+    def _hyper_parameters(self):
+        """The constructor's arguments by name, as repr shows them (subclasses add their own)."""
         return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper_parameters().items())
         return f"{type(self).__name__}({args})"
 
 
@@ -113,8 +114,8 @@ class Momentum(Optimizer):
         else:
             p -= self.learning_rate * v
 
-    def _hyper(self):
-        return {**super()._hyper(), "momentum": self.momentum, "nesterov": self.nesterov}
+    def _hyper_parameters(self):
+        return {**super()._hyper_parameters(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 class RMSprop(Optimizer):
@@ -133,8 +134,8 @@ class RMSprop(Optimizer):
         s += (1 - self.rho) * g * g
         p -= self.learning_rate * g / (np.sqrt(s) + self.eps)
 
-    def _hyper(self):
-        return {**super()._hyper(), "rho": self.rho, "eps": self.eps}
+    def _hyper_parameters(self):
+        return {**super()._hyper_parameters(), "rho": self.rho, "eps": self.eps}
 
 
 class Adam(Optimizer):
@@ -160,8 +161,8 @@ class Adam(Optimizer):
         v_hat = v / (1 - self.beta2 ** self.steps)
         p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
-    def _hyper(self):
-        return {**super()._hyper(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+    def _hyper_parameters(self):
+        return {**super()._hyper_parameters(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}

@@ -1,4 +1,5 @@
 """Trainer.fit: epochs, batches, shuffle order, validation, early stopping, callbacks, history, progress.
+(The callbacks themselves, EarlyStopping and WeightTrace, are in nn.callbacks.)
 
 The shuffle order of each epoch is drawn here, from the trainer's seeded generator, and handed to the
 backend: both backends see the same batches and give the same result.
@@ -14,7 +15,8 @@ import weakref
 
 import numpy as np
 
-from . import backends, interrupts, progress
+from . import backends, interrupts, layout, progress
+from .callbacks import EarlyStopping, WeightTrace  # noqa: F401 (WeightTrace: nn.cli imports both from here)
 from .functions import LOSSES, check_loss_output, check_name, n_correct
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
@@ -94,22 +96,6 @@ class History:
     def __repr__(self):
         last = {k: round(v[-1], 6) for k, v in self.logs.items() if v}
         return f"History(epochs={self.epochs}, last={last})"
-
-
-class EarlyStopping:
-    """Stop when ``monitor`` (default: val_loss if there is validation data, else loss) has not improved
-    by more than ``min_delta`` for ``patience`` epochs; then restore the best epoch's weights."""
-
-    def __init__(self, patience=5, monitor=None, min_delta=0.0, restore_best_weights=True):
-        self.patience = check_int("patience", patience, low=1)
-        if monitor is not None:
-            check_name("monitor", monitor, dict.fromkeys(("loss", "val_loss", "accuracy", "val_accuracy")))
-        self.monitor = monitor
-        self.min_delta = check_number("min_delta", min_delta, low=0)
-        self.restore_best_weights = bool(restore_best_weights)
-
-    def __repr__(self):
-        return f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, min_delta={self.min_delta})"
 
 
 class Trainer:
@@ -296,7 +282,7 @@ class Trainer:
             if stopper is not None and stopper.restore_best_weights and history.stopped_early \
                     and best["theta"] is not None:
                 with interrupts.deferred():
-                    self.net._theta[...] = best["theta"]
+                    self.net.theta = best["theta"]
         return history
 
     @staticmethod
@@ -412,8 +398,7 @@ class Trainer:
         batch_size = n if self.batch_size is None else min(self.batch_size, n)
         orders = self.rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
         backend = backends.get(net.backend)
-        snapshot = np.empty(backends.snapshot_size(net, optimizer), dtype=net.dtype)
-        steps_before = optimizer.steps
+        snapshot = layout.Snapshot(net.n_params, optimizer, net.dtype)  # the backend saves each epoch's start
         start = time.perf_counter()
         try:
             if display.within_epochs or batch_callbacks:
@@ -431,8 +416,7 @@ class Trainer:
         losses = np.asarray(loss_sums, dtype=float) / (n if weights is None else float(weights.sum()))
         if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
             with interrupts.deferred():
-                backends.restore_snapshot(net, optimizer, snapshot)
-                optimizer.steps = steps_before + (len(losses) - 1) * -(-n // batch_size)
+                snapshot.restore(net, optimizer)
             bad = done + len(losses)
             raise TrainingDiverged(
                 f"the loss or the weights became {losses[-1]} in epoch {bad}; the network keeps the weights from "
@@ -449,9 +433,9 @@ class Trainer:
 
     def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks):
         """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
-        of whole batches to move the progress bar."""
+        of whole batches to move the progress bar. The first piece leaves the epoch's start in
+        ``snapshot``."""
         net = self.net
-        backends.save_snapshot(net, self.optimizer, snapshot)
         n_batches = -(-len(order) // batch_size)
         per_chunk = batch_size if batch_callbacks else max(1, -(-n_batches // 50)) * batch_size
         loss_sum, correct = 0.0, 0
@@ -460,10 +444,10 @@ class Trainer:
                 chunk = order[i:i + per_chunk]
                 for cb in batch_callbacks:
                     cb.on_batch_begin(self, X[chunk], Y[chunk])
-                chunk_loss, chunk_correct = backend.train_epoch(net, X, Y, self.loss, self.optimizer, chunk,
-                                                                batch_size, weights)
-                loss_sum += chunk_loss
-                correct += chunk_correct
+                chunk_losses, chunk_corrects = backend.train_epochs(net, X, Y, self.loss, self.optimizer, chunk[None],
+                                                                    batch_size, snapshot if i == 0 else None, weights)
+                loss_sum += float(chunk_losses[0])
+                correct += int(chunk_corrects[0])
                 display.advance(len(chunk))
         except KeyboardInterrupt as exc:
             exc.completed = ((), ())
@@ -494,32 +478,3 @@ def _class_weights(class_weight, Y, net):
     else:
         raise TypeError(f"class_weight must be None, 'balanced' or a dict {{class id: weight}}, got {class_weight!r}")
     return table[classes]
-
-
-class WeightTrace:
-    """A callback that records, before every training step, one weight ``W[source, target]`` of layer
-    ``layer`` (0-based), its gradient on that step's batch and the batch's loss: the lessons' view of a
-    single weight being learnt. Lists: ``weights``, ``gradients``, ``losses``. (It makes the trainer
-    go batch by batch, and computes each gradient once more: meant for small networks.)"""
-
-    def __init__(self, layer=0, source=0, target=0):
-        self.layer, self.source, self.target = (check_int(n, v, low=0) for n, v in
-                                                (("layer", layer), ("source", source), ("target", target)))
-        self.weights, self.gradients, self.losses = [], [], []
-
-    def on_batch_begin(self, trainer, X, Y):
-        net = trainer.net
-        if self.layer >= len(net.layers):
-            raise ValueError(f"WeightTrace layer {self.layer} does not exist: the network has {len(net.layers)} layers")
-        dense = net.layers[self.layer]
-        if self.source >= dense.n_in or self.target >= dense.n_out:
-            raise ValueError(f"WeightTrace W[{self.source}, {self.target}] is outside layer {self.layer}'s "
-                             f"{dense.n_in} x {dense.n_out} weights")
-        offset = sum(layer.n_params for layer in net.layers[:self.layer]) + self.source * dense.n_out + self.target
-        loss, grad = backends.get(net.backend).gradients(net, X, Y, trainer.loss)
-        self.weights.append(float(dense.W[self.source, self.target]))
-        self.gradients.append(float(grad[offset]))
-        self.losses.append(float(loss))
-
-    def __repr__(self):
-        return f"WeightTrace(layer={self.layer}, source={self.source}, target={self.target}, steps={len(self.weights)})"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nn
-from nn.autograd import MLP, Layer, Neuron, Value, draw, render, zero_grad
+from nn.autograd import MLP, Layer, Value, ValueNeuron, draw, render, zero_grad
 from nn.backends import get as get_backend
 
 
@@ -148,9 +148,9 @@ def test_module_zero_grad_and_weights_in_range():
     assert any(p.grad for p in mlp.parameters())
     mlp.zero_grad()
     assert all(p.grad == 0 for p in mlp.parameters())
-    assert repr(Neuron(2)) == "Neuron(2, activation='tanh')" and "Layer([" in repr(Layer(2, 2))
+    assert repr(ValueNeuron(2)) == "ValueNeuron(2, activation='tanh')" and "Layer([" in repr(Layer(2, 2))
     with pytest.raises(ValueError, match="unknown activation"):
-        Neuron(2, activation="swish")
+        ValueNeuron(2, activation="swish")
 
 
 @pytest.mark.parametrize("backend", ["reference", "compiled"])

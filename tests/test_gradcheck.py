@@ -51,7 +51,7 @@ def test_gradcheck_refuses_a_network_with_nan_weights(rng, backend):
     """A NaN network has no gradient: a perfect 0.0 would be a lie."""
     net = nn.Network([3, 4, 2], activation="tanh", output="softmax", seed=1, backend=backend)
     X, y = data(rng, 2, "cross_entropy")
-    net._theta[0] = np.nan
+    net.parameter_vector()[0] = np.nan  # the live vector: theta= refuses NaN
     with pytest.raises(ValueError, match="weights contain NaN"):
         nn.gradcheck(net, X, y, "cross_entropy")
 

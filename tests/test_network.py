@@ -78,6 +78,18 @@ def test_theta_layout_and_assignment():
         net.theta = np.full(net.n_params, np.nan)
 
 
+def test_parameter_vector_is_the_live_theta():
+    """The backends' and optimizers' accessor: the vector itself, which layer.W and layer.b view."""
+    net = nn.Network([3, 2, 1], seed=0)
+    live = net.parameter_vector()
+    assert live is net.parameter_vector()
+    np.testing.assert_array_equal(live, net.theta)
+    live[1] = 5.0  # W_0[0, 1]
+    assert net.layers[0].W[0, 1] == 5.0 and net.theta[1] == 5.0
+    net.layers[1].b = [7.0]
+    assert live[-1] == 7.0
+
+
 def test_layer_assignment_writes_into_theta():
     net = nn.Network([2, 2, 1])
     net.layers[1].W = [[3.0], [4.0]]
@@ -203,7 +215,7 @@ def test_a_network_adopts_dense_layers_that_belong_to_no_network():
     first, second = nn.Dense(3, 4, "tanh"), nn.Dense(4, 2)
     net = nn.Network([first, second], seed=0)
     assert net.layers[0] is first and net.layers[1] is second
-    assert np.shares_memory(first.W, net._theta)
+    assert np.shares_memory(first.W, net.parameter_vector())
 
 
 def test_layers_of_another_network_are_copied_not_shared(rng):
@@ -216,7 +228,7 @@ def test_layers_of_another_network_are_copied_not_shared(rng):
     b.theta = np.zeros(b.n_params)
     b.layers[0].W = np.ones((3, 4))
     np.testing.assert_array_equal(a.theta, before)
-    assert all(np.shares_memory(layer.W, a._theta) for layer in a.layers)
+    assert all(np.shares_memory(layer.W, a.parameter_vector()) for layer in a.layers)
     X = rng.normal(size=(5, 3))
     a.backend = "reference"
     by_reference = a.forward(X)
@@ -228,7 +240,7 @@ def test_one_dense_listed_twice_gets_two_sets_of_parameters():
     square = nn.Dense(3, 3, "tanh")
     net = nn.Network([square, square], seed=0)
     assert net.layers[0] is square and net.layers[1] is not square
-    assert np.shares_memory(net.layers[1].W, net._theta)
+    assert np.shares_memory(net.layers[1].W, net.parameter_vector())
     assert not np.shares_memory(net.layers[0].W, net.layers[1].W)
 
 
@@ -260,8 +272,8 @@ def test_a_copy_predicts_the_same_and_owns_its_parameters(backend, copier, histo
     X = rng.normal(size=(6, 3))
     np.testing.assert_array_equal(twin.forward(X), original.forward(X))
     for layer in twin.layers:
-        assert np.shares_memory(layer.W, twin._theta) and np.shares_memory(layer.b, twin._theta)
-        assert not np.shares_memory(layer.W, original._theta)
+        assert np.shares_memory(layer.W, twin.parameter_vector()) and np.shares_memory(layer.b, twin.parameter_vector())
+        assert not np.shares_memory(layer.W, original.parameter_vector())
     twin.layers[0].W = np.zeros((3, 5))
     twin.theta = twin.theta + 1
     np.testing.assert_array_equal(original.theta, before)

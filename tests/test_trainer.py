@@ -1,4 +1,6 @@
 """Trainer.fit: batches, seeds, history, validation, early stopping, callbacks, failures."""
+import re
+
 import numpy as np
 import pytest
 from conftest import fit_until_ctrl_c
@@ -156,6 +158,26 @@ def test_nan_loss_in_the_many_epochs_path_rolls_back_too(rng):
         trainer.fit(X, y.astype(float), epochs=20, verbose=False)
     np.testing.assert_array_equal(net.theta, after_three)
     assert trainer.optimizer.steps == 3 * 30 and len(history) == 3 and not np.array_equal(start, after_three)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+def test_a_late_divergence_in_one_backend_call_rolls_back_as_epoch_by_epoch(backend, rng):
+    """Many epochs in one backend call: the backend's snapshot keeps the diverged epoch's start, the
+    optimizer's state and its step count with it, as when the trainer looks after every epoch."""
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 1))
+    runs = []
+    for callbacks in ([], [lambda epoch, logs: None]):  # a callback: one epoch per backend call
+        net = nn.Network([3, 1], activation="identity", output="identity", seed=0, backend=backend)
+        trainer = nn.Trainer(net, loss="mse", optimizer=nn.Momentum(1.0, 0.9), batch_size=3, seed=0)
+        with pytest.raises(nn.TrainingDiverged) as diverged:
+            trainer.fit(X, y, epochs=1000, verbose=False, callbacks=callbacks)
+        epoch = int(re.search(r"in epoch (\d+);", str(diverged.value)).group(1))
+        runs.append((epoch, net.theta, trainer.optimizer.state["velocity"][0].copy(), trainer.optimizer.steps))
+    (epoch, theta, velocity, steps), by_epoch = runs
+    assert epoch == by_epoch[0] > 2 and steps == by_epoch[3] == (epoch - 1) * 4  # ceil(10 / 3) updates an epoch
+    np.testing.assert_array_equal(theta, by_epoch[1])
+    np.testing.assert_array_equal(velocity, by_epoch[2])
+    assert np.isfinite(theta).all()
 
 
 @pytest.mark.parametrize("verbose", [False, True])

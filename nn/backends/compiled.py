@@ -9,16 +9,15 @@ mistake here is an exception, never a crash.
 import contextlib
 import ctypes
 import functools
-import os
 import threading
 import weakref
 
 import numpy as np
 
 from .. import _core
-from .. import backends
 from ..optimizers import SGD, Adam, Momentum, RMSprop
 from . import reference
+from .threads import get_num_threads
 
 CORE_FILE = _core.__file__
 ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
@@ -95,7 +94,7 @@ def team_size(net, batch_size):
         threads = min(threads, batch_size * net.n_params // TEAM_MIN_WORK)
     if threads <= 1:  # decided before asking for the thread count: per-sample SGD pays no lookup per call
         return 1
-    threads = min(threads, backends.get_num_threads())
+    threads = min(threads, get_num_threads())
     if threads <= 1 or _openblas() is None:
         return 1
     return threads
@@ -162,9 +161,10 @@ def forward(net, X):
     # Layouts for batch sizes rounded up to a power of two: a server's calls of many sizes share a few.
     lay = _layout(net, min(1 << (n - 1).bit_length(), INFERENCE_ROWS), inference=True)
     work = np.empty(lay.work_size, dtype=net.dtype)  # per call: many threads may run forward at once
+    theta = net.parameter_vector()
     for start in range(0, n, INFERENCE_ROWS):
         piece = X[start:start + INFERENCE_ROWS]
-        _core.forward(lay, net._theta, work, piece)
+        _core.forward(lay, theta, work, piece)
         for out, (offset, _, cols) in zip(outputs, lay.output_offsets()):
             out[start:start + len(piece)] = work[offset:offset + len(piece) * cols].reshape(-1, cols)
     return [X] + outputs
@@ -175,8 +175,9 @@ def gradients(net, X, Y, loss, weights=None):
     X, Y = _contiguous(net, X), _contiguous(net, Y)
     lay = _layout(net, len(X))
     work = np.empty(lay.work_size, dtype=net.dtype)  # per call, as forward
-    grad = np.empty_like(net._theta)
-    value = _core.gradients(lay, LOSS_CODES[loss], net._theta, work, X, Y, grad,
+    theta = net.parameter_vector()
+    grad = np.empty_like(theta)
+    value = _core.gradients(lay, LOSS_CODES[loss], theta, work, X, Y, grad,
                             None if weights is None else _contiguous(net, weights))
     return value, grad
 
@@ -197,15 +198,15 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
     epoch, the sum over batches of loss * batch length (with sample ``weights``, one per row of X: of
     loss * the batch's total weight) and the correct predictions. Stops after the first epoch whose loss
-    is not finite, or after which the weights are not (its loss is then NaN). With ``snapshot`` (a
-    vector of (1 + state arrays) * n_params),
-    the start of the last epoch run is left there: theta, then the optimizer's state arrays.
+    is not finite, or after which the weights are not (its loss is then NaN). With ``snapshot`` (an
+    nn.layout.Snapshot), the start of the last epoch run is left there: theta and the optimizer's state
+    arrays (the core writes them into ``snapshot.vector``), and its step count.
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
     """
     code = OPTIMIZER_CODES.get(type(optimizer))
     if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
         return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights)
-    theta = net._theta
+    theta = net.parameter_vector()
     optimizer.init_state([theta])
     states = [optimizer.state[name][0] for name in optimizer.state_names]
     empty = np.empty(0, dtype=net.dtype)
@@ -214,27 +215,23 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     loss_sums = np.zeros(len(orders))
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)
+    steps_before, n_batches = optimizer.steps, -(-orders.shape[1] // batch_size)  # updates per epoch
     check_every = max(1, SIGNAL_CHECK_WORK // (batch_size * net.n_params))
     scratch = _training_scratch(net, _layout(net, batch_size), batch_size, team_size(net, batch_size),
                                 sparse_first_layer(net, X, batch_size))
     try:
         with _blas_on_one_thread() if scratch.threads > 1 else contextlib.nullcontext():
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
-                               state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot,
+                               state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
                                check_every, None if weights is None else _contiguous(net, weights))
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise
     finally:
         optimizer.steps = int(steps[0])
+    if snapshot is not None:  # the core saved the start of the last epoch run; each epoch before took n_batches
+        snapshot.steps = steps_before + (done - 1) * n_batches
     return loss_sums[:done], corrects[:done]
 
 
-def train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights=None):
-    """Train on the samples ``order`` in batches; returns (sum of batch loss * length, correct)."""
-    loss_sums, corrects = train_epochs(net, X, Y, loss, optimizer, np.asarray(order)[None, :], batch_size,
-                                       weights=weights)
-    return float(loss_sums[0]), int(corrects[0])
-
-
-__all__ = ["forward", "gradients", "train_epoch", "train_epochs", "matmul"]
+__all__ = ["forward", "gradients", "train_epochs", "matmul"]

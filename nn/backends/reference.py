@@ -1,14 +1,15 @@
-"""The reference backend: forward pass, backpropagation and an epoch of training in NumPy.
+"""The reference backend: forward pass, backpropagation and epochs of training in NumPy.
 
 This is the readable implementation; the compiled backend must give the same numbers.
 Shapes: X (n, n_in); layer l has W_l (n_{l-1}, n_l), b_l (n_l,); A_0 = X, A_l = f_l(A_{l-1} @ W_l + b_l).
+It trains on one thread whatever nn.set_num_threads says (NumPy's BLAS has threads of its own).
 """
 import numpy as np
 
 from .. import interrupts
 from ..functions import ACTIVATIONS, BACKPROP, loss_value, n_correct, output_delta
+from ..layout import layer_views
 from ..validation import all_finite
-from . import layer_views, save_snapshot
 
 
 def forward(net, X):
@@ -40,24 +41,46 @@ def backward(net, activations, Y, loss, grads, weights=None):
 def gradients(net, X, Y, loss, weights=None):
     """The loss on the batch (X, Y) (weighted by ``weights`` (n,), if given) and its gradient with
     respect to theta (same layout)."""
-    grad = np.empty_like(net._theta)
+    grad = np.empty_like(net.parameter_vector())
     activations = forward(net, X)
-    backward(net, activations, Y, loss, layer_views(net, grad), weights)
+    backward(net, activations, Y, loss, layer_views(net.sizes, grad), weights)
     return loss_value(loss, Y, activations[-1], weights), grad
 
 
-def train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights=None):
-    """Train on the samples ``order`` (indices into X, Y) in batches of ``batch_size``, updating the
-    network after each batch. Returns (sum over batches of loss * batch length, correct predictions);
-    with sample ``weights`` (one per row of X), batch losses are weighted means and are summed times the
-    batch's total weight (the sum of w_i l_i);
-    the loss sum is NaN if the weights are not finite at the end (a batch's loss is computed before its
-    update, so the last update's overflow shows only there). Ctrl-C lands between batches, never inside
-    an update.
-    """
-    theta = net._theta
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
+    """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, updating
+    the network after each batch. Returns (loss_sums, corrects) for the epochs completed: per epoch, the
+    sum over batches of loss * batch length (with sample ``weights``, one per row of X, batch losses are
+    weighted means, summed times the batch's total weight: the sum of w_i l_i) and the correct
+    predictions. Stops after the first epoch whose loss is not finite, or after which the weights are not
+    (its loss is then NaN). With ``snapshot`` (an nn.layout.Snapshot), the start of the last epoch run is
+    left there: theta, the optimizer's state arrays and its step count. Ctrl-C lands between batches,
+    never inside an update, and raises KeyboardInterrupt carrying ``completed``, the figures of the epochs
+    completed."""
+    loss_sums, corrects = [], []
+    figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
+    try:
+        for order in np.atleast_2d(orders):
+            if snapshot is not None:
+                snapshot.save(net, optimizer)
+            loss_sum, correct = _epoch(net, X, Y, loss, optimizer, order, batch_size, weights)
+            loss_sums.append(loss_sum)
+            corrects.append(correct)
+            if not np.isfinite(loss_sum):
+                break
+    except KeyboardInterrupt as exc:
+        exc.completed = figures()
+        raise
+    return figures()
+
+
+def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights):
+    """One epoch of train_epochs: the samples ``order`` in batches; returns (loss sum, correct), the
+    loss sum NaN if the weights are not finite at the end (a batch's loss is computed before its update,
+    so the last update's overflow shows only there)."""
+    theta = net.parameter_vector()
     grad = np.empty_like(theta)
-    grads = layer_views(net, grad)
+    grads = layer_views(net.sizes, grad)
     loss_sum, correct = 0.0, 0
     # A diverging run overflows to inf/NaN; the trainer checks the loss and reports it clearly.
     with np.errstate(over="ignore", invalid="ignore"), interrupts.deferred() as ctrl_c:
@@ -74,26 +97,3 @@ def train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights=None):
     if not all_finite(theta):
         loss_sum = np.nan
     return loss_sum, correct
-
-
-def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
-    """One epoch per row of ``orders``; returns (loss_sums, corrects) for the epochs completed, stopping
-    after the first whose loss is not finite (NaN when the weights were not finite after it). With
-    ``snapshot``, the start of the last epoch run is left there (see save_snapshot). ``weights``: see
-    train_epoch. Ctrl-C raises KeyboardInterrupt carrying ``completed``, the
-    figures of the epochs completed."""
-    loss_sums, corrects = [], []
-    figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
-    try:
-        for order in np.atleast_2d(orders):
-            if snapshot is not None:
-                save_snapshot(net, optimizer, snapshot)
-            loss_sum, correct = train_epoch(net, X, Y, loss, optimizer, order, batch_size, weights)
-            loss_sums.append(loss_sum)
-            corrects.append(correct)
-            if not np.isfinite(loss_sum):
-                break
-    except KeyboardInterrupt as exc:
-        exc.completed = figures()
-        raise
-    return figures()
