@@ -182,7 +182,7 @@ def test_ctrl_c_in_the_first_epoch_says_so_writes_nothing_and_exits_130(capsys, 
 def test_a_ctrl_c_anywhere_else_is_one_line_and_exit_130(capsys, tmp_path, monkeypatch, where):
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(*((Trainer, "fit") if where == "Trainer.fit" else ("nn.cli.load_mnist",)), ctrl_c)
+    monkeypatch.setattr(*((Trainer, "fit") if where == "Trainer.fit" else ("nn.cli.data.load_mnist",)), ctrl_c)
     model = tmp_path / "model.npz"
     status, out, err = nn_main(capsys, "train", "--hidden", "4", "--save", str(model))
     assert status == 130
@@ -359,7 +359,7 @@ def test_a_failed_save_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
 def test_an_os_error_is_one_line_naming_the_path(capsys, monkeypatch, error):
     def fail(*args, **kwargs):
         raise error
-    monkeypatch.setattr("nn.cli.load_mnist", fail)
+    monkeypatch.setattr("nn.cli.data.load_mnist", fail)
     status, out, err = nn_main(capsys, "train")
     assert (status, out, err) == (2, "", f"nn train: error: {error.strerror}: '/data/x'\n")
 
