@@ -122,10 +122,18 @@ def test_gradcheck_command_checks_every_pair():
     assert len(result.stdout.splitlines()) == 2 + 6 * (6 + 1 + 1)
 
 
-def test_bench_command_runs():
-    result = run("bench", "--only", "W1", "--repeat", "1", "--json", "")
-    assert result.returncode == 0, result.stderr
-    assert "W1 gender" in result.stdout and "core time per SGD step" in result.stdout
+@pytest.mark.parametrize("args", [(), ("--only", "W1", "--repeat", "1", "--json", ""), ("--help",)])
+def test_bench_says_where_the_benchmarks_went(capsys, args):
+    """The benchmarks left the installed package (their peers, PyTorch and scikit-learn, with them): nn bench,
+    whatever its options, says where they are, in one line."""
+    status, out, err = nn_main(capsys, "bench", *args)
+    assert (status, out) == (2, "")
+    assert err == f"nn bench: error: {nn.cli.BENCH_MOVED}\n" and "python bench/run.py" in err
+
+
+def test_the_help_says_where_bench_went(capsys):
+    status, out, err = nn_main(capsys, "--help")
+    assert status == 0 and "moved out of the package: python bench/run.py" in " ".join(out.split())
 
 
 def test_python_dash_m_nn_works_too():

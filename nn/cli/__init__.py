@@ -1,14 +1,14 @@
-"""The `nn` command: train, predict, gradcheck, bench, info (`nn = "nn.cli:main"`, and `python -m nn`).
+"""The `nn` command: train, predict, gradcheck, info (`nn = "nn.cli:main"`, and `python -m nn`).
 
 Errors are one clear line on stderr and a non-zero exit, not a traceback. The modules, each importing
 only those listed before it: options (the parser, defaults and path checks), data (what train learns
-from), figures, then the commands: train, predict, diagnostics (gradcheck, bench, info); main is here.
+from), figures, then the commands: train, predict, diagnostics (gradcheck and info); main is here.
 """
 import os
 import sys
 
 from ..trainer import TrainingDiverged
-from .diagnostics import bench, gradcheck, info
+from .diagnostics import gradcheck, info
 from .options import make_parser
 from .predict import predict
 from .train import INTERRUPTED, train
@@ -17,6 +17,10 @@ COMMANDS = {"train": train, "predict": predict, "gradcheck": gradcheck, "info": 
 # The user's mistakes (a bad option value, a missing or unreadable file, a full disk, no matplotlib) are one
 # line; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+# `nn bench` ran the benchmarks until they moved to the repository's bench/ folder with the PyTorch and
+# scikit-learn runners they compare nn with (the installed package imports neither): it says where they are.
+BENCH_MOVED = ("the benchmarks are not part of the installed package: from a checkout of nn's repository, run "
+               "python bench/run.py [options] (see bench/README.md)")
 
 
 def main(argv=None):
@@ -25,17 +29,16 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     name = "nn"
     try:
-        if argv[:1] == ["bench"]:  # its options are the benchmark's own
+        if argv[:1] == ["bench"]:  # whatever its options
             name = "nn bench"
-            status = bench(argv[1:])
-        else:
-            parser = make_parser()
-            args = parser.parse_args(argv)
-            if args.command is None:
-                parser.print_help(sys.stderr)
-                return 2
-            name = f"nn {args.command}"
-            status = COMMANDS[args.command](args)
+            raise ValueError(BENCH_MOVED)
+        parser = make_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        name = f"nn {args.command}"
+        status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, where it is handled, not at exit
         return status
     except BrokenPipeError:

@@ -1,5 +1,5 @@
-"""`nn gradcheck` (backpropagation against finite differences for every activation, output and loss),
-`nn bench` (the benchmarks) and `nn info` (version, compiled core, default backend, BLAS and threads).
+"""`nn gradcheck` (backpropagation against finite differences for every activation, output and loss) and
+`nn info` (version, compiled core, default backend, BLAS and threads).
 """
 import os
 
@@ -35,13 +35,6 @@ def gradcheck(args):
     verdict = "pass" if worst < 1e-6 else "FAIL"
     print(f"max relative error {worst:.2e}: {verdict} (below 1e-6 passes)")
     return 0 if worst < 1e-6 else 1
-
-
-def bench(argv):
-    """nn bench: the benchmark (nn.benchmark), with its own options."""
-    from ..benchmark import run
-
-    return run(argv)
 
 
 def info(args):

@@ -171,7 +171,8 @@ def make_parser():
     gradcheck.add_argument("--backend", default=None, choices=list(backends.NAMES))
     gradcheck.add_argument("--seed", type=_integer(0), default=0)
 
-    sub.add_parser("bench", help="run the benchmarks (options: nn bench --help)", add_help=False)
+    sub.add_parser("bench", help="moved out of the package: python bench/run.py in a checkout of nn's repository",
+                   add_help=False)  # main says so, whatever the options
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
     return parser
 
