@@ -122,10 +122,18 @@ def test_gradcheck_command_checks_every_pair():
     assert len(result.stdout.splitlines()) == 2 + 6 * (6 + 1 + 1)
 
 
-def test_bench_command_runs():
-    result = run("bench", "--only", "W1", "--repeat", "1", "--json", "")
-    assert result.returncode == 0, result.stderr
-    assert "W1 gender" in result.stdout and "core time per SGD step" in result.stdout
+@pytest.mark.parametrize("args", [(), ("--only", "W1", "--repeat", "1", "--json", ""), ("--help",)])
+def test_bench_says_where_the_benchmarks_went(capsys, args):
+    """The benchmarks left the installed package (their peers, PyTorch and scikit-learn, with them): nn bench,
+    whatever its options, says where they are, in one line."""
+    status, out, err = nn_main(capsys, "bench", *args)
+    assert (status, out) == (2, "")
+    assert err == f"nn bench: error: {nn.cli.BENCH_MOVED}\n" and "python bench/run.py" in err
+
+
+def test_the_help_says_where_bench_went(capsys):
+    status, out, err = nn_main(capsys, "--help")
+    assert status == 0 and "moved out of the package: python bench/run.py" in " ".join(out.split())
 
 
 def test_python_dash_m_nn_works_too():
@@ -182,7 +190,7 @@ def test_ctrl_c_in_the_first_epoch_says_so_writes_nothing_and_exits_130(capsys, 
 def test_a_ctrl_c_anywhere_else_is_one_line_and_exit_130(capsys, tmp_path, monkeypatch, where):
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(*((Trainer, "fit") if where == "Trainer.fit" else ("nn.cli.load_mnist",)), ctrl_c)
+    monkeypatch.setattr(*((Trainer, "fit") if where == "Trainer.fit" else ("nn.cli.data.load_mnist",)), ctrl_c)
     model = tmp_path / "model.npz"
     status, out, err = nn_main(capsys, "train", "--hidden", "4", "--save", str(model))
     assert status == 130
@@ -359,7 +367,7 @@ def test_a_failed_save_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
 def test_an_os_error_is_one_line_naming_the_path(capsys, monkeypatch, error):
     def fail(*args, **kwargs):
         raise error
-    monkeypatch.setattr("nn.cli.load_mnist", fail)
+    monkeypatch.setattr("nn.cli.data.load_mnist", fail)
     status, out, err = nn_main(capsys, "train")
     assert (status, out, err) == (2, "", f"nn train: error: {error.strerror}: '/data/x'\n")
 

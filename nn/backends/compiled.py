@@ -20,6 +20,7 @@ from . import reference
 from .threads import get_num_threads
 
 CORE_FILE = _core.__file__
+TEAM = _core.TEAM  # the thread team's implementation in this build: pthreads, openmp or none
 ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
 LOSS_CODES = {name: i for i, name in enumerate(_core.LOSS_NAMES)}
 OPTIMIZER_CODES = {SGD: 0, Momentum: 1, RMSprop: 2, Adam: 3}

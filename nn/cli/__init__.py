@@ -1,0 +1,71 @@
+"""The `nn` command: train, predict, gradcheck, info (`nn = "nn.cli:main"`, and `python -m nn`).
+
+Errors are one clear line on stderr and a non-zero exit, not a traceback. The modules, each importing
+only those listed before it: options (the parser, defaults and path checks), data (what train learns
+from), figures, then the commands: train, predict, diagnostics (gradcheck and info); main is here.
+"""
+import os
+import sys
+
+from ..trainer import TrainingDiverged
+from .diagnostics import gradcheck, info
+from .options import make_parser
+from .predict import predict
+from .train import INTERRUPTED, train
+
+COMMANDS = {"train": train, "predict": predict, "gradcheck": gradcheck, "info": info}
+# The user's mistakes (a bad option value, a missing or unreadable file, a full disk, no matplotlib) are one
+# line; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+# `nn bench` ran the benchmarks until they moved to the repository's bench/ folder with the PyTorch and
+# scikit-learn runners they compare nn with (the installed package imports neither): it says where they are.
+BENCH_MOVED = ("the benchmarks are not part of the installed package: from a checkout of nn's repository, run "
+               "python bench/run.py [options] (see bench/README.md)")
+
+
+def main(argv=None):
+    """The `nn` command; returns the exit status (0, 1: training diverged or a check failed, 2: the user's
+    error, 130: Ctrl-C, 141: stdout's reader went away)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = "nn"
+    try:
+        if argv[:1] == ["bench"]:  # whatever its options
+            name = "nn bench"
+            raise ValueError(BENCH_MOVED)
+        parser = make_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        name = f"nn {args.command}"
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, where it is handled, not at exit
+        return status
+    except BrokenPipeError:
+        return _stdout_gone()
+    except TrainingDiverged as exc:
+        print(f"{name}: training diverged: {exc}", file=sys.stderr)
+        return 1
+    except USER_ERRORS as exc:
+        print(f"{name}: error: {_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _message(exc):
+    """One line for a user's error: an OSError as 'reason: path', the others as their own message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        paths = " -> ".join(repr(p) for p in (exc.filename, exc.filename2) if p is not None)
+        return f"{exc.strerror}: {paths}" if paths else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _stdout_gone():
+    """`nn info | head -1`: the reader has gone. Point stdout at os.devnull, so that Python's flush at exit
+    does not fail again, and exit quietly as a process killed by SIGPIPE would (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
