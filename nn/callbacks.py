@@ -4,8 +4,7 @@ A callback in ``callbacks`` is a callable ``f(epoch, logs)``, or an object with 
 logs)`` and / or ``on_batch_begin(trainer, X_batch, Y_batch)`` (which makes the fit go batch by batch).
 """
 from . import backends, layout
-from .functions import check_name
-from .validation import check_int, check_number
+from .validation import check_int, check_name, check_number
 
 
 class EarlyStopping:

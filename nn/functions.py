@@ -143,24 +143,6 @@ def _weighted_output_delta(loss, activation, A, Y, weights):
     return BACKPROP[activation](A, 2 * (A - Y) * w / (total * k))
 
 
-def check_name(kind, name, table):
-    """Return ``name`` if it is a key of ``table``, else a ValueError listing the valid names."""
-    if not isinstance(name, str) or name not in table:
-        raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(table))}")
-    return name
-
-
-def check_loss_output(loss, output_activation):
-    """Cross-entropies need the output activation they are fused with."""
-    needed = LOSS_OUTPUT[loss]
-    if needed is not None and output_activation != needed:
-        hint = "binary_cross_entropy" if output_activation == "sigmoid" else "mse"
-        raise ValueError(
-            f"loss {loss!r} needs a {needed!r} output layer, but the network's output is "
-            f"{output_activation!r}; use output={needed!r} or loss={hint!r}"
-        )
-
-
 def n_correct(output_activation, A, Y):
     """How many rows of A are predicted right: argmax for softmax, every output > 0.5 for sigmoid.
     Other outputs are regressions and count 0."""

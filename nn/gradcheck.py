@@ -2,8 +2,9 @@
 import numpy as np
 
 from . import backends, interrupts
-from .functions import LOSSES, check_loss_output, check_name
-from .validation import all_finite, check_number, check_targets, check_X, check_y
+from .functions import LOSSES
+from .validation import (all_finite, check_loss_output, check_name, check_number, check_targets, check_X,
+                         check_y)
 
 
 def numerical_gradient(net, X, Y, loss, eps=1e-6):

@@ -12,8 +12,8 @@ import weakref
 import numpy as np
 
 from . import backends, layout, modelfile
-from .functions import ACTIVATIONS, check_name
-from .validation import as_finite, as_numeric, check_dtype, check_int, check_seed, check_X
+from .functions import ACTIVATIONS
+from .validation import as_finite, as_numeric, check_dtype, check_int, check_name, check_seed, check_X
 
 INITS = ("auto", "uniform", "he", "glorot", "normal")
 BIAS_INITS = ("auto", "zeros", "uniform", "normal")

@@ -17,11 +17,11 @@ import numpy as np
 
 from . import backends, interrupts, layout, progress
 from .callbacks import EarlyStopping, WeightTrace  # noqa: F401 (WeightTrace: nn.cli imports both from here)
-from .functions import LOSSES, check_loss_output, check_name, n_correct
+from .functions import LOSSES, n_correct
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
-from .validation import (as_numeric, check_fraction, check_int, check_number, check_seed, check_targets, check_X,
-                         check_y)
+from .validation import (as_numeric, check_fraction, check_int, check_loss_output, check_name, check_number,
+                         check_seed, check_targets, check_X, check_y)
 
 
 MAX_ORDER_ENTRIES = 1 << 22  # shuffle orders drawn at once (32 MB of indices)

@@ -5,6 +5,8 @@ import threading
 
 import numpy as np
 
+from .functions import LOSS_OUTPUT
+
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
@@ -182,3 +184,21 @@ def check_targets(loss, Y, name="y"):
                              f"row {i} is {Y[i].tolist()[:10]}. For a regression, build the network with "
                              f"output='identity' (its loss is then mse)")
     return Y
+
+
+def check_name(kind, name, table):
+    """Return ``name`` if it is a key of ``table``, else a ValueError listing the valid names."""
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(table))}")
+    return name
+
+
+def check_loss_output(loss, output_activation):
+    """Cross-entropies need the output activation they are fused with."""
+    needed = LOSS_OUTPUT[loss]
+    if needed is not None and output_activation != needed:
+        hint = "binary_cross_entropy" if output_activation == "sigmoid" else "mse"
+        raise ValueError(
+            f"loss {loss!r} needs a {needed!r} output layer, but the network's output is "
+            f"{output_activation!r}; use output={needed!r} or loss={hint!r}"
+        )

@@ -9,7 +9,7 @@ import pytest
 
 import nn.validation
 from nn.validation import (all_finite, as_finite, as_numeric, check_dtype, check_fraction, check_generator, check_int,
-                           check_number, check_seed, check_targets, check_X, check_y)
+                           check_loss_output, check_name, check_number, check_seed, check_targets, check_X, check_y)
 
 
 def test_every_helper_is_tested_here():
@@ -273,3 +273,27 @@ def test_check_targets_accepts_what_each_loss_is_defined_for():
 def test_check_targets_refuses_targets_the_loss_is_not_defined_for(loss, Y, message):
     with pytest.raises(ValueError, match=message):
         check_targets(loss, Y, name="y_val")
+
+
+# ----- check_name, check_loss_output --------------------------------------------------------------------
+def test_check_name_returns_a_known_name_and_lists_the_known_ones_otherwise():
+    table = {"relu": None, "tanh": None}
+    assert check_name("activation", "tanh", table) == "tanh"
+    for bad in ("ReLU", None, 3):
+        with pytest.raises(ValueError, match=r"unknown activation .*expected one of: relu, tanh"):
+            check_name("activation", bad, table)
+
+
+@pytest.mark.parametrize("loss, output", [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"),
+                                          ("mse", "identity"), ("mse", "sigmoid")])
+def test_check_loss_output_accepts_the_output_a_loss_is_fused_with(loss, output):
+    assert check_loss_output(loss, output) is None
+
+
+@pytest.mark.parametrize("loss, output, hint", [("cross_entropy", "sigmoid", "binary_cross_entropy"),
+                                                ("cross_entropy", "identity", "mse"),
+                                                ("binary_cross_entropy", "softmax", "mse")])
+def test_check_loss_output_names_the_output_needed_and_a_loss_that_fits(loss, output, hint):
+    with pytest.raises(ValueError, match=f"loss '{loss}' needs a .* output layer.*loss='{hint}'"):
+        check_loss_output(loss, output)
+

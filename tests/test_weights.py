@@ -60,7 +60,8 @@ def test_weighted_gradient_is_the_gradient_of_the_weighted_loss(backend, loss, o
     Y = np.eye(n_out)[y] if np.ndim(y) == 1 else y
     w = weights_for(rng, 6)
     value, grad = get_backend(backend).gradients(net, X, Y, loss, w)
-    theta, numeric, eps = net._theta, np.empty_like(net._theta), 1e-6
+    theta = net.parameter_vector()
+    numeric, eps = np.empty_like(theta), 1e-6
     for i in range(theta.size):
         saved = theta[i]
         theta[i] = saved + eps
