@@ -42,5 +42,5 @@ cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, flo
 cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
                       Py_ssize_t n, int i, int parts, floating* grad, UpdateMode mode, double rate,
                       bint skip_w1=*) noexcept nogil
-cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y,
-                       double rate) noexcept nogil
+cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y, double rate,
+                  double* loss_sum, Py_ssize_t* correct) noexcept nogil

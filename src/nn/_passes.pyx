@@ -11,7 +11,8 @@ gather_rows: the "compact" first layer), or the lists of nonzeros of nn._sparse.
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from nn._kernels cimport add_scaled_row, backprop_activation, bias_activate, gemm, output_delta
+from nn._kernels cimport (add_scaled_row, backprop_activation, bias_activate, count_correct, gemm, loss_total,
+                          output_delta)
 from nn._sparse cimport spmm
 
 
@@ -198,12 +199,13 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
 cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
 
 
-cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y,
-                       double rate) noexcept nogil:
+cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y, double rate,
+                  double* loss_sum, Py_ssize_t* correct) noexcept nogil:
     """One sample's plain SGD step on one thread (batch 1: the lessons' per-sample SGD): forward_rows,
     backward_rows and update_part for a single row, the same operations in the same order, without
     the batch machinery (for a 2-2-1 network that machinery is most of the step). x: the sample's
-    inputs, y: its targets. Returns the output layer's row (as it was before the update)."""
+    inputs, y: its targets. Its loss is added to loss_sum, 1 to correct if predicted right (from the
+    output before the update)."""
     cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k, j
     cdef floating* a_prev = x
     cdef floating* a
@@ -248,5 +250,6 @@ cdef floating* sgd_one(Net* net, int loss, floating* theta, floating* work, floa
         W += n_in * n_out
         for j in range(n_out):
             W[j] = W[j] - <floating>(rate * delta[j])
-    return work + net.a_off[L]
+    loss_sum[0] += loss_total(loss, work + net.a_off[L], y, NULL, 1, net.sizes[L], NULL)
+    correct[0] += count_correct(<int>net.acts[L - 1], work + net.a_off[L], y, NULL, 1, net.sizes[L])
 

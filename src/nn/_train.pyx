@@ -231,11 +231,9 @@ cdef void per_sample_sgd(Worker* w, floating* theta, Py_ssize_t* rows) noexcept 
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Py_ssize_t L = net.n_layers, n_in = net.sizes[0], k = net.sizes[L]
-    cdef floating* Y = <floating*>job.Y
-    cdef floating* A = sgd_one(net, job.loss, theta, <floating*>job.scratch.work, <floating*>job.X + rows[0] * n_in,
-                               Y + rows[0] * k, job.hyper.learning_rate)
-    job.scratch.loss_part[0] += loss_total(job.loss, A, Y, rows, 1, k, NULL)
-    job.scratch.correct_part[0] += count_correct(<int>net.acts[L - 1], A, Y, rows, 1, k)
+    sgd_one(net, job.loss, theta, <floating*>job.scratch.work, <floating*>job.X + rows[0] * n_in,
+            <floating*>job.Y + rows[0] * k, job.hyper.learning_rate, &job.scratch.loss_part[0],
+            &job.scratch.correct_part[0])
 
 
 cdef void dense_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n) noexcept nogil:
