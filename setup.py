@@ -5,7 +5,8 @@ Build modes, chosen by environment variables at build time:
 - NN_SANITIZE=1: those checks, and AddressSanitizer with UndefinedBehaviorSanitizer (-O1 -g). The
   module then needs the sanitizer runtimes loaded first: run Python with
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" (see .ci/run).
-- NN_TEAM=openmp: the thread team as an OpenMP parallel region instead of POSIX threads (src/nn_team.h).
+- NN_TEAM=openmp: the thread team as an OpenMP parallel region instead of POSIX threads (src/nn_team.h);
+  NN_TEAM=none: no team (one thread), the portable fallback of platforms without either.
 - NN_REQUIRE_CORE=1: a core that fails to compile fails the build (CI). By default the build goes on
   without it (no C compiler, say): nn is installed and runs on its NumPy reference backend.
 """
@@ -47,11 +48,13 @@ else:
 # The thread team (src/nn_team.h): POSIX threads by default, OpenMP with NN_TEAM=openmp (the A/B of
 # bench/README.md, "The thread team").
 team = os.environ.get("NN_TEAM", "pthreads")
-if team not in ("pthreads", "openmp"):
-    sys.exit(f"NN_TEAM must be 'pthreads' or 'openmp', got {team!r}")
+if team not in ("pthreads", "openmp", "none"):
+    sys.exit(f"NN_TEAM must be 'pthreads', 'openmp' or 'none', got {team!r}")
 if team == "openmp":
     compile_args += ["-fopenmp", "-DNN_TEAM_OPENMP"]
     link_args.append("-fopenmp")
+elif team == "none":  # the portable fallback: one thread, no pthreads or futex (what other platforms get)
+    compile_args.append("-DNN_TEAM_NONE")
 else:
     compile_args.append("-pthread")
     link_args.append("-pthread")
@@ -85,8 +88,8 @@ class build_ext_or_explain(build_ext):
 # One build folder per mode (generated C, objects, the module): cythonize and build_ext skip a file
 # newer than its sources, so a shared folder would hand out the last mode's build.
 build_base = os.path.join("build", "sanitize" if sanitize else "debug" if debug else "release")
-if team == "openmp":
-    build_base += "-openmp"
+if team != "pthreads":
+    build_base += "-" + team
 
 ext_modules = cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython"),
                         include_path=["src"])

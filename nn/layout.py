@@ -10,8 +10,10 @@ A network of sizes [n_0, n_1, ..., n_L] has L layers; layer l (0-based) holds W_
 A snapshot is theta followed by each of an optimizer's state arrays (in ``state_names`` order), each laid
 out like theta: (1 + len(state_names)) * n_params values, the vector the compiled core writes at the
 start of each epoch; ``Snapshot`` keeps it with the optimizer's step count, to go back to when an epoch
-diverges. This module imports only NumPy: the network, both backends, the trainer's callbacks and the
-benchmark's peers read the layout here rather than compute it again.
+diverges. This module imports only NumPy: the network, the reference backend, the trainer and its
+callbacks (WeightTrace) read the layout here rather than compute it again. The compiled core computes
+the same offsets in C (nn._core.layout, checked against theta's length on every call); a test pairs the
+two (tests/test_layout.py). The benchmark's peers copy each layer's W and b, so they need no offsets.
 """
 import numpy as np
 

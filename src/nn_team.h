@@ -8,14 +8,16 @@
    - POSIX threads (the default where <pthread.h> exists): n - 1 threads started per call;
    - OpenMP (built with NN_TEAM=openmp: -fopenmp -DNN_TEAM_OPENMP): a parallel region, whose threads
      the OpenMP runtime keeps between calls.
-   Elsewhere (no pthreads, no OpenMP) the body runs on the calling thread alone.
+   Elsewhere (no pthreads, no OpenMP, or built with NN_TEAM=none: -DNN_TEAM_NONE) the body runs on the
+   calling thread alone, and the header needs nothing beyond C99.
 
    nn_barrier_wait: a sense-reversing barrier. A waiter spins for up to NN_SPIN_NS (the wait between
    two phases of a batch is usually a few microseconds), then sleeps until the last one arrives (a
    futex on Linux; elsewhere it yields the processor in a loop): on a busy machine a spinning thread
    would take the processor from the one it waits for.
 
-   Needs GCC's or Clang's __atomic builtins. */
+   A team of several threads needs GCC's or Clang's __atomic builtins; without them (another compiler)
+   the team is the calling thread alone, and the atomics below are plain loads and stores. */
 #ifndef NN_TEAM_H
 #define NN_TEAM_H
 
@@ -24,14 +26,16 @@
 #define NN_MAX_THREADS 64  /* at most this many threads train one network */
 #define NN_SPIN_NS 5000
 
-#if defined(NN_TEAM_OPENMP)
+#if defined(NN_TEAM_OPENMP) && (defined(__GNUC__) || defined(__clang__))
 #include <omp.h>
-#elif defined(__unix__) || defined(__APPLE__)
+#define NN_TEAM_OMP 1
+#elif !defined(NN_TEAM_NONE) && (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
 #include <pthread.h>
 #include <sched.h>
 #define NN_TEAM_PTHREADS 1
 #endif
-#ifdef __linux__
+#if defined(__linux__) && (defined(NN_TEAM_PTHREADS) || defined(NN_TEAM_OMP))
+#define NN_FUTEX 1
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -40,11 +44,21 @@
 
 typedef void (*nn_team_body)(void* arg, int index, int size);
 /* Not every module that includes this header calls everything in it. */
+#if defined(__GNUC__) || defined(__clang__)
 #define NN_UNUSED __attribute__((unused))
+#define NN_ATOMICS 1
+#else
+#define NN_UNUSED
+#endif
 
 /* ----- atomics and the barrier -------------------------------------------------------------------- */
+#ifdef NN_ATOMICS
 static inline int nn_load(int* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void nn_store(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+#else  /* one thread only: nothing to order */
+static inline int nn_load(int* p) { return *(volatile int*)p; }
+static inline void nn_store(int* p, int v) { *(volatile int*)p = v; }
+#endif
 
 static inline void nn_yield(void) {
 #if defined(NN_TEAM_PTHREADS)
@@ -55,14 +69,23 @@ static inline void nn_yield(void) {
 }
 
 static inline long long nn_now_ns(void) {
+#ifdef CLOCK_MONOTONIC
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+#else  /* C99's clock(): coarser, only the spin's limit depends on it */
+    return (long long)((double)clock() * (1e9 / CLOCKS_PER_SEC));
+#endif
 }
 
 typedef struct { int count; int sense; int sleepers; } nn_barrier;
 
 /* Wait until all n threads of the team have called it; local_sense is the caller's own (starts 0). */
+#ifndef NN_ATOMICS
+NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
+    (void)b; (void)n; (void)local_sense;  /* a team of one: nobody to wait for */
+}
+#else
 NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
     int s = !*local_sense;
     long long start = 0;
@@ -71,7 +94,7 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->sense, s, __ATOMIC_SEQ_CST);
-#ifdef __linux__
+#ifdef NN_FUTEX
         if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0)
             syscall(SYS_futex, &b->sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 #endif
@@ -85,7 +108,7 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
             if (start == 0) {
                 start = nn_now_ns();
             } else if (nn_now_ns() - start > NN_SPIN_NS) {
-#ifdef __linux__
+#ifdef NN_FUTEX
                 /* Sleep while the sense is still the old one. The last arriver stores the new sense,
                    then wakes the sleepers it sees: seq_cst on both sides, so either it sees this one
                    or this one sees the new sense and does not sleep. */
@@ -102,8 +125,10 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
     }
 }
 
+#endif  /* NN_ATOMICS */
+
 /* ----- running a team ----------------------------------------------------------------------------- */
-#if defined(NN_TEAM_OPENMP)
+#if defined(NN_TEAM_OMP)
 #define NN_TEAM_KIND "openmp"
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     int size = 1;

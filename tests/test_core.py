@@ -154,7 +154,7 @@ def test_optimizer_step_matches_reference(make_optimizer, size, dtype, rng):
     p_ref = p.copy()
     hyper = np.array([float(getattr(optimizer, n, 0.0)) for n in _core.HYPER_NAMES])
     states = [np.zeros_like(p) for _ in optimizer.state_names] + [np.empty(0, dtype), np.empty(0, dtype)]
-    code = ["SGD", "Momentum", "RMSprop", "Adam"].index(type(optimizer).__name__)
+    code = _core.OPTIMIZER_NAMES.index({cls: name for name, cls in nn.optimizers.OPTIMIZERS.items()}[type(optimizer)])
     for t in range(1, 4):
         g = rng.normal(size=size).astype(dtype)
         optimizer.step([p_ref], [g.copy()])

@@ -230,7 +230,8 @@ def valid_calls():
                    exact((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1))),
         "sparse_matmul": (_core.sparse_matmul, [Z, np.ones((3, 4)), np.ones((2, 4))], {},
                           exact((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1))),
-        "step": (_core.step, [3, hyper, 1, np.ones(5), np.ones(5), np.zeros(5), np.zeros(5)], {0: 3},
+        "step": (_core.step, [3, hyper, 1, np.ones(5), np.ones(5), np.zeros(5), np.zeros(5)],
+                 {0: len(_core.OPTIMIZER_NAMES) - 1},
                  exact((1, 0), (4, 0), (5, 0), (6, 0))),
         "forward": (_core.forward, [lay, np.zeros(P), work, X], {},
                     exact((1, 0), (3, 1)) + [(2, 0, -1), (3, 0, +1)]),  # work may be longer, X have fewer rows

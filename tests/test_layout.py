@@ -22,6 +22,16 @@ def test_offsets_by_hand(sizes):
     assert layout.layer_offsets(sizes) == offsets
 
 
+@pytest.mark.skipif("compiled" not in available(), reason="the compiled core is not built")
+@pytest.mark.parametrize("sizes", list(SHAPES) + [(784, 128, 10), (2, 2, 1)])
+@pytest.mark.parametrize("inference", [False, True])
+def test_the_core_places_every_parameter_where_the_layout_does(sizes, inference):
+    from nn import _core
+    lay = _core.layout(np.array(sizes, dtype=np.intp), np.zeros(len(sizes) - 1, dtype=np.intp), 4, inference)
+    assert lay.n_params == layout.n_params(sizes)
+    assert lay.weight_offsets() == layout.layer_offsets(sizes)
+
+
 @pytest.mark.parametrize("sizes", SHAPES)
 def test_views_share_the_vector_and_cover_it_in_order(sizes):
     flat = np.arange(layout.n_params(sizes), dtype=float)

@@ -90,3 +90,24 @@ def test_the_compiled_backends_caches_live_outside_the_network(rng):
     del net, copy_
     gc.collect()
     assert len(compiled._caches) == count - 2
+
+
+def test_a_networks_training_scratch_is_made_once_and_kept_while_it_predicts_at_many_sizes(rng):
+    """The core's TrainScratch is allocated once per network and batch size: a second fit reuses it,
+    also after predictions at more batch sizes than the layouts' cache holds; a new batch size gets its
+    own."""
+    from nn.backends import compiled
+
+    net = nn.Network([30, 40, 3], activation="relu", output="softmax", seed=0, backend="compiled")
+    X, y = rng.normal(size=(256, 30)), rng.integers(0, 3, size=256)
+    trainer = nn.Trainer(net, batch_size=64, seed=0)
+    trainer.fit(X, y, epochs=1, verbose=False)
+    scratch = dict(compiled._caches[net]["train"])
+    assert len(scratch) == 1
+    for n in (1, 3, 9, 17, 33, 65, 129):  # seven power-of-two layouts: more than the layout pool keeps
+        net.forward(X[:n])
+    assert len(compiled._caches[net]["layout"]) == compiled.MAX_CACHED["layout"]
+    trainer.fit(X, y, epochs=1, verbose=False)
+    assert compiled._caches[net]["train"] == scratch  # the very same objects
+    nn.Trainer(net, batch_size=32, seed=0).fit(X, y, epochs=1, verbose=False)
+    assert len(compiled._caches[net]["train"]) == 2

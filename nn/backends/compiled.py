@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from .. import _core
-from ..optimizers import SGD, Adam, Momentum, RMSprop
+from ..optimizers import OPTIMIZERS
 from . import reference
 from .threads import get_num_threads
 
@@ -23,7 +23,7 @@ CORE_FILE = _core.__file__
 TEAM = _core.TEAM  # the thread team's implementation in this build: pthreads, openmp or none
 ACTIVATION_CODES = {name: i for i, name in enumerate(_core.ACTIVATION_NAMES)}
 LOSS_CODES = {name: i for i, name in enumerate(_core.LOSS_NAMES)}
-OPTIMIZER_CODES = {SGD: 0, Momentum: 1, RMSprop: 2, Adam: 3}
+OPTIMIZER_CODES = {OPTIMIZERS[name]: i for i, name in enumerate(_core.OPTIMIZER_NAMES)}  # class -> the core's code
 INFERENCE_ROWS = 4096  # forward runs in pieces of this many rows
 SIGNAL_CHECK_WORK = 200_000  # check for Ctrl-C about every this many multiply-adds of training
 # A batch is split between threads only when each gets at least this many rows and this many
@@ -89,14 +89,14 @@ def _blas_on_one_thread():
 def team_size(net, batch_size):
     """Threads to train ``net`` with in batches of ``batch_size``: nn.get_num_threads(), fewer when
     the batches are too small to share (TEAM_MIN_ROWS, TEAM_MIN_WORK), one if BLAS's threads cannot
-    be set."""
+    be set or the core was built without a team (NN_TEAM=none)."""
     threads = min(batch_size // TEAM_MIN_ROWS, _core.MAX_THREADS)
     if TEAM_MIN_WORK > 0:
         threads = min(threads, batch_size * net.n_params // TEAM_MIN_WORK)
     if threads <= 1:  # decided before asking for the thread count: per-sample SGD pays no lookup per call
         return 1
     threads = min(threads, get_num_threads())
-    if threads <= 1 or _openblas() is None:
+    if threads <= 1 or _openblas() is None or TEAM == "none":
         return 1
     return threads
 
@@ -118,16 +118,19 @@ def sparse_first_layer(net, X, batch_size):
 # network's entries go with it.
 _caches = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
-MAX_CACHED = 4  # entries per network (a few batch sizes)
+# Entries per network and pool, the oldest dropped first: layouts for a few batch sizes, and training
+# scratch for a few (batch size, threads) settings, in pools of their own so that predicting at many
+# sizes between epochs never drops the scratch a fit goes on with.
+MAX_CACHED = {"layout": 4, "train": 2}
 
 
-def _cached(net, key, make):
-    """The network's cached value for ``key``, made by ``make()`` on first use."""
+def _cached(net, pool, key, make):
+    """The network's cached value for ``key`` in ``pool``, made by ``make()`` on first use."""
     with _caches_lock:
-        cache = _caches.setdefault(net, {})
+        cache = _caches.setdefault(net, {}).setdefault(pool, {})
         value = cache.get(key)
         if value is None:
-            if len(cache) >= MAX_CACHED:
+            if len(cache) >= MAX_CACHED[pool]:
                 cache.pop(next(iter(cache)))
             value = cache[key] = make()
         return value
@@ -136,7 +139,7 @@ def _cached(net, key, make):
 def _layout(net, batch, inference=False):
     """The core layout of ``net`` for batches of up to ``batch`` rows (shared; the core only reads it)."""
     sizes, activations = tuple(net.sizes), tuple(net.activations)
-    return _cached(net, ("layout", sizes, activations, batch, inference), lambda: _core.layout(
+    return _cached(net, "layout", (sizes, activations, batch, inference), lambda: _core.layout(
         np.array(sizes, dtype=np.intp), np.array([ACTIVATION_CODES[a] for a in activations], dtype=np.intp),
         batch, inference))
 
@@ -146,8 +149,8 @@ def _training_scratch(net, lay, batch_size, threads, sparse):
     once per network and these settings, reused by every call. Training a network is exclusive
     (Trainer.fit refuses a second concurrent fit; the core refuses a scratch in use)."""
     dtype = np.dtype(net.dtype).name
-    key = ("train", tuple(net.sizes), tuple(net.activations), batch_size, threads, sparse, dtype)
-    return _cached(net, key, lambda: _core.TrainScratch(lay, batch_size, threads, sparse, dtype))
+    key = (tuple(net.sizes), tuple(net.activations), batch_size, threads, sparse, dtype)
+    return _cached(net, "train", key, lambda: _core.TrainScratch(lay, batch_size, threads, sparse, dtype))
 
 
 def _contiguous(net, A):

@@ -121,6 +121,12 @@ cdef class _Layout:
     def work_size(self):
         return self.work_size
 
+    def weight_offsets(self):
+        """[(offset of W_l, offset of b_l)] in theta, as the core computed them (the twin of
+        nn.layout.layer_offsets, paired by tests/test_layout.py)."""
+        self.require()
+        return [(self.w_off[l], self.w_off[l] + self.sizes[l] * self.sizes[l + 1]) for l in range(self.net.n_layers)]
+
     def output_offsets(self):
         """[(offset, rows, cols)] of each layer's output in work, for a full batch."""
         self.require()

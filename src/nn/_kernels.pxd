@@ -4,10 +4,7 @@ from cython cimport floating
 from libc.math cimport exp, fabs, log, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
-cdef extern from *:
-    """
-    static const double NN_LEAKY_SLOPE = 0.01;  /* leaky ReLU's slope for negative inputs */
-    """
+cdef extern from "nn_kernels.h":
     const double LEAKY_SLOPE "NN_LEAKY_SLOPE"
 
 # Codes: indices into ACTIVATION_NAMES, LOSS_NAMES and OPTIMIZER_NAMES (_kernels.pyx).

@@ -182,8 +182,8 @@ cdef double check_weights(const floating[::1] weights, Py_ssize_t n_rows) except
 cdef check_codes(int loss, int optimizer):
     if loss < 0 or loss > CROSS_ENTROPY:
         raise ValueError(f"loss code must be in 0..{CROSS_ENTROPY}, got {loss}")
-    if optimizer < 0 or optimizer > ADAM:
-        raise ValueError(f"optimizer code must be in 0..{ADAM}, got {optimizer}")
+    if optimizer < 0 or optimizer >= len(OPTIMIZER_NAMES):
+        raise ValueError(f"optimizer code must be in 0..{len(OPTIMIZER_NAMES) - 1}, got {optimizer}")
 
 
 cdef check_activation(int activation):

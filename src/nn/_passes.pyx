@@ -193,12 +193,6 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
                 W[n_in * n_out + j] = W[n_in * n_out + j] - <floating>(rate * db[j])
 
 
-# Networks up to this many parameters take sgd_one for batch-1 SGD steps. Beyond, a step is the
-# products' memory traffic and the general path was measured as fast or faster (784-128-10: 263 against
-# 287 ms per epoch of 20,000 samples).
-cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
-
-
 cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y, double rate,
                   double* loss_sum, Py_ssize_t* correct) noexcept nogil:
     """One sample's plain SGD step on one thread (batch 1: the lessons' per-sample SGD): forward_rows,
