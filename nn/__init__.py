@@ -1,12 +1,14 @@
 """nn: small neural networks from scratch, a readable NumPy reference and a fast compiled core."""
 from .autograd import Value
 from .backends.threads import get_num_threads, set_num_threads
-from .callbacks import EarlyStopping, WeightTrace
+from . import schedules
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TensorBoard, WeightTrace
 from .functions import ACTIVATIONS, LOSSES
 from .gradcheck import gradcheck
 from .network import Dense, Network, Neuron
 from .optimizers import SGD, Adam, Momentum, RMSprop
-from .trainer import History, Trainer, TrainingDiverged
+from .history import History
+from .trainer import Trainer, TrainingDiverged
 
 __version__ = "0.1.0"
 
@@ -23,7 +25,8 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "Momentum", "Network",
+    "ACTIVATIONS", "CSVLogger", "LOSSES", "Adam", "Dense", "EarlyStopping", "History", "ModelCheckpoint", "Momentum",
+    "Network", "TensorBoard", "schedules",
     "Neuron", "RMSprop", "SGD", "Trainer", "TrainingDiverged", "Value", "WeightTrace", "get_num_threads", "gradcheck",
     "set_num_threads",
 ]

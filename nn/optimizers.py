@@ -4,11 +4,16 @@ An optimizer sees lists of arrays, ``params`` and ``grads`` of equal shapes, and
 place. Each one implements a single hook, ``_update(i, p, g)``, for one (parameter, gradient) pair;
 ``step`` applies the L2 weight decay (g <- g + weight_decay * p, for every parameter, as PyTorch) first.
 State arrays are created on the first step, shaped like the parameters, and named in ``state_names``.
+
+``learning_rate`` is a number or a schedule: any callable ``schedule(epoch) -> rate`` (see nn.schedules),
+epoch counted from 0. ``rate`` is the rate in force: the trainer sets it at the start of every epoch
+(``schedule(epoch)``); the update rules read it.
 """
 import weakref
 
 import numpy as np
 
+from .schedules import rate_at
 from .validation import check_number
 
 
@@ -18,9 +23,21 @@ class Optimizer:
     state_names = ()
 
     def __init__(self, learning_rate, weight_decay=0.0):
-        self.learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
+        self.learning_rate = learning_rate
         self.weight_decay = check_number("weight_decay", weight_decay, 0)
         self.reset()
+
+    @property
+    def learning_rate(self):
+        """A number > 0, or a schedule: a callable epoch -> rate."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if not callable(value):
+            value = check_number("learning_rate", value, 0, low_open=True)
+        self._learning_rate = value
+        self.rate = rate_at(value, 0)  # the rate in force until a trainer sets an epoch's
 
     def reset(self):
         """Forget the state (velocities, moments, step count)."""
@@ -89,7 +106,7 @@ class SGD(Optimizer):
         super().__init__(learning_rate, weight_decay)
 
     def _update(self, i, p, g):
-        p -= self.learning_rate * g
+        p -= self.rate * g
 
 
 class Momentum(Optimizer):
@@ -110,9 +127,9 @@ class Momentum(Optimizer):
         v *= self.momentum
         v += g
         if self.nesterov:
-            p -= self.learning_rate * (g + self.momentum * v)
+            p -= self.rate * (g + self.momentum * v)
         else:
-            p -= self.learning_rate * v
+            p -= self.rate * v
 
     def _hyper_parameters(self):
         return {**super()._hyper_parameters(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -132,7 +149,7 @@ class RMSprop(Optimizer):
         s = self.state["square_avg"][i]
         s *= self.rho
         s += (1 - self.rho) * g * g
-        p -= self.learning_rate * g / (np.sqrt(s) + self.eps)
+        p -= self.rate * g / (np.sqrt(s) + self.eps)
 
     def _hyper_parameters(self):
         return {**super()._hyper_parameters(), "rho": self.rho, "eps": self.eps}
@@ -159,7 +176,7 @@ class Adam(Optimizer):
         v += (1 - self.beta2) * g * g
         m_hat = m / (1 - self.beta1 ** self.steps)
         v_hat = v / (1 - self.beta2 ** self.steps)
-        p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        p -= self.rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def _hyper_parameters(self):
         return {**super()._hyper_parameters(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

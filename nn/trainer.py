@@ -18,8 +18,10 @@ import numpy as np
 from . import backends, interrupts, layout, progress
 from .callbacks import EarlyStopping, WeightTrace  # noqa: F401 (WeightTrace: nn.cli imports both from here)
 from .functions import LOSSES, n_correct
+from .history import History
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
+from .schedules import rate_at
 from .validation import (as_numeric, check_fraction, check_int, check_loss_output, check_name, check_number,
                          check_seed, check_targets, check_X, check_y)
 
@@ -56,58 +58,20 @@ def _exclusive(net):
             _training.discard(net)
 
 
-class History:
-    """Per-epoch logs of a fit: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``.
-
-    ``history["loss"]`` and ``history.loss`` are the same list. Accuracy is recorded for classifiers
-    (softmax or sigmoid outputs) only; validation figures only with validation data.
-    """
-
-    KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
-    def __init__(self):
-        self.epochs = 0
-        self.logs = {key: [] for key in self.KEYS}
-        self.stopped_early = False
-        self.best_epoch = None
-        self.interrupted = False
-
-    def append(self, logs):
-        self.epochs += 1
-        for key, value in logs.items():
-            self.logs[key].append(value)
-
-    @property
-    def history(self):
-        """The per-epoch logs as one dict {key: [value per epoch]}, as Keras names it."""
-        return self.logs
-
-    def __getitem__(self, key):
-        return self.logs[key]
-
-    def __getattr__(self, key):
-        if key in History.KEYS:
-            return self.logs[key]
-        raise AttributeError(key)
-
-    def __len__(self):
-        return self.epochs
-
-    def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.logs.items() if v}
-        return f"History(epochs={self.epochs}, last={last})"
-
-
 class Trainer:
     """Trains a Network with a loss and an optimizer by mini-batch gradient descent.
 
     ``batch_size=1`` is the lessons' per-sample SGD; ``batch_size=None`` is full batch.
     ``loss`` defaults to the one that goes with the output (DEFAULT_LOSS: cross_entropy for softmax,
     binary_cross_entropy for sigmoid, mse otherwise). ``optimizer`` is an Optimizer or a name (sgd,
-    momentum, rmsprop, adam) with that optimizer's default learning rate; by default Adam (0.001).
+    momentum, rmsprop, adam) with that optimizer's default learning rate; by default Adam (0.001). Its
+    ``learning_rate`` may be a schedule (nn.schedules, or any function epoch -> rate): epoch e of this
+    trainer (counted from 0 over all its fits, ``trainer.epoch`` before it) trains at ``schedule(e)``.
+    ``clip_norm``: each batch's gradient is scaled to an L2 norm (over all the parameters) of at most
+    ``clip_norm`` before the optimizer's step, as PyTorch's ``clip_grad_norm_`` (None: never).
     """
 
-    def __init__(self, net, loss=None, optimizer="adam", batch_size=32, seed=None):
+    def __init__(self, net, loss=None, optimizer="adam", batch_size=32, seed=None, clip_norm=None):
         if not isinstance(net, Network):
             raise TypeError(f"net must be an nn.Network, got {net!r}")
         self.net = net
@@ -126,10 +90,13 @@ class Trainer:
         self.batch_size = check_int("batch_size", batch_size, low=1, allow_none=True)
         self.seed = check_seed("seed", seed)
         self.rng = np.random.default_rng(seed)
+        self.clip_norm = None if clip_norm is None else check_number("clip_norm", clip_norm, 0, low_open=True)
+        self.epoch = 0  # epochs this trainer has completed, over all its fits
 
     def __repr__(self):
+        clip = "" if self.clip_norm is None else f", clip_norm={self.clip_norm}"
         return (f"Trainer({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, "
-                f"batch_size={self.batch_size})")
+                f"batch_size={self.batch_size}{clip})")
 
     # ----- data -----------------------------------------------------------------------------------
     def _data(self, X, y, name="X", naming=False):
@@ -213,7 +180,10 @@ class Trainer:
         validation_data: (X_val, y_val); validation_split: a fraction in (0, 1) of (X, y), taken from
         the end before shuffling, held out for validation. early_stopping: a patience (int) or an
         EarlyStopping. callbacks: callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch,
-        logs)``) run after every epoch; a callback returning True stops training. verbose: True / 1
+        logs)``) run after every epoch, ``epoch`` counting this trainer's epochs over all its fits (1 after
+        its first); a callback returning True stops training. Objects may also have
+        ``on_train_begin(trainer)`` and ``on_train_end(trainer)`` (called at the fit's start, and at its
+        end whatever ends it) and ``on_batch_begin(trainer, X_batch, Y_batch)`` (see nn.callbacks). verbose: True / 1
         (a progress bar on a terminal, else one summary line), 2 (a line per epoch), False / 0 (nothing):
         see nn.progress.
         A NaN/inf loss raises TrainingDiverged and leaves the weights of the last good epoch;
@@ -233,7 +203,7 @@ class Trainer:
             stopper = self._early_stopping(early_stopping, validation is not None)
             if augment is not None and not callable(augment):
                 raise TypeError(f"augment must be a function augment(X, rng, epoch), got {augment!r}")
-            batch_callbacks, callbacks = self._callbacks(callbacks)
+            hooks, batch_callbacks, callbacks = self._callbacks(callbacks)
             shown = progress.mode(verbose)
         except BaseException:
             if classes is not None:  # ... unless the fit is refused: then the network is as it was
@@ -246,12 +216,16 @@ class Trainer:
         best = {"value": math.inf, "theta": None, "wait": 0}
         display = progress.Progress(shown, epochs, len(X), history)
         # As many epochs per backend call as need no Python in between (see _block).
+        plateau = getattr(self.optimizer.learning_rate, "on_epoch_end", None)  # a schedule that reads the logs
         per_epoch = (display.per_epoch or validation is not None or callbacks or batch_callbacks or augment
-                     or (stopper is not None and stopper.restore_best_weights))
+                     or plateau or (stopper is not None and stopper.restore_best_weights))
         epoch = 0
         with _exclusive(self.net), display:
             self.optimizer.bind(self.net)
             try:
+                for cb in hooks:
+                    if hasattr(cb, "on_train_begin"):
+                        cb.on_train_begin(self)
                 while epoch < epochs:
                     n_block = min(self._block(per_epoch, stopper, best, epochs), epochs - epoch,
                                   max(1, MAX_ORDER_ENTRIES // len(X)))
@@ -260,11 +234,14 @@ class Trainer:
                     stop = history.interrupted
                     for logs in epoch_logs:
                         epoch += 1
+                        self.epoch += 1
                         if validation is not None:
                             logs.update({"val_" + k: v for k, v in self._evaluate(*validation).items()})
                         history.append(logs)
+                        if plateau is not None:
+                            plateau(self.epoch - 1, logs)
                         display.epoch_done(epoch, logs)
-                        if any([bool(cb(epoch, logs)) for cb in callbacks]):
+                        if any([bool(cb(self.epoch, logs)) for cb in callbacks]):
                             stop = True
                         if stopper is not None and self._should_stop(stopper, logs, best, epoch, history):
                             stop = True
@@ -277,6 +254,10 @@ class Trainer:
                 if not history.interrupted:
                     history.interrupted = True
                     print(f"\ninterrupted after epoch {len(history)}", file=sys.stderr)
+            finally:
+                for cb in hooks:
+                    if hasattr(cb, "on_train_end"):
+                        cb.on_train_end(self)
             # An early stop keeps the best epoch's weights; if no epoch ever improved (the monitored value
             # was NaN or inf throughout), there is nothing better to go back to.
             if stopper is not None and stopper.restore_best_weights and history.stopped_early \
@@ -316,9 +297,10 @@ class Trainer:
 
     @staticmethod
     def _callbacks(callbacks):
-        """(batch callbacks, epoch callbacks) from fit's ``callbacks`` list (None: none)."""
+        """(the callback objects, batch callbacks, epoch callbacks) from fit's ``callbacks`` list (None:
+        none)."""
         if callbacks is None:
-            return [], []
+            return [], [], []
         if callable(callbacks) or hasattr(callbacks, "on_epoch_end") or hasattr(callbacks, "on_batch_begin"):
             raise TypeError(f"callbacks must be a list of callbacks, got the single callback {callbacks!r}; "
                             f"pass callbacks=[...] around it")
@@ -332,7 +314,7 @@ class Trainer:
             if not callable(cb):
                 raise TypeError(f"callbacks must be callables f(epoch, logs) or have on_epoch_end / "
                                 f"on_batch_begin methods, got {cb!r}")
-        return batch_callbacks, epoch_callbacks
+        return callbacks, batch_callbacks, epoch_callbacks
 
     def _augmented(self, augment, X, epoch):
         X_epoch = augment(X, self.rng, epoch)
@@ -397,22 +379,24 @@ class Trainer:
         n = len(X)
         batch_size = n if self.batch_size is None else min(self.batch_size, n)
         orders = self.rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
+        rates = np.array([rate_at(optimizer.learning_rate, self.epoch + i) for i in range(n_epochs)])
         backend = backends.get(net.backend)
         snapshot = layout.Snapshot(net.n_params, optimizer, net.dtype)  # the backend saves each epoch's start
         start = time.perf_counter()
         try:
             if display.within_epochs or batch_callbacks:
                 loss_sums, corrects = self._chunked_epoch(backend, X, Y, weights, orders[0], batch_size, snapshot,
-                                                          display, batch_callbacks)
+                                                          display, batch_callbacks, rates)
             else:
                 loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
-                                                           snapshot, weights=weights)
+                                                           snapshot, weights, rates, self.clip_norm)
         except KeyboardInterrupt as exc:
             loss_sums, corrects = getattr(exc, "completed", ((), ()))
             history.interrupted = True
             print(f"\ninterrupted in epoch {done + len(loss_sums) + 1}: keeping the weights of the last "
                   "completed batch", file=sys.stderr)
         seconds = (time.perf_counter() - start) / max(1, len(loss_sums))
+        optimizer.rate = float(rates[max(len(loss_sums), 1) - 1])  # the rate of the last epoch run
         losses = np.asarray(loss_sums, dtype=float) / (n if weights is None else float(weights.sum()))
         if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
             with interrupts.deferred():
@@ -421,17 +405,18 @@ class Trainer:
             raise TrainingDiverged(
                 f"the loss or the weights became {losses[-1]} in epoch {bad}; the network keeps the weights from "
                 f"the end of epoch {bad - 1}. Try a lower learning rate "
-                f"(it is {optimizer.learning_rate:g})")
+                f"(it is {rates[len(losses) - 1]:g})")
         all_logs = []
         for loss, correct in zip(losses.tolist(), np.asarray(corrects).tolist()):
             logs = {"loss": loss}
             if net.is_classifier:
                 logs["accuracy"] = correct / n
+            logs["learning_rate"] = float(rates[len(all_logs)])
             logs["seconds"] = seconds
             all_logs.append(logs)
         return all_logs
 
-    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks):
+    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks, rates):
         """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
         of whole batches to move the progress bar. The first piece leaves the epoch's start in
         ``snapshot``."""
@@ -444,8 +429,9 @@ class Trainer:
                 chunk = order[i:i + per_chunk]
                 for cb in batch_callbacks:
                     cb.on_batch_begin(self, X[chunk], Y[chunk])
-                chunk_losses, chunk_corrects = backend.train_epochs(net, X, Y, self.loss, self.optimizer, chunk[None],
-                                                                    batch_size, snapshot if i == 0 else None, weights)
+                chunk_losses, chunk_corrects = backend.train_epochs(
+                    net, X, Y, self.loss, self.optimizer, chunk[None], batch_size, snapshot if i == 0 else None,
+                    weights, rates[:1], self.clip_norm)
                 loss_sum += float(chunk_losses[0])
                 correct += int(chunk_corrects[0])
                 display.advance(len(chunk))

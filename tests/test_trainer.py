@@ -122,7 +122,7 @@ def test_callbacks_see_logs_and_may_stop(rng):
 
     history = trainer.fit(X, y, epochs=10, callbacks=[Recorder(), lambda epoch, logs: epoch == 4], verbose=False)
     assert len(history) == 4
-    assert calls[0] == (1, ["accuracy", "loss", "seconds"])
+    assert calls[0] == (1, ["accuracy", "learning_rate", "loss", "seconds"])
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(rng):

@@ -193,11 +193,14 @@ def matmul(A, B, C):
 
 def hyper_values(optimizer):
     """The optimizer's hyper-parameters as the core takes them: in the order of its table HYPER_NAMES (0
-    for one the optimizer does not have)."""
-    return np.array([float(getattr(optimizer, name, 0.0)) for name in _core.HYPER_NAMES], dtype=np.float64)
+    for one the optimizer does not have; the learning rate is the one in force, ``optimizer.rate``)."""
+    values = {name: getattr(optimizer, name, 0.0) for name in _core.HYPER_NAMES}
+    values["learning_rate"] = optimizer.rate
+    return np.array([float(values[name]) for name in _core.HYPER_NAMES], dtype=np.float64)
 
 
-def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None, rates=None,
+                 clip_norm=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, in one
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
     epoch, the sum over batches of loss * batch length (with sample ``weights``, one per row of X: of
@@ -206,16 +209,19 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     nn.layout.Snapshot), the start of the last epoch run is left there: theta and the optimizer's state
     arrays (the core writes them into ``snapshot.vector``), and its step count.
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
+    ``rates`` (each epoch's learning rate) and ``clip_norm``: as the reference's.
     """
     code = OPTIMIZER_CODES.get(type(optimizer))
     if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
-        return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights)
+        return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights, rates,
+                                      clip_norm)
     theta = net.parameter_vector()
     optimizer.init_state([theta])
     states = [optimizer.state[name][0] for name in optimizer.state_names]
     empty = np.empty(0, dtype=net.dtype)
     state1, state2 = (states + [empty, empty])[:2]
     orders = np.ascontiguousarray(np.atleast_2d(orders), dtype=np.intp)
+    rates = None if rates is None else np.ascontiguousarray(rates, dtype=np.float64)
     loss_sums = np.zeros(len(orders))
     corrects = np.zeros(len(orders), dtype=np.intp)
     steps = np.array([optimizer.steps], dtype=np.longlong)
@@ -227,7 +233,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
         with _blas_on_one_thread() if scratch.threads > 1 else contextlib.nullcontext():
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
                                state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
-                               check_every, None if weights is None else _contiguous(net, weights))
+                               check_every, None if weights is None else _contiguous(net, weights), rates,
+                               float(clip_norm or 0))
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

@@ -47,7 +47,16 @@ def gradients(net, X, Y, loss, weights=None):
     return loss_value(loss, Y, activations[-1], weights), grad
 
 
-def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None):
+def clip_by_norm(grad, clip_norm):
+    """Scale ``grad`` in place to an L2 norm of at most ``clip_norm``: times min(1, clip_norm / (||grad|| +
+    1e-6)), as PyTorch's clip_grad_norm_ (the sum of squares in float64, as the core adds it)."""
+    scale = clip_norm / (np.sqrt(np.dot(grad.astype(np.float64, copy=False), grad)) + 1e-6)
+    if not scale >= 1:  # a NaN norm makes the gradient NaN, as PyTorch's does
+        grad *= grad.dtype.type(scale)
+
+
+def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None, rates=None,
+                 clip_norm=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, updating
     the network after each batch. Returns (loss_sums, corrects) for the epochs completed: per epoch, the
     sum over batches of loss * batch length (with sample ``weights``, one per row of X, batch losses are
@@ -56,14 +65,18 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     (its loss is then NaN). With ``snapshot`` (an nn.layout.Snapshot), the start of the last epoch run is
     left there: theta, the optimizer's state arrays and its step count. Ctrl-C lands between batches,
     never inside an update, and raises KeyboardInterrupt carrying ``completed``, the figures of the epochs
-    completed."""
+    completed. ``rates``: each epoch's learning rate (a schedule's), set as ``optimizer.rate`` for the
+    epoch; None keeps the optimizer's rate. ``clip_norm``: each batch's gradient clipped to that norm
+    (clip_by_norm) before the optimizer's step."""
     loss_sums, corrects = [], []
     figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
     try:
-        for order in np.atleast_2d(orders):
+        for e, order in enumerate(np.atleast_2d(orders)):
             if snapshot is not None:
                 snapshot.save(net, optimizer)
-            loss_sum, correct = _epoch(net, X, Y, loss, optimizer, order, batch_size, weights)
+            if rates is not None:
+                optimizer.rate = float(rates[e])
+            loss_sum, correct = _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm)
             loss_sums.append(loss_sum)
             corrects.append(correct)
             if not np.isfinite(loss_sum):
@@ -74,7 +87,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     return figures()
 
 
-def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights):
+def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm):
     """One epoch of train_epochs: the samples ``order`` in batches; returns (loss sum, correct), the
     loss sum NaN if the weights are not finite at the end (a batch's loss is computed before its update,
     so the last update's overflow shows only there)."""
@@ -93,6 +106,8 @@ def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights):
             loss_sum += loss_value(loss, Yb, activations[-1], wb) * (len(rows) if wb is None else wb.sum())
             correct += n_correct(net.output, activations[-1], Yb)
             backward(net, activations, Yb, loss, grads, wb)
+            if clip_norm:
+                clip_by_norm(grad, clip_norm)
             optimizer.step([theta], [grad])
     if not all_finite(theta):
         loss_sum = np.nan

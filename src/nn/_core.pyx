@@ -22,7 +22,7 @@ from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, forward_r
 from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free, scratch_init
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
-                         backprop_inplace, loss_and_delta, matmul, step)
+                         backprop_inplace, loss_and_delta, matmul, squares, step)
 from nn._sparse import SPARSE_KERNELS, sparse_matmul
 from nn._train import TEAM
 
@@ -269,7 +269,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
           floating[::1] state2 not None, const floating[:, ::1] X not None, const floating[:, ::1] Y not None,
           const Py_ssize_t[:, ::1] order not None, double[::1] epoch_loss not None,
           Py_ssize_t[::1] epoch_correct not None, floating[::1] snapshot not None, Py_ssize_t check_every=0,
-          const floating[::1] weights=None):
+          const floating[::1] weights=None, const double[::1] rates=None, double clip_norm=0):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of scratch.batch_size,
     without the GIL, on scratch.threads threads. Updates theta, the optimizer state and steps[0] (steps
     taken) in place; fills epoch_loss (sum over the epoch's samples of each one's loss) and epoch_correct.
@@ -290,6 +290,10 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
 
     weights: one sample weight per row of X (or None): each batch's loss is sum(w_i l_i) / sum(w_i), and
     epoch_loss holds the sum over the epoch of w_i l_i.
+
+    rates: each epoch's learning rate (a schedule; >= 0), or None: hyper's learning_rate throughout.
+    clip_norm: > 0 scales each batch's gradient g by min(1, clip_norm / (||g|| + 1e-6)) before the
+    optimizer's step (PyTorch's clip_grad_norm_); 0 leaves it.
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
@@ -307,8 +311,16 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     check_codes(loss, optimizer)
     memset(&job, 0, sizeof(Job))
     job.hyper = hyper_from(hyper)
-    if not job.hyper.learning_rate > 0:
+    if rates is None and not job.hyper.learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {job.hyper.learning_rate}")
+    if rates is not None:
+        if rates.shape[0] < n_epochs:
+            raise ValueError(f"rates must hold a rate for each of the {n_epochs} epochs, got {rates.shape[0]}")
+        for i in range(n_epochs):
+            if not (rates[i] >= 0 and rates[i] - rates[i] == 0):
+                raise ValueError(f"rates must be finite and >= 0, got {rates[i]} for epoch {i}")
+    if not (clip_norm >= 0 and clip_norm - clip_norm == 0):
+        raise ValueError(f"clip_norm must be finite and >= 0 (0: no clipping), got {clip_norm}")
     if steps.shape[0] != 1:
         raise ValueError("steps must hold one value")
     if (n_state >= 1 and state1.shape[0] != P) or (n_state == 2 and state2.shape[0] != P):
@@ -335,7 +347,9 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     job.net, job.scratch = &lay.net, &scratch.s
     # The core only reads hyper, X, Y, order and weights (they may be read-only arrays, memory maps).
     job.loss, job.optimizer = loss, optimizer
-    job.mode = APPLY_SGD if optimizer == SGD and job.hyper.weight_decay == 0 else WRITE_GRADIENT
+    job.mode = APPLY_SGD if optimizer == SGD and job.hyper.weight_decay == 0 and clip_norm == 0 else WRITE_GRADIENT
+    job.rates = &rates[0] if rates is not None else NULL
+    job.clip_norm = clip_norm
     job.theta, job.X, job.Y = &theta[0], <void*>&X[0, 0], <void*>&Y[0, 0]
     job.s1 = &state1[0] if state1.shape[0] else NULL
     job.s2 = &state2[0] if state2.shape[0] else NULL

@@ -63,6 +63,7 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
 cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, floating* g,
                          floating* s1, floating* s2, Py_ssize_t size) noexcept nogil
 cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil
+cdef double sum_of_squares(floating* x, Py_ssize_t n) noexcept nogil
 
 # Checks shared by the entry points of every module (they raise ValueError naming the argument).
 cdef Hyper hyper_from(const double[::1] values) except *

@@ -140,6 +140,15 @@ cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
     return s == 0
 
 
+cdef double sum_of_squares(floating* x, Py_ssize_t n) noexcept nogil:
+    """The sum of x[i]^2 over x[0..n), accumulated in double (the twin of np.dot(x, x) in float64)."""
+    cdef Py_ssize_t i
+    cdef double s = 0
+    for i in range(n):
+        s += <double>x[i] * x[i]
+    return s
+
+
 # ----- checks the entry points share -----------------------------------------------------------------
 cdef Hyper hyper_from(const double[::1] values) except *:
     """The Hyper of a `hyper` array, read by the table: values[i] is the field HYPER_NAMES[i] (Cython
@@ -281,3 +290,11 @@ def step(int optimizer, const double[::1] hyper not None, long long t, floating[
     with nogil:
         optimizer_step(optimizer, &h, t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
                        &s2[0] if n_state == 2 else NULL, n)
+
+
+def squares(const floating[::1] x not None):
+    """sum(x ** 2), accumulated in double: the clipping's norm is its square root (see nn._train)."""
+    cdef double total
+    with nogil:
+        total = sum_of_squares(<floating*>&x[0], x.shape[0]) if x.shape[0] else 0
+    return total

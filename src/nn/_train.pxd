@@ -22,6 +22,7 @@ cdef struct Worker:
     Py_ssize_t done          # epochs completed
     Py_ssize_t until_check   # batches until the next Ctrl-C check (thread 0)
     Py_ssize_t batch         # batches run (even and odd batches use their own sparse lists)
+    double rate              # the learning rate of the current epoch
     bint interrupted
 
 
@@ -34,6 +35,7 @@ cdef struct Scratch:
     void* work               # the layout's scratch: every layer's outputs and deltas for a batch
     void* grad               # n_params: the batch's gradient (optimizers other than plain SGD)
     double* loss_part        # [thread]: its share of the current epoch's loss
+    double* norm_part        # [thread]: the sum of squares of its part of the batch's gradient (clipping)
     Py_ssize_t* correct_part
     bint* theta_finite       # [thread]: whether its part of theta is finite after the current epoch
     void* marks              # threads x n_in (theta's dtype): the input columns each thread's rows use
@@ -52,8 +54,10 @@ cdef struct Job:
     Net* net
     Scratch* scratch
     int loss, optimizer
-    Hyper hyper
-    UpdateMode mode          # APPLY_SGD: plain SGD without weight decay, applied in the products
+    Hyper hyper              # hyper.learning_rate: the rate of every epoch, unless rates is given
+    const double* rates      # [epoch]: each epoch's learning rate (a schedule), or NULL
+    double clip_norm         # > 0: each batch's gradient is scaled to at most this L2 norm; 0: not clipped
+    UpdateMode mode          # APPLY_SGD: plain SGD without weight decay or clipping, applied in the products
     void* theta
     void* s1                 # the optimizer's state arrays (n_params each), or NULL
     void* s2

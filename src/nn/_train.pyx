@@ -16,12 +16,13 @@ the optimizer's step on own part of theta). The next batch's first sync separate
 from this batch's updates. end_epoch adds up the threads' figures and checks theta for inf and NaN.
 """
 from cython cimport floating
-from libc.math cimport NAN
+from libc.math cimport NAN, sqrt
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
 
-from nn._kernels cimport ADAM, SGD, all_finite, count_correct, loss_total, n_state_arrays, optimizer_step
+from nn._kernels cimport (ADAM, SGD, Hyper, all_finite, count_correct, loss_total, n_state_arrays, optimizer_step,
+                          sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
 from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, spmm
@@ -59,12 +60,13 @@ cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_
     s.work = malloc(max(work_size, 1) * item)
     s.grad = malloc(n_params * item)
     s.loss_part = <double*>malloc(threads * sizeof(double))
+    s.norm_part = <double*>malloc(threads * sizeof(double))
     s.correct_part = <Py_ssize_t*>malloc(threads * sizeof(Py_ssize_t))
     s.theta_finite = <bint*>malloc(threads * sizeof(bint))
     s.marks = malloc(threads * n_in * item)
     s.cols = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
     s.workers = <Worker*>calloc(threads, sizeof(Worker))
-    ok = (s.work != NULL and s.grad != NULL and s.loss_part != NULL and s.correct_part != NULL
+    ok = (s.work != NULL and s.grad != NULL and s.loss_part != NULL and s.norm_part != NULL and s.correct_part != NULL
           and s.theta_finite != NULL and s.marks != NULL and s.cols != NULL and s.workers != NULL)
     if sparse:
         for i in range(2):
@@ -92,6 +94,7 @@ cdef void scratch_free(Scratch* s) noexcept nogil:
     free(s.work)
     free(s.grad)
     free(s.loss_part)
+    free(s.norm_part)
     free(s.correct_part)
     free(s.theta_finite)
     free(s.marks)
@@ -168,7 +171,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef bint per_sample = (job.mode == APPLY_SGD and job.weights == NULL and w.size == 1
                             and job.n_params <= SGD_ONE_MAX_PARAMS)
     for e in range(job.n_epochs):
-        begin_epoch(w, theta)
+        begin_epoch(w, theta, e)
         start = 0
         while start < m:
             n = job.batch_size if start + job.batch_size <= m else m - start
@@ -191,10 +194,12 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     return job.n_epochs
 
 
-cdef void begin_epoch(Worker* w, floating* theta) noexcept nogil:
+cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
     """Thread 0 keeps the epoch's start in the snapshot (every thread is past the last epoch's updates);
-    each thread zeroes its share of the epoch's figures (every thread has read them: end_epoch)."""
+    each thread zeroes its share of the epoch's figures (every thread has read them: end_epoch) and
+    takes the epoch's learning rate."""
     cdef Job* job = <Job*>w.job
+    w.rate = job.rates[e] if job.rates != NULL else job.hyper.learning_rate
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer)
     cdef floating* snapshot = <floating*>job.snapshot
     if w.index == 0 and snapshot != NULL:
@@ -232,7 +237,7 @@ cdef void per_sample_sgd(Worker* w, floating* theta, Py_ssize_t* rows) noexcept 
     cdef Net* net = job.net
     cdef Py_ssize_t L = net.n_layers, n_in = net.sizes[0], k = net.sizes[L]
     sgd_one(net, job.loss, theta, <floating*>job.scratch.work, <floating*>job.X + rows[0] * n_in,
-            <floating*>job.Y + rows[0] * k, job.hyper.learning_rate, &job.scratch.loss_part[0],
+            <floating*>job.Y + rows[0] * k, w.rate, &job.scratch.loss_part[0],
             &job.scratch.correct_part[0])
 
 
@@ -298,7 +303,8 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
 cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* cols, Py_ssize_t n,
                  SparseBatch* sp) noexcept nogil:
     """Own part of the batch's update. APPLY_SGD: applied in the products. WRITE_GRADIENT: own part of
-    the gradient | sync | the optimizer's step on own part of theta."""
+    the gradient | sync | [clipping: own part's sum of squares | sync | own part scaled] | the
+    optimizer's step on own part of theta, at the epoch's rate."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
@@ -306,11 +312,12 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
+    cdef Hyper hyper = job.hyper
     if job.mode == APPLY_SGD:
         update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, APPLY_SGD,
-                    job.hyper.learning_rate, sp != NULL)
+                    w.rate, sp != NULL)
         if sp != NULL:
-            sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-job.hyper.learning_rate), 1)
+            sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1)
         return
     update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, WRITE_GRADIENT, 0,
                 sp != NULL)
@@ -319,8 +326,31 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
     sync(w)
     w.t += 1
     p0, p1 = part(P, w.index, w.size), part(P, w.index + 1, w.size)
-    optimizer_step(job.optimizer, &job.hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
+    if job.clip_norm > 0:
+        clip_part(w, grad, p0, p1)
+    hyper.learning_rate = w.rate
+    optimizer_step(job.optimizer, &hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
                    s2 + p0 if n_state == 2 else NULL, p1 - p0)
+
+
+cdef void clip_part(Worker* w, floating* grad, Py_ssize_t p0, Py_ssize_t p1) noexcept nogil:
+    """Gradient clipping by the global L2 norm (PyTorch's clip_grad_norm_): every thread sums the squares
+    of its part of the gradient, then (sync) adds up the parts in thread order, so that all compute the
+    same norm, and scales its part by min(1, clip_norm / (norm + 1e-6))."""
+    cdef Job* job = <Job*>w.job
+    cdef Scratch* s = job.scratch
+    cdef double total = 0, norm, scale
+    cdef Py_ssize_t p
+    cdef int i
+    s.norm_part[w.index] = sum_of_squares(grad + p0, p1 - p0)
+    sync(w)
+    for i in range(w.size):
+        total += s.norm_part[i]
+    norm = sqrt(total)
+    scale = job.clip_norm / (norm + 1e-6)
+    if scale < 1 or scale != scale:  # a NaN norm makes the gradient NaN, as PyTorch's does
+        for p in range(p0, p1):
+            grad[p] = grad[p] * <floating>scale
 
 
 cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out, floating alpha,
