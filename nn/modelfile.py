@@ -94,12 +94,18 @@ def _process_is_running(pid):
 
 
 # ----- reading --------------------------------------------------------------------------------------------
-def read(path):
+def read(path, vectors=()):
     """{"sizes", "activations", "dtype", "theta", "classes" (None if absent), "metadata" (a dict)} of
-    the model file at ``path``, each checked; ValueError naming the file if anything is wrong."""
+    the model file at ``path``, each checked; ValueError naming the file if anything is wrong. ``vectors``:
+    names of further members, each a vector of theta's length (a checkpoint's optimizer state), read
+    into the dict by name."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read_model(archive, os.path.getsize(path))
+            model = _read_model(archive, os.path.getsize(path))
+            for name in vectors:
+                model[name] = _read_member(archive, name, os.path.getsize(path), shape=model["theta"].shape,
+                                           field=("f", 1, "a 1-d array of floats"))
+            return model
     except FileNotFoundError:
         raise
     except _BadModelFile as exc:
@@ -172,7 +178,7 @@ def _parse_metadata(text):
     return metadata
 
 
-def _read_member(archive, name, file_size, shape=None):
+def _read_member(archive, name, file_size, shape=None, field=None):
     """The array ``name``.npy of ``archive``. Its zip sizes, then its header (dtype, dimensions, and
     ``shape`` if given), then the header's size against the member's, are checked before its values
     are read, and exactly as many bytes as the header promises must follow."""
@@ -188,7 +194,7 @@ def _read_member(archive, name, file_size, shape=None):
                             f"in a file of {file_size}: more than the file can hold")
     with archive.open(info) as stream:
         dtype, found_shape = _read_npy_header(stream, name)
-        kinds, ndim, expected = MODEL_FIELDS[name]
+        kinds, ndim, expected = field or MODEL_FIELDS[name]
         if dtype.kind not in kinds or dtype.itemsize == 0 or len(found_shape) != ndim:
             raise _BadModelFile(f"{name} is a {len(found_shape)}-d array of {dtype}; expected {expected}")
         if shape is not None and found_shape != shape:

@@ -379,22 +379,27 @@ class Network:
                 f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r}{classes})")
 
     # ----- persistence ----------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path, _vectors=None, _metadata=None):
         """Write the network to ``path`` (.npz, no pickle; see nn.modelfile): its sizes, activations,
-        dtype and theta, its ``classes`` and ``metadata``. Atomic: a crash mid-save leaves the old file."""
+        dtype and theta, its ``classes`` and ``metadata``. Atomic: a crash mid-save leaves the old file.
+        (A checkpoint, nn.checkpoints, adds vectors of theta's length and metadata of its own.)"""
         modelfile.write(path, {
             "sizes": np.array(self.sizes, dtype=np.int64),
             "activations": np.array(self.activations),
             "dtype": np.array(np.dtype(self.dtype).name),
             "theta": self._theta,
-        }, classes=self.classes, metadata=self.metadata)
+            **(_vectors or {}),
+        }, classes=self.classes, metadata={**self.metadata, **(_metadata or {})})
 
     @classmethod
     def load(cls, path, backend=None):
         """Read a network written by ``save``. A corrupt, truncated or foreign file raises ValueError naming
         it; the file's claims (sizes, array headers) are checked before anything is allocated from them."""
-        path = os.fspath(path)
-        model = modelfile.read(path)
+        return cls._from_model(os.fspath(path), modelfile.read(os.fspath(path)), backend)
+
+    @classmethod
+    def _from_model(cls, path, model, backend=None):
+        """The network of a model file's fields (modelfile.read)."""
         layers = [Dense(n_in, n_out, act) for n_in, n_out, act in zip(model["sizes"], model["sizes"][1:],
                                                                       model["activations"])]
         net = cls(layers, dtype=model["dtype"], backend=backend)

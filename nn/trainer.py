@@ -98,6 +98,24 @@ class Trainer:
         return (f"Trainer({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, "
                 f"batch_size={self.batch_size}{clip})")
 
+    # ----- checkpoints (nn.checkpoints) ----------------------------------------------------------------
+    def save_checkpoint(self, path):
+        """Write everything needed to go on training exactly where this trainer stands to ``path``
+        (pickle-free .npz, versioned; atomic): the network, the optimizer's state and step count, the
+        learning-rate schedule and its state, the random generator and the epoch count."""
+        from . import checkpoints
+
+        checkpoints.save(self, path)
+
+    @classmethod
+    def from_checkpoint(cls, path, backend=None, learning_rate=None):
+        """The trainer saved by ``save_checkpoint``, ready to go on: its next ``fit`` epochs are exactly
+        those the saved trainer would have run. ``learning_rate``: a schedule of your own (a function
+        cannot be stored in the file), or one to replace the stored one."""
+        from . import checkpoints
+
+        return checkpoints.load(path, backend=backend, learning_rate=learning_rate)
+
     # ----- data -----------------------------------------------------------------------------------
     def _data(self, X, y, name="X", naming=False):
         """(X, Y) checked; a classifier's labels become one-hot rows. With ``naming`` (fit's training
