@@ -3,7 +3,7 @@
 Members (each an .npy array): ``format`` ("nn-network"), ``format_version``, ``sizes`` (n_in, n_1, ...,
 n_L), ``activations`` (one name per layer), ``dtype`` ("float64" | "float32"), ``theta`` (every W
 row-major, then b, layer by layer); from version 2 also ``classes`` (a classifier's labels, strings or
-numbers, optional) and ``metadata`` (a JSON object of names to strings, numbers and lists of them, for
+numbers, optional), ``dropout`` (each layer's input dropout while training, optional: none) and ``metadata`` (a JSON object of names to strings, numbers and lists of them, for
 what a model must remember beside its weights: the CLI keeps its feature scaling and column names
 there). Version 1 files are read as version 2 files without classes and metadata.
 
@@ -126,6 +126,7 @@ MODEL_FIELDS = {  # member: (dtype kinds accepted, dimensions, what that is)
     "sizes": ("iu", 1, "a 1-d array of integers"), "activations": ("U", 1, "a 1-d array of strings"),
     "dtype": ("U", 0, "a string"), "theta": ("f", 1, "a 1-d array of floats"),
     "classes": ("Uiuf", 1, "a 1-d array of labels"), "metadata": ("U", 0, "a JSON string"),
+    "dropout": ("f", 1, "a 1-d array of probabilities"),
 }
 MAX_EXPANSION = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1100}  # uncompressed / compressed bytes
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -164,6 +165,8 @@ def _read_model(archive, file_size):
     if version >= 2:
         if "classes.npy" in archive.namelist():
             model["classes"] = read("classes")
+        if "dropout.npy" in archive.namelist():
+            model["dropout"] = read("dropout", shape=(len(activations),))
         model["metadata"] = _parse_metadata(str(read("metadata")))
     return model
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from . import backends, layout, modelfile
 from .functions import ACTIVATIONS
-from .validation import as_finite, as_numeric, check_dtype, check_int, check_name, check_seed, check_X
+from .validation import (as_finite, as_numeric, check_dtype, check_int, check_name, check_number, check_seed,
+                         check_X)
 
 INITS = ("auto", "uniform", "he", "glorot", "normal")
 BIAS_INITS = ("auto", "zeros", "uniform", "normal")
@@ -45,12 +46,17 @@ class Dense:
     ``layer.W`` or ``layer.b`` copies into the network's parameters (shapes must match).
     A Dense belongs to at most one network: the first one built with it. A network given a Dense that
     already belongs to another works on a copy (see ``copy``), so the two never share parameters.
+    ``dropout``: the probability p that each of the layer's inputs is dropped while training (inverted
+    dropout: the others are multiplied by 1 / (1 - p); see nn.dropout); nothing happens at inference.
     """
 
-    def __init__(self, n_in, n_out, activation="identity", weights=None, bias=None):
+    dropout = 0.0  # (a class default: layers pickled before dropout existed have none)
+
+    def __init__(self, n_in, n_out, activation="identity", weights=None, bias=None, dropout=0.0):
         self.n_in = check_int("n_in", n_in, low=1)
         self.n_out = check_int("n_out", n_out, low=1)
         self.activation = check_name("activation", activation, ACTIVATIONS)
+        self.dropout = check_number("dropout", dropout, 0, 1, high_open=True)
         self._W = None if weights is None else self._checked("weights", weights, (self.n_in, self.n_out))
         self._b = None if bias is None else self._checked("bias", bias, (self.n_out,))
         self._network = None  # a weak reference to the network whose theta W and b view
@@ -60,7 +66,8 @@ class Dense:
         def copied(values):
             return None if values is None else np.array(values)
 
-        return Dense(self.n_in, self.n_out, self.activation, weights=copied(self._W), bias=copied(self._b))
+        return Dense(self.n_in, self.n_out, self.activation, weights=copied(self._W), bias=copied(self._b),
+                     dropout=self.dropout)
 
     def _belongs_to_a_network(self):
         return self._network is not None and self._network() is not None
@@ -105,7 +112,8 @@ class Dense:
         return self.n_in * self.n_out + self.n_out
 
     def __repr__(self):
-        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r})"
+        dropout = f", dropout={self.dropout}" if self.dropout else ""
+        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r}{dropout})"
 
 
 def default_output(n_outputs):
@@ -132,15 +140,23 @@ class Network:
 
     ``classes``: a classifier's labels (None: the class ids 0..k-1), what ``predict`` returns;
     ``metadata``: a dict of names to strings, numbers and lists of them, saved with the network.
+    ``dropout``: the dropout of every hidden layer's output (the input of every layer but the first)
+    while training, for a network built from sizes (a list of Dense sets each layer's own).
     """
 
     def __init__(self, layers, activation="relu", output=None, dtype="float64", seed=None,
-                 init="auto", bias_init="auto", backend=None, classes=None):
+                 init="auto", bias_init="auto", backend=None, classes=None, dropout=0.0):
         self.dtype = check_dtype(dtype)
         self.init = check_name("init", init, dict.fromkeys(INITS))
         self.bias_init = check_name("bias_init", bias_init, dict.fromkeys(BIAS_INITS))
         self.seed = check_seed("seed", seed)
+        dropout = check_number("dropout", dropout, 0, 1, high_open=True)
         self.layers = self._build_layers(layers, activation, output)
+        if dropout:
+            if all(isinstance(layer, Dense) for layer in layers):
+                raise ValueError("dropout= is for a network built from sizes; give each Dense its own dropout")
+            for layer in self.layers[1:]:
+                layer.dropout = dropout
         self.backend = backends.resolve(backend)
         given = self._allocate()
         self._initialise(np.random.default_rng(seed), given)
@@ -241,6 +257,11 @@ class Network:
     @property
     def activations(self):
         return [layer.activation for layer in self.layers]
+
+    @property
+    def dropouts(self):
+        """Each layer's input dropout while training (0: none)."""
+        return [layer.dropout for layer in self.layers]
 
     @property
     def n_inputs(self):
@@ -364,7 +385,8 @@ class Network:
         """A table of layers, shapes and parameter counts."""
         rows = [("layer", "activation", "W", "b", "params")]
         for i, layer in enumerate(self.layers, 1):
-            rows.append((f"dense_{i}", layer.activation, f"{layer.n_in} x {layer.n_out}",
+            activation = layer.activation + (f" (input dropout {layer.dropout:g})" if layer.dropout else "")
+            rows.append((f"dense_{i}", activation, f"{layer.n_in} x {layer.n_out}",
                          f"{layer.n_out}", f"{layer.n_params:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(5)]
         line = "-" * (sum(widths) + 2 * 4)
@@ -375,8 +397,9 @@ class Network:
 
     def __repr__(self):
         classes = "" if self._classes is None else f", classes={self._classes.tolist()}"
+        dropout = f", dropouts={self.dropouts}" if any(self.dropouts) else ""
         return (f"Network({self.sizes}, activations={self.activations}, "
-                f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r}{classes})")
+                f"dtype={np.dtype(self.dtype).name!r}, backend={self.backend!r}{classes}{dropout})")
 
     # ----- persistence ----------------------------------------------------------------------------
     def save(self, path, _vectors=None, _metadata=None):
@@ -388,6 +411,7 @@ class Network:
             "activations": np.array(self.activations),
             "dtype": np.array(np.dtype(self.dtype).name),
             "theta": self._theta,
+            **({"dropout": np.array(self.dropouts)} if any(self.dropouts) else {}),
             **(_vectors or {}),
         }, classes=self.classes, metadata={**self.metadata, **(_metadata or {})})
 
@@ -400,8 +424,12 @@ class Network:
     @classmethod
     def _from_model(cls, path, model, backend=None):
         """The network of a model file's fields (modelfile.read)."""
-        layers = [Dense(n_in, n_out, act) for n_in, n_out, act in zip(model["sizes"], model["sizes"][1:],
-                                                                      model["activations"])]
+        dropouts = model["dropout"] if model.get("dropout") is not None else [0.0] * len(model["activations"])
+        try:
+            layers = [Dense(n_in, n_out, act, dropout=float(p)) for n_in, n_out, act, p in
+                      zip(model["sizes"], model["sizes"][1:], model["activations"], dropouts)]
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
         net = cls(layers, dtype=model["dtype"], backend=backend)
         try:
             net.theta = model["theta"]

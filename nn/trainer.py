@@ -398,16 +398,18 @@ class Trainer:
         batch_size = n if self.batch_size is None else min(self.batch_size, n)
         orders = self.rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
         rates = np.array([rate_at(optimizer.learning_rate, self.epoch + i) for i in range(n_epochs)])
+        # Dropout's keys, one per epoch (nn.dropout), from the same generator; none drawn without dropout.
+        keys = self.rng.integers(0, 2 ** 64, size=n_epochs, dtype=np.uint64) if any(net.dropouts) else None
         backend = backends.get(net.backend)
         snapshot = layout.Snapshot(net.n_params, optimizer, net.dtype)  # the backend saves each epoch's start
         start = time.perf_counter()
         try:
             if display.within_epochs or batch_callbacks:
                 loss_sums, corrects = self._chunked_epoch(backend, X, Y, weights, orders[0], batch_size, snapshot,
-                                                          display, batch_callbacks, rates)
+                                                          display, batch_callbacks, rates, keys)
             else:
                 loss_sums, corrects = backend.train_epochs(net, X, Y, self.loss, optimizer, orders, batch_size,
-                                                           snapshot, weights, rates, self.clip_norm)
+                                                           snapshot, weights, rates, self.clip_norm, keys)
         except KeyboardInterrupt as exc:
             loss_sums, corrects = getattr(exc, "completed", ((), ()))
             history.interrupted = True
@@ -434,7 +436,8 @@ class Trainer:
             all_logs.append(logs)
         return all_logs
 
-    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks, rates):
+    def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks, rates,
+                       keys):
         """One epoch in pieces: batch by batch when callbacks watch each batch, else in about 50 pieces
         of whole batches to move the progress bar. The first piece leaves the epoch's start in
         ``snapshot``."""
@@ -449,7 +452,7 @@ class Trainer:
                     cb.on_batch_begin(self, X[chunk], Y[chunk])
                 chunk_losses, chunk_corrects = backend.train_epochs(
                     net, X, Y, self.loss, self.optimizer, chunk[None], batch_size, snapshot if i == 0 else None,
-                    weights, rates[:1], self.clip_norm)
+                    weights, rates[:1], self.clip_norm, None if keys is None else keys[:1])
                 loss_sum += float(chunk_losses[0])
                 correct += int(chunk_corrects[0])
                 display.advance(len(chunk))

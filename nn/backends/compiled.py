@@ -106,7 +106,8 @@ def sparse_first_layer(net, X, batch_size):
     dense rows: for inputs that are mostly zeros (at most SPARSE_DENSITY of them nonzero, in an even
     sample of about 256 rows; MNIST: 19%), batches of two or more rows, lists of at most
     SPARSE_MAX_ENTRIES per batch, and a processor with AVX2 and FMA (the kernels' only fast form)."""
-    if batch_size < 2 or not _core.SPARSE_KERNELS or batch_size * net.sizes[0] > SPARSE_MAX_ENTRIES:
+    if batch_size < 2 or not _core.SPARSE_KERNELS or batch_size * net.sizes[0] > SPARSE_MAX_ENTRIES \
+            or net.dropouts[0]:  # dropout on the inputs: the first layer runs on the dropped-out rows
         return False
     rows = X[::max(1, len(X) // 256)]
     return np.count_nonzero(rows) <= SPARSE_DENSITY * rows.size
@@ -137,11 +138,13 @@ def _cached(net, pool, key, make):
 
 
 def _layout(net, batch, inference=False):
-    """The core layout of ``net`` for batches of up to ``batch`` rows (shared; the core only reads it)."""
+    """The core layout of ``net`` for batches of up to ``batch`` rows (shared; the core only reads it);
+    a training layout has room for the network's dropout."""
     sizes, activations = tuple(net.sizes), tuple(net.activations)
-    return _cached(net, "layout", (sizes, activations, batch, inference), lambda: _core.layout(
+    dropouts = (0.0,) * len(activations) if inference else tuple(net.dropouts)
+    return _cached(net, "layout", (sizes, activations, batch, inference, dropouts), lambda: _core.layout(
         np.array(sizes, dtype=np.intp), np.array([ACTIVATION_CODES[a] for a in activations], dtype=np.intp),
-        batch, inference))
+        batch, inference, np.array(dropouts, dtype=np.float64)))
 
 
 def _training_scratch(net, lay, batch_size, threads, sparse):
@@ -149,7 +152,7 @@ def _training_scratch(net, lay, batch_size, threads, sparse):
     once per network and these settings, reused by every call. Training a network is exclusive
     (Trainer.fit refuses a second concurrent fit; the core refuses a scratch in use)."""
     dtype = np.dtype(net.dtype).name
-    key = (tuple(net.sizes), tuple(net.activations), batch_size, threads, sparse, dtype)
+    key = (tuple(net.sizes), tuple(net.activations), tuple(net.dropouts), batch_size, threads, sparse, dtype)
     return _cached(net, "train", key, lambda: _core.TrainScratch(lay, batch_size, threads, sparse, dtype))
 
 
@@ -200,7 +203,7 @@ def hyper_values(optimizer):
 
 
 def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None, rates=None,
-                 clip_norm=None):
+                 clip_norm=None, keys=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, in one
     call into the core without the GIL. Returns (loss_sums, corrects) for the epochs completed: per
     epoch, the sum over batches of loss * batch length (with sample ``weights``, one per row of X: of
@@ -209,12 +212,13 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     nn.layout.Snapshot), the start of the last epoch run is left there: theta and the optimizer's state
     arrays (the core writes them into ``snapshot.vector``), and its step count.
     Ctrl-C raises KeyboardInterrupt carrying ``completed``, the figures of the epochs completed.
-    ``rates`` (each epoch's learning rate) and ``clip_norm``: as the reference's.
+    ``rates`` (each epoch's learning rate), ``clip_norm`` and ``keys`` (each epoch's dropout key): as the
+    reference's.
     """
     code = OPTIMIZER_CODES.get(type(optimizer))
     if code is None:  # an optimizer of the user's own: its update rule is Python, so is the loop
         return reference.train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot, weights, rates,
-                                      clip_norm)
+                                      clip_norm, keys)
     theta = net.parameter_vector()
     optimizer.init_state([theta])
     states = [optimizer.state[name][0] for name in optimizer.state_names]
@@ -234,7 +238,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
                                state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
                                check_every, None if weights is None else _contiguous(net, weights), rates,
-                               float(clip_norm or 0))
+                               float(clip_norm or 0), None if keys is None else np.ascontiguousarray(keys, dtype=np.uint64))
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

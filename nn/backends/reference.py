@@ -6,7 +6,7 @@ It trains on one thread whatever nn.set_num_threads says (NumPy's BLAS has threa
 """
 import numpy as np
 
-from .. import interrupts
+from .. import dropout, interrupts
 from ..functions import ACTIVATIONS, BACKPROP, loss_value, n_correct, output_delta
 from ..layout import layer_views
 from ..validation import all_finite
@@ -21,21 +21,44 @@ def forward(net, X):
     return activations
 
 
-def backward(net, activations, Y, loss, grads, weights=None):
+def forward_dropout(net, X, key, rows):
+    """Training's forward pass with dropout: (activations, inputs, multipliers). Layer l reads
+    inputs[l] = activations[l] * M_l (M_l = nn.dropout.multipliers for the samples ``rows`` of X under the
+    epoch's ``key``; inputs[l] is activations[l] itself, and M_l None, for a layer without dropout)."""
+    activations, inputs, multipliers = [X], [], []
+    for l, layer in enumerate(net.layers):
+        A = activations[-1]
+        M = None
+        if layer.dropout:
+            M = dropout.multipliers(key, rows, l, net.sizes, layer.dropout, net.dtype)
+            A = A * M
+        inputs.append(A)
+        multipliers.append(M)
+        activations.append(ACTIVATIONS[layer.activation](A @ layer.W + layer.b))
+    return activations, inputs, multipliers
+
+
+def backward(net, activations, Y, loss, grads, weights=None, inputs=None, multipliers=None):
     """Backpropagation: fill ``grads`` ([(dW, db), ...] per layer) for the batch (rows weighted by
     ``weights``, if given: see functions.output_delta).
 
     delta_L = dL/dZ_L (fused for the cross-entropies); then, layer by layer from the top:
     dW_l = A_{l-1}.T @ delta_l, db_l = sum_rows(delta_l), delta_{l-1} = f'_{l-1} * (delta_l @ W_l.T).
+    With dropout (forward_dropout's inputs and multipliers): dW_l = inputs_l.T @ delta_l and
+    delta_{l-1} = f'_{l-1} * ((delta_l @ W_l.T) * M_l).
     """
     layers = net.layers
+    inputs = activations[:-1] if inputs is None else inputs
     delta = output_delta(loss, layers[-1].activation, activations[-1], Y, weights)
     for l in range(len(layers) - 1, -1, -1):
         dW, db = grads[l]
-        np.matmul(activations[l].T, delta, out=dW)
+        np.matmul(inputs[l].T, delta, out=dW)
         np.sum(delta, axis=0, out=db)
         if l > 0:
-            delta = BACKPROP[layers[l - 1].activation](activations[l], delta @ layers[l].W.T)
+            G = delta @ layers[l].W.T
+            if multipliers is not None and multipliers[l] is not None:
+                G = G * multipliers[l]
+            delta = BACKPROP[layers[l - 1].activation](activations[l], G)
 
 
 def gradients(net, X, Y, loss, weights=None):
@@ -56,7 +79,7 @@ def clip_by_norm(grad, clip_norm):
 
 
 def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, weights=None, rates=None,
-                 clip_norm=None):
+                 clip_norm=None, keys=None):
     """Train one epoch per row of ``orders`` (indices into X, Y) in batches of ``batch_size``, updating
     the network after each batch. Returns (loss_sums, corrects) for the epochs completed: per epoch, the
     sum over batches of loss * batch length (with sample ``weights``, one per row of X, batch losses are
@@ -67,7 +90,10 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     never inside an update, and raises KeyboardInterrupt carrying ``completed``, the figures of the epochs
     completed. ``rates``: each epoch's learning rate (a schedule's), set as ``optimizer.rate`` for the
     epoch; None keeps the optimizer's rate. ``clip_norm``: each batch's gradient clipped to that norm
-    (clip_by_norm) before the optimizer's step."""
+    (clip_by_norm) before the optimizer's step. ``keys``: each epoch's dropout key (a network with
+    dropout needs them; see nn.dropout)."""
+    if any(net.dropouts) and (keys is None or len(keys) < len(np.atleast_2d(orders))):
+        raise ValueError("a network with dropout trains with a dropout key for each epoch (keys)")
     loss_sums, corrects = [], []
     figures = lambda: (np.array(loss_sums), np.array(corrects, dtype=np.intp))
     try:
@@ -76,7 +102,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
                 snapshot.save(net, optimizer)
             if rates is not None:
                 optimizer.rate = float(rates[e])
-            loss_sum, correct = _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm)
+            key = None if keys is None or not any(net.dropouts) else keys[e]
+            loss_sum, correct = _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm, key)
             loss_sums.append(loss_sum)
             corrects.append(correct)
             if not np.isfinite(loss_sum):
@@ -87,7 +114,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     return figures()
 
 
-def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm):
+def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm, key):
     """One epoch of train_epochs: the samples ``order`` in batches; returns (loss sum, correct), the
     loss sum NaN if the weights are not finite at the end (a batch's loss is computed before its update,
     so the last update's overflow shows only there)."""
@@ -102,10 +129,13 @@ def _epoch(net, X, Y, loss, optimizer, order, batch_size, weights, clip_norm):
             rows = order[start:start + batch_size]
             Xb, Yb = X[rows], Y[rows]
             wb = None if weights is None else weights[rows]
-            activations = forward(net, Xb)
+            if key is None:
+                activations, inputs, multipliers = forward(net, Xb), None, None
+            else:
+                activations, inputs, multipliers = forward_dropout(net, Xb, key, rows)
             loss_sum += loss_value(loss, Yb, activations[-1], wb) * (len(rows) if wb is None else wb.sum())
             correct += n_correct(net.output, activations[-1], Yb)
-            backward(net, activations, Yb, loss, grads, wb)
+            backward(net, activations, Yb, loss, grads, wb, inputs, multipliers)
             if clip_norm:
                 clip_by_norm(grad, clip_norm)
             optimizer.step([theta], [grad])

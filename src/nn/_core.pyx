@@ -14,6 +14,7 @@ in src/nn_team.h). Their kernels' wrappers for the tests are re-exported here.
 """
 from cython cimport floating
 from libc.limits cimport INT_MAX
+from libc.stdint cimport uint64_t
 from libc.string cimport memset
 
 from nn._kernels cimport (ADAM, CROSS_ENTROPY, SGD, SOFTMAX, Hyper, check_codes, check_weights, hyper_from,
@@ -43,6 +44,11 @@ cdef Py_ssize_t[::1] _zeros(Py_ssize_t n):
     return np.zeros(n, dtype=np.intp)
 
 
+cdef double[::1] _zeros_double(Py_ssize_t n):
+    import numpy as np
+    return np.zeros(n, dtype=np.float64)
+
+
 cdef Py_ssize_t[::1] _copy(Py_ssize_t[::1] values):
     cdef Py_ssize_t[::1] out = _zeros(values.shape[0])
     out[:] = values
@@ -53,7 +59,8 @@ cdef class _Layout:
     """The network's layout, checked against the buffers it will index. Made by ``layout``; one made
     otherwise (``_Layout.__new__``) or whose initialisation failed is refused by every entry point."""
     cdef Net net
-    cdef Py_ssize_t[::1] sizes, acts, w_off, a_off, d_off
+    cdef Py_ssize_t[::1] sizes, acts, w_off, a_off, d_off, k_off, m_off, in_off
+    cdef double[::1] drop
     cdef Py_ssize_t n_params, work_size, batch
     cdef bint inference, ready
 
@@ -63,8 +70,8 @@ cdef class _Layout:
         self.ready = False
 
     def __init__(self, Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch,
-                 bint inference=False):
-        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, n_params
+                 bint inference=False, const double[::1] dropout=None):
+        cdef Py_ssize_t l, L = acts.shape[0], offset = 0, n_params, stride
         # Once ready, a layout never changes: a train call may be running on it without the GIL.
         if self.ready:
             raise ValueError("this layout is already initialised; make a new one with layout()")
@@ -81,6 +88,14 @@ cdef class _Layout:
         for l in range(L):
             if acts[l] < 0 or acts[l] > SOFTMAX:
                 raise ValueError(f"activation codes must be in 0..{SOFTMAX}, got {acts[l]}")
+        self.drop = _zeros_double(L)
+        if dropout is not None:
+            if dropout.shape[0] != L:
+                raise ValueError(f"dropout must have one probability per layer ({L}), got {dropout.shape[0]}")
+            for l in range(L):
+                if not (0 <= dropout[l] < 1):
+                    raise ValueError(f"dropout probabilities must be in [0, 1), got {dropout[l]} for layer {l}")
+                self.drop[l] = 0 if inference else dropout[l]  # inference: no dropout
         self.sizes, self.acts, self.batch, self.inference = sizes, acts, batch, inference
         self.w_off = _zeros(L)
         self.a_off = _zeros(L + 1)
@@ -104,6 +119,19 @@ cdef class _Layout:
         self.net.wc_off = offset
         if not inference:
             offset = plus(offset, times(sizes[0], sizes[1], "W_1"), "the scratch")
+        # Dropout of layer l >= 1's input: its dropped-out copy and its multipliers; counters' offsets.
+        self.k_off, self.m_off, self.in_off = _zeros(L), _zeros(L), _zeros(L)
+        stride = 0
+        for l in range(L):
+            self.in_off[l] = stride
+            stride = plus(stride, sizes[l], "the dropout counters")
+            if l > 0 and self.drop[l] > 0:
+                self.k_off[l] = offset
+                offset = plus(offset, times(batch, sizes[l], "a dropped-out input"), "the scratch")
+                self.m_off[l] = offset
+                offset = plus(offset, times(batch, sizes[l], "a dropout mask"), "the scratch")
+            self.net.any_drop = self.net.any_drop or self.drop[l] > 0
+        self.net.stride = stride
         self.n_params, self.work_size = n_params, offset
         self.net.n_layers = L
         self.net.sizes = &self.sizes[0]
@@ -111,6 +139,10 @@ cdef class _Layout:
         self.net.w_off = &self.w_off[0]
         self.net.a_off = &self.a_off[0]
         self.net.d_off = &self.d_off[0]
+        self.net.drop = &self.drop[0]
+        self.net.k_off = &self.k_off[0]
+        self.net.m_off = &self.m_off[0]
+        self.net.in_off = &self.in_off[0]
         self.ready = True
 
     @property
@@ -156,11 +188,13 @@ cdef class _Layout:
             raise ValueError(f"X has {x_rows} rows, the layout holds {self.batch}")
 
 
-def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch, bint inference=False):
+def layout(Py_ssize_t[::1] sizes not None, Py_ssize_t[::1] acts not None, Py_ssize_t batch, bint inference=False,
+           const double[::1] dropout=None):
     """A checked layout for a network of ``sizes`` (n_in, n_1, ..., n_L) with activation codes ``acts``
     and batches of up to ``batch`` rows. ``work_size`` is the scratch length it needs; an inference
-    layout serves ``forward`` only."""
-    return _Layout(sizes, acts, batch, inference)
+    layout serves ``forward`` only. ``dropout``: each layer's input dropout probability while training
+    (ignored by an inference layout)."""
+    return _Layout(sizes, acts, batch, inference, dropout)
 
 
 cdef _check_training(_Layout lay):
@@ -269,7 +303,8 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
           floating[::1] state2 not None, const floating[:, ::1] X not None, const floating[:, ::1] Y not None,
           const Py_ssize_t[:, ::1] order not None, double[::1] epoch_loss not None,
           Py_ssize_t[::1] epoch_correct not None, floating[::1] snapshot not None, Py_ssize_t check_every=0,
-          const floating[::1] weights=None, const double[::1] rates=None, double clip_norm=0):
+          const floating[::1] weights=None, const double[::1] rates=None, double clip_norm=0,
+          const uint64_t[::1] keys=None):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of scratch.batch_size,
     without the GIL, on scratch.threads threads. Updates theta, the optimizer state and steps[0] (steps
     taken) in place; fills epoch_loss (sum over the epoch's samples of each one's loss) and epoch_correct.
@@ -294,6 +329,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     rates: each epoch's learning rate (a schedule; >= 0), or None: hyper's learning_rate throughout.
     clip_norm: > 0 scales each batch's gradient g by min(1, clip_norm / (||g|| + 1e-6)) before the
     optimizer's step (PyTorch's clip_grad_norm_); 0 leaves it.
+    keys: each epoch's dropout key (nn.dropout), needed when the layout has dropout, unused otherwise.
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
@@ -319,6 +355,11 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
         for i in range(n_epochs):
             if not (rates[i] >= 0 and rates[i] - rates[i] == 0):
                 raise ValueError(f"rates must be finite and >= 0, got {rates[i]} for epoch {i}")
+    if lay.net.any_drop:
+        if keys is None or keys.shape[0] < n_epochs:
+            raise ValueError(f"the layout has dropout: keys must hold a key for each of the {n_epochs} epochs")
+        if lay.drop[0] > 0 and scratch.sparse:
+            raise ValueError("dropout on the first layer's input needs the dense first layer (sparse=False)")
     if not (clip_norm >= 0 and clip_norm - clip_norm == 0):
         raise ValueError(f"clip_norm must be finite and >= 0 (0: no clipping), got {clip_norm}")
     if steps.shape[0] != 1:
@@ -349,6 +390,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     job.loss, job.optimizer = loss, optimizer
     job.mode = APPLY_SGD if optimizer == SGD and job.hyper.weight_decay == 0 and clip_norm == 0 else WRITE_GRADIENT
     job.rates = &rates[0] if rates is not None else NULL
+    job.keys = &keys[0] if lay.net.any_drop else NULL
     job.clip_norm = clip_norm
     job.theta, job.X, job.Y = &theta[0], <void*>&X[0, 0], <void*>&Y[0, 0]
     job.s1 = &state1[0] if state1.shape[0] else NULL

@@ -9,11 +9,15 @@ The first layer can run on fewer inputs: only the columns a batch uses (mark_non
 gather_rows: the "compact" first layer), or the lists of nonzeros of nn._sparse.
 """
 from cython cimport floating
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
 from nn._kernels cimport (add_scaled_row, backprop_activation, bias_activate, count_correct, gemm, loss_total,
                           output_delta)
 from nn._sparse cimport spmm
+
+cdef extern from "nn_random.h":
+    double nn_uniform(uint64_t key, uint64_t counter) nogil
 
 
 # A batch's first-layer products use only the input columns that hold a nonzero somewhere in the batch
@@ -68,12 +72,31 @@ cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
                 A0[i * K + k] = row[cols[k]]
 
 
+cdef void drop_rows(floating* A, floating* out, floating* M, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
+                    Py_ssize_t* rows, uint64_t key, Py_ssize_t offset, Py_ssize_t stride, double p) noexcept nogil:
+    """Dropout on rows r0..r1 of a batch's inputs to a layer of k units (row i at A + i k): out = A M with
+    M = 1 / (1 - p) where nn_uniform(key, rows[i] stride + offset + j) >= p, else 0 (kept in M unless
+    NULL; out may be A). The twin of nn.dropout.multipliers."""
+    cdef Py_ssize_t i, j
+    cdef uint64_t base
+    cdef floating scale = <floating>(1.0 / (1.0 - p)), m
+    for i in range(r0, r1):
+        base = <uint64_t>rows[i] * <uint64_t>stride + <uint64_t>offset
+        for j in range(k):
+            m = scale if nn_uniform(key, base + <uint64_t>j) >= p else 0
+            if M != NULL:
+                M[i * k + j] = m
+            out[i * k + j] = A[i * k + j] * m
+
+
 cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
-                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL) noexcept nogil:
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL, Masking* mask=NULL) noexcept nogil:
     """Every layer's output for rows r0..r1 of a batch whose inputs are A0 (row i at A0 + i K); returns
     the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
     work + wc_off the matching rows of W_1. With sp, the inputs are sp's lists of nonzeros instead (A0
-    unused), and the first layer runs on them (spmm)."""
+    unused), and the first layer runs on them (spmm). With mask (training with dropout), each layer's
+    input is dropped out first (drop_rows): the first layer's in place in A0 (its own copy of the
+    rows, all columns), the others' into work + k_off[l], the multipliers into work + m_off[l]."""
     cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0
     cdef floating* A_prev = A0 + r0 * K
     cdef floating* A
@@ -82,6 +105,14 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         W = theta + net.w_off[l]
         A = work + net.a_off[l + 1] + r0 * n_out
+        if mask != NULL and net.drop[l] > 0 and nr > 0:
+            if l == 0:
+                drop_rows(A0, A0, <floating*>NULL, r0, r1, n_in, mask.rows, mask.key, net.in_off[0], net.stride,
+                          net.drop[0])
+            else:
+                drop_rows(A_prev - r0 * n_in, work + net.k_off[l], work + net.m_off[l], r0, r1, n_in, mask.rows,
+                          mask.key, net.in_off[l], net.stride, net.drop[l])
+                A_prev = work + net.k_off[l] + r0 * n_in
         if nr > 0:
             if l == 0 and sp != NULL:
                 spmm(sp.idx, <floating*>sp.val, sp.beg + r0, sp.end + r0, nr, W, n_out, n_out, A, n_out, 1, 0,
@@ -98,12 +129,15 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
 
 
 cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
-                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total) noexcept nogil:
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total,
+                        bint masked=False) noexcept nogil:
     """After forward_rows: every layer's delta for rows r0..r1 of a batch of n (the targets of row i are
     Y[rows[i]], or Y[i] if rows is NULL; sample weights W, indexed as Y, summing to w_total over the
     batch, or NULL). delta_L from the loss; delta_{l-1} = f'(A_{l-1}) * (delta_l @ W_l^T), from the
-    weights as they are (before the batch's update)."""
-    cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k = net.sizes[L], nr = r1 - r0
+    weights as they are (before the batch's update); masked (forward_rows ran with dropout):
+    f'(A_{l-1}) * ((delta_l @ W_l^T) * M_l), M_l the multipliers of layer l's input."""
+    cdef Py_ssize_t L = net.n_layers, l, n_in, n_out, k = net.sizes[L], nr = r1 - r0, q
+    cdef floating* M
     cdef floating* delta = work + net.d_off[L - 1] + r0 * k
     cdef floating* delta_prev
     if nr <= 0:
@@ -116,13 +150,17 @@ cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, flo
         delta_prev = work + net.d_off[l - 1] + r0 * n_in
         gemm(c'N', c'T', <int>nr, <int>n_in, <int>n_out, <floating>1, delta, <int>n_out, theta + net.w_off[l],
              <int>n_out, <floating>0, delta_prev, <int>n_in)
+        if masked and net.drop[l] > 0:
+            M = work + net.m_off[l] + r0 * n_in
+            for q in range(nr * n_in):
+                delta_prev[q] = delta_prev[q] * M[q]
         backprop_activation(work + net.a_off[l] + r0 * n_in, delta_prev, nr, n_in, <int>net.acts[l - 1])
         delta = delta_prev
 
 
 cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K, Py_ssize_t* cols,
                       Py_ssize_t n, int i, int parts, floating* grad, UpdateMode mode, double rate,
-                      bint skip_w1=False) noexcept nogil:
+                      bint skip_w1=False, bint masked=False) noexcept nogil:
     """Part i of `parts` of the batch's weight update, after backward_rows of all its n rows: rows
     part(.., i) to part(.., i + 1) of every W_l and those columns of every b_l.
 
@@ -132,7 +170,8 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
     as scratch).
     Compact first layer (K < sizes[0]): only W_1's rows cols[0..K] can have a nonzero gradient; SGD
     updates them in work + wc_off and copies them back, the gradient zeroes the others. skip_w1: W_1
-    is left to the caller (the sparse first layer: sparse_update), b_1 is not.
+    is left to the caller (the sparse first layer: sparse_update), b_1 is not. masked: a layer whose
+    input was dropped out reads the dropped-out input (work + k_off[l]).
     """
     cdef Py_ssize_t l, r, k, j, s, n_in, n_out, R, i0, i1, lda, lo, hi
     cdef floating* A_prev
@@ -150,6 +189,8 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
         compact = l == 0 and K < n_in
         if l == 0:
             A_prev, lda, R = A0, K, K
+        elif masked and net.drop[l] > 0:
+            A_prev, lda, R = work + net.k_off[l], n_in, n_in
         else:
             A_prev, lda, R = work + net.a_off[l], n_in, n_in
         i0, i1 = part(R, i, parts), part(R, i + 1, parts)

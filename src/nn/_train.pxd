@@ -1,7 +1,9 @@
 """The interface of nn._train (src/nn/_train.pyx): a training call's job, its scratch, and running it
 on a team of threads."""
 from nn._kernels cimport Hyper
-from nn._passes cimport Net, UpdateMode
+from libc.stdint cimport uint64_t
+
+from nn._passes cimport Masking, Net, UpdateMode
 from nn._sparse cimport SparseBatch
 
 cdef extern from "nn_team.h":
@@ -23,6 +25,7 @@ cdef struct Worker:
     Py_ssize_t until_check   # batches until the next Ctrl-C check (thread 0)
     Py_ssize_t batch         # batches run (even and odd batches use their own sparse lists)
     double rate              # the learning rate of the current epoch
+    Masking mask             # the current batch's dropout (the epoch's key, the batch's rows)
     bint interrupted
 
 
@@ -57,6 +60,7 @@ cdef struct Job:
     Hyper hyper              # hyper.learning_rate: the rate of every epoch, unless rates is given
     const double* rates      # [epoch]: each epoch's learning rate (a schedule), or NULL
     double clip_norm         # > 0: each batch's gradient is scaled to at most this L2 norm; 0: not clipped
+    const uint64_t* keys     # [epoch]: the dropout masks' key (net.any_drop), or NULL
     UpdateMode mode          # APPLY_SGD: plain SGD without weight decay or clipping, applied in the products
     void* theta
     void* s1                 # the optimizer's state arrays (n_params each), or NULL

@@ -169,13 +169,14 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef Py_ssize_t* rows
     cdef SparseBatch* sp
     cdef bint per_sample = (job.mode == APPLY_SGD and job.weights == NULL and w.size == 1
-                            and job.n_params <= SGD_ONE_MAX_PARAMS)
+                            and job.n_params <= SGD_ONE_MAX_PARAMS and job.keys == NULL)
     for e in range(job.n_epochs):
         begin_epoch(w, theta, e)
         start = 0
         while start < m:
             n = job.batch_size if start + job.batch_size <= m else m - start
             rows = job.order + e * m + start
+            w.mask.rows = rows
             sp = &s.lists[w.batch & 1] if s.sparse and n > 1 else NULL
             prepare_batch(w, <floating*>job.X, rows, n, sp)
             sync(w)
@@ -200,6 +201,7 @@ cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
     takes the epoch's learning rate."""
     cdef Job* job = <Job*>w.job
     w.rate = job.rates[e] if job.rates != NULL else job.hyper.learning_rate
+    w.mask.key = job.keys[e] if job.keys != NULL else 0
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer)
     cdef floating* snapshot = <floating*>job.snapshot
     if w.index == 0 and snapshot != NULL:
@@ -255,11 +257,12 @@ cdef void dense_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n
     cdef floating* W1 = theta + net.w_off[0]
     cdef Py_ssize_t* cols = s.cols + me * n_in
     cdef floating* A0
-    if n == 1:
+    cdef bint drop_inputs = job.keys != NULL and net.drop[0] > 0  # dropped in place: a copy of every column
+    if n == 1 and not drop_inputs:
         A0, K = <floating*>job.X + rows[0] * n_in, n_in
     else:
         A0 = work + net.a_off[0]
-        K = columns_in_use(<floating*>s.marks, T, n_in, cols)
+        K = n_in if drop_inputs or n == 1 else columns_in_use(<floating*>s.marks, T, n_in, cols)
         gather_rows(<floating*>job.X, rows, r0, r1, n_in, A0, cols, K)
         if K < n_in:
             for k in range(part(K, me, T), part(K, me + 1, T)):
@@ -294,10 +297,10 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
     if weights != NULL:  # the batch's total weight, the same sum (in the same order) on every thread
         for q in range(n):
             w_total += weights[rows[q]]
-    A = forward_rows(net, theta, <floating*>s.work, A0, K, r0, r1, sp)
+    A = forward_rows(net, theta, <floating*>s.work, A0, K, r0, r1, sp, &w.mask if job.keys != NULL else NULL)
     s.loss_part[w.index] += loss_total(job.loss, A, Y, rows + r0, r1 - r0, k, weights)
     s.correct_part[w.index] += count_correct(<int>net.acts[L - 1], A, Y, rows + r0, r1 - r0, k)
-    backward_rows(net, job.loss, theta, <floating*>s.work, Y, rows, r0, r1, n, weights, w_total)
+    backward_rows(net, job.loss, theta, <floating*>s.work, Y, rows, r0, r1, n, weights, w_total, job.keys != NULL)
 
 
 cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* cols, Py_ssize_t n,
@@ -315,12 +318,12 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
     cdef Hyper hyper = job.hyper
     if job.mode == APPLY_SGD:
         update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, APPLY_SGD,
-                    w.rate, sp != NULL)
+                    w.rate, sp != NULL, job.keys != NULL)
         if sp != NULL:
             sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1)
         return
     update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, WRITE_GRADIENT, 0,
-                sp != NULL)
+                sp != NULL, job.keys != NULL)
     if sp != NULL:
         sparse_update(w, sp, n, grad + net.w_off[0], 1, 0)
     sync(w)
