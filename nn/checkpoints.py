@@ -3,7 +3,7 @@
 A checkpoint is a model file (nn.modelfile; ``Network.load`` reads it as the network it holds) with
   - one member ``state_<name>`` per state array of the optimizer (Adam's m and v, ...), theta's length;
   - in the metadata, under "checkpoint", a JSON object: its ``version``; the trainer's ``loss``,
-    ``batch_size``, ``seed``, ``clip_norm`` and ``epoch`` (epochs completed); the state of its random
+    ``batch_size``, ``seed``, ``clip_norm``, ``epoch`` (epochs completed) and dropout's base key; the state of its random
     generator (the next epochs' shuffle orders, and augmentation, come from it); the optimizer's name,
     hyper-parameters and step count; the learning-rate schedule's name, arguments and state (or the
     number, or "function" for a user's own function, which cannot be stored: give it again on loading).
@@ -39,7 +39,7 @@ def save(trainer, path):
     record = {
         "version": CHECKPOINT_VERSION,
         "trainer": {"loss": trainer.loss, "batch_size": trainer.batch_size, "seed": trainer.seed,
-                    "clip_norm": trainer.clip_norm, "epoch": trainer.epoch},
+                    "clip_norm": trainer.clip_norm, "epoch": trainer.epoch, "dropout_key": trainer._dropout_key},
         "rng": trainer.rng.bit_generator.state,
         "optimizer": {"name": names[type(optimizer)], "hyper_parameters": hyper, "steps": optimizer.steps,
                       "rate": optimizer.rate, "state_names": sorted(state)},
@@ -72,6 +72,7 @@ def load(path, backend=None, learning_rate=None):
         trainer = Trainer(net, loss=settings["loss"], optimizer=optimizer, batch_size=settings["batch_size"],
                           seed=settings["seed"], clip_norm=settings["clip_norm"])
         trainer.epoch = int(settings["epoch"])
+        trainer._dropout_key = settings["dropout_key"]
         trainer.rng.bit_generator.state = record["rng"]
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path} is not a valid nn checkpoint: {type(exc).__name__}: {exc}") from None

@@ -6,7 +6,8 @@ inference. A unit's fate is a function of three numbers, with no generator state
 
     u = uniform(key, row * stride + offset_l + unit),  kept if u >= p,
 
-``key`` one 64-bit number per epoch drawn from the trainer's seeded generator, ``row`` the sample's row
+``key`` one 64-bit number per epoch (``epoch_keys``: a function of the epoch's number and of one base key
+the trainer draws from its seeded generator when it first trains a network with dropout), ``row`` the sample's row
 in X, ``offset_l`` where layer l's inputs start among a sample's (the sum of the layer sizes before it)
 and ``stride`` the sum of every layer's input size. ``uniform`` is SplitMix64's finaliser applied to
 ``key + 0x9E3779B97F4A7C15 * (counter + 1)`` (mod 2^64), its top 53 bits times 2^-53.
@@ -21,13 +22,24 @@ MIX2 = np.uint64(0x94D049BB133111EB)
 def uniform(key, counters):
     """Numbers in [0, 1) for each counter (a uint64 array), a function of (key, counter) alone."""
     counters = np.atleast_1d(np.asarray(counters, dtype=np.uint64))  # arrays wrap mod 2^64 without a warning
-    z = np.uint64(key) + GOLDEN * (counters + np.uint64(1))
+    return (_mix(np.uint64(key) + GOLDEN * (counters + np.uint64(1))) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def epoch_keys(base, first, n):
+    """The keys of epochs first .. first + n - 1 (counted from 0 over a trainer's fits): SplitMix64 of
+    the base key and the epoch's number, so that an epoch's masks do not depend on how the epochs were
+    split between fits, or across a checkpoint."""
+    return _mix(np.uint64(base) + GOLDEN * (np.arange(first, first + n, dtype=np.uint64) + np.uint64(1)))
+
+
+def _mix(z):
+    """SplitMix64's finaliser on a uint64 array (nn_mix64 in src/nn_random.h)."""
     z ^= z >> np.uint64(30)
     z *= MIX1
     z ^= z >> np.uint64(27)
     z *= MIX2
     z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return z
 
 
 def input_offsets(sizes):

@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, interrupts, layout, progress
+from . import backends, dropout, interrupts, layout, progress
 from .callbacks import EarlyStopping, WeightTrace  # noqa: F401 (WeightTrace: nn.cli imports both from here)
 from .functions import LOSSES, n_correct
 from .history import History
@@ -92,6 +92,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.clip_norm = None if clip_norm is None else check_number("clip_norm", clip_norm, 0, low_open=True)
         self.epoch = 0  # epochs this trainer has completed, over all its fits
+        self._dropout_key = None  # the base of dropout's keys (nn.dropout), drawn at the first fit with dropout
 
     def __repr__(self):
         clip = "" if self.clip_norm is None else f", clip_norm={self.clip_norm}"
@@ -238,6 +239,8 @@ class Trainer:
         per_epoch = (display.per_epoch or validation is not None or callbacks or batch_callbacks or augment
                      or plateau or (stopper is not None and stopper.restore_best_weights))
         epoch = 0
+        if any(self.net.dropouts) and self._dropout_key is None:  # before any shuffle order: see nn.dropout
+            self._dropout_key = int(self.rng.integers(0, 2 ** 64, dtype=np.uint64))
         with _exclusive(self.net), display:
             self.optimizer.bind(self.net)
             try:
@@ -398,8 +401,7 @@ class Trainer:
         batch_size = n if self.batch_size is None else min(self.batch_size, n)
         orders = self.rng.permuted(np.tile(np.arange(n), (n_epochs, 1)), axis=1)
         rates = np.array([rate_at(optimizer.learning_rate, self.epoch + i) for i in range(n_epochs)])
-        # Dropout's keys, one per epoch (nn.dropout), from the same generator; none drawn without dropout.
-        keys = self.rng.integers(0, 2 ** 64, size=n_epochs, dtype=np.uint64) if any(net.dropouts) else None
+        keys = None if self._dropout_key is None else dropout.epoch_keys(self._dropout_key, self.epoch, n_epochs)
         backend = backends.get(net.backend)
         snapshot = layout.Snapshot(net.n_params, optimizer, net.dtype)  # the backend saves each epoch's start
         start = time.perf_counter()

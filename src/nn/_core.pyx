@@ -19,7 +19,7 @@ from libc.string cimport memset
 
 from nn._kernels cimport (ADAM, CROSS_ENTROPY, SGD, SOFTMAX, Hyper, check_codes, check_weights, hyper_from,
                           loss_total, n_state_arrays, plus, times)
-from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, forward_rows, update_part
+from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, drop_rows, forward_rows, update_part
 from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free, scratch_init
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
@@ -410,3 +410,23 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     if scratch.s.workers[0].interrupted:
         raise Interrupted(scratch.s.workers[0].done)
     return scratch.s.workers[0].done
+
+
+def dropout_rows(floating[:, ::1] A not None, const Py_ssize_t[::1] rows not None, uint64_t key, Py_ssize_t offset,
+                 Py_ssize_t stride, double p, floating[:, ::1] M not None):
+    """A *= the dropout multipliers of the samples ``rows`` (row i of A is sample rows[i]), also written
+    to M: the kernel drop_rows, for the tests that pair it with its twin nn.dropout.multipliers."""
+    cdef Py_ssize_t i, n = A.shape[0], k = A.shape[1]
+    if rows.shape[0] != n or M.shape[0] != n or M.shape[1] != k:
+        raise ValueError(f"rows must have one entry per row of A ({n}) and M the shape of A")
+    if not 0 <= p < 1:
+        raise ValueError(f"p must be in [0, 1), got {p}")
+    if offset < 0 or stride < 0:
+        raise ValueError("offset and stride must be >= 0")
+    for i in range(n):
+        if rows[i] < 0:
+            raise ValueError(f"rows must be >= 0, got {rows[i]}")
+    if n == 0 or k == 0:
+        return
+    with nogil:
+        drop_rows(&A[0, 0], &A[0, 0], &M[0, 0], 0, n, k, <Py_ssize_t*>&rows[0], key, offset, stride, p)
