@@ -26,8 +26,12 @@ def mode(verbose, stream=None):
 
 
 def describe(logs):
-    """'loss 0.1234, accuracy 0.9500, val_loss ...' for an epoch's logs (seconds left out)."""
-    return ", ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "seconds")
+    """'loss 0.1234, accuracy 0.9500, val_loss 0.2345, val_accuracy 0.9300, lr 0.001' for an epoch's
+    logs: the figures to 4 decimals, then the learning rate as it was given (seconds left out)."""
+    figures = [f"{key} {value:.4f}" for key, value in logs.items() if key not in ("seconds", "learning_rate")]
+    if "learning_rate" in logs:
+        figures.append(f"lr {logs['learning_rate']:g}")
+    return ", ".join(figures)
 
 
 class Progress:

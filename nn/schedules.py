@@ -1,7 +1,7 @@
 """Learning-rate schedules: the rate of each epoch.
 
 A schedule is a callable ``schedule(epoch) -> rate``, epochs counted from 0, the rate used for the whole
-epoch. The stateless ones (Step, Exponential, Cosine) are formulas of the epoch alone and may be asked in
+epoch. The stateless ones (Step, MultiStep, Exponential, Cosine) are formulas of the epoch alone and may be asked in
 any order. ReduceOnPlateau reacts to the logs: the trainer calls ``schedule.on_epoch_end(epoch, logs)``
 after each epoch, and ``schedule(epoch + 1)`` then gives the next epoch's rate.
 
@@ -11,6 +11,7 @@ after each epoch, and ``schedule(epoch + 1)`` then gives the next epoch's rate.
 ``rate_at(learning_rate, epoch)`` is the one place a trainer turns its ``learning_rate`` (a number, a
 Schedule, or any function epoch -> rate) into the rate of an epoch, checked.
 """
+import bisect
 import math
 
 import numpy as np
@@ -76,6 +77,35 @@ class Step(Schedule):
 
     def _hyper_parameters(self):
         return {"rate": self.rate, "step_size": self.step_size, "gamma": self.gamma}
+
+
+class MultiStep(Schedule):
+    """rate * gamma ** n, n the number of milestones <= epoch: the rate times gamma at each milestone
+    (PyTorch's MultiStepLR). ``milestones``: increasing epochs >= 1.
+
+    When 1 / gamma is a whole number k (gamma 0.1: k = 10), the rate is computed as rate / k ** n: a
+    rate divided by 10 is then the float the division gives (0.1 / 10 is 0.01; 0.1 * 0.1 is
+    0.010000000000000002), as a run that divided its rate by 10 by hand had it.
+    """
+
+    def __init__(self, rate, milestones, gamma=0.1):
+        self.rate = check_number("rate", rate, 0, low_open=True)
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise TypeError(f"milestones must be a list of epochs, got {milestones!r}")
+        self.milestones = [check_int(f"milestones[{i}]", m, 1) for i, m in enumerate(milestones)]
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+            raise ValueError(f"milestones must be increasing, got {self.milestones}")
+        self.gamma = check_number("gamma", gamma, 0, low_open=True)
+
+    def _rate(self, epoch):
+        n = bisect.bisect_right(self.milestones, epoch)
+        divisor = 1 / self.gamma
+        if divisor == round(divisor):
+            return self.rate / divisor ** n
+        return self.rate * self.gamma ** n
+
+    def _hyper_parameters(self):
+        return {"rate": self.rate, "milestones": list(self.milestones), "gamma": self.gamma}
 
 
 class Exponential(Schedule):

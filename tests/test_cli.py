@@ -13,6 +13,7 @@ import pytest
 import nn
 import nn.cli
 from nn.cli import main
+from nn.schedules import rate_at
 from nn.trainer import History, Trainer
 
 
@@ -25,7 +26,7 @@ def run(*args):
 def nn_main(capsys, *args):
     """nn.cli.main(args) in this process: (exit status, stdout, stderr)."""
     try:
-        status = main(list(args))
+        status = main([str(arg) for arg in args])
     except SystemExit as exc:  # argparse's own exits (--help, --version, usage errors)
         status = exc.code
     out, err = capsys.readouterr()
@@ -340,6 +341,26 @@ BAD_COMMANDS = [  # (arguments, the start of the one line on stderr); {tmp} is a
                                       "needs one for MNIST (784 inputs, 10 outputs)"),
     (["predict", "{tmp}/gender.npz", "--kind", "validation"], "nn predict: error: --kind: invalid choice"),
     (["gradcheck", "--seed", "x"], "nn gradcheck: error: --seed: must be an integer, got 'x'"),
+    (["train", "--schedule", "linear"], "nn train: error: --schedule: must be constant, step:STEP_SIZE[:GAMMA], "
+                                        "exponential:GAMMA, cosine[:MIN_RATE[:WARMUP]] or plateau[:FACTOR[:PATIENCE]], "
+                                        "got 'linear'"),
+    (["train", "--schedule", "step"], "nn train: error: --schedule: must be constant, step:STEP_SIZE[:GAMMA], "),
+    (["train", "--schedule", "step:2:0.5:1"], "nn train: error: --schedule: must be constant, step:"),
+    (["train", "--schedule", "constant:1"], "nn train: error: --schedule: must be constant, step:"),
+    (["train", "--schedule", "step:0"], "nn train: error: --schedule: 'step:0': STEP_SIZE must be >= 1, got 0 "
+                                        "(the forms: constant, step:STEP_SIZE[:GAMMA], exponential:GAMMA, "),
+    (["train", "--schedule", "exponential:-1"], "nn train: error: --schedule: 'exponential:-1': GAMMA must be a "
+                                                "finite number > 0, got -1 (the forms: constant, "),
+    (["train", "--schedule", "plateau:1"], "nn train: error: --schedule: 'plateau:1': FACTOR must be a fraction in "
+                                           "(0, 1), got 1 (the forms: "),
+    (["train", "--schedule", "cosine:x"], "nn train: error: --schedule: 'cosine:x': MIN_RATE must be a number, got "
+                                          "'x' (the forms: "),
+    (["train", "--dataset", "moons", "--schedule", "cosine:0.5"],
+     "nn train: error: --schedule cosine:0.5: min_rate must be <= 0.1, got 0.5"),
+    (["train", "--dataset", "moons", "--epochs", "5", "--schedule", "cosine:0:5"],
+     "nn train: error: --schedule cosine:0:5: warmup must be < epochs (5), got 5"),
+    (["train", "--clip-norm", "0"], "nn train: error: --clip-norm: must be a finite number > 0, got 0"),
+    (["train", "--clip-norm", "inf"], "nn train: error: --clip-norm: must be a finite number > 0, got inf"),
 ]
 
 
@@ -455,7 +476,10 @@ def test_a_csv_with_a_header_and_labels_trains_saves_and_predicts(capsys, tmp_pa
     assert score_in(out, "test accuracy") >= 0.95
     net = nn.Network.load(model)
     assert net.classes.tolist() == ["a", "b", "c"] and net.sizes == [3, 32, 3]
-    assert net.metadata == {"data": "blobs.csv", "feature_names": FEATURES, "target_name": "kind",
+    metadata = dict(net.metadata)
+    train_args = metadata.pop("train_args")  # what --resume needs (tests/test_cli_resume.py)
+    assert train_args["data"] == os.path.abspath(data) and train_args["optimizer"] == "adam"
+    assert metadata == {"data": "blobs.csv", "feature_names": FEATURES, "target_name": "kind",
                             "target_column": 3, "task": "classify"}
 
     status, out, err = nn_main(capsys, "predict", str(model), "--data", data, "--output", str(output))
@@ -630,7 +654,7 @@ def test_augmented_mnist_watches_for_early_stopping_only_in_the_fine_tune_phase(
 
     def fit(self, X, y, epochs=1, **kwargs):
         calls.append((epochs, kwargs["early_stopping"] is not None, kwargs["augment"] is not None,
-                      self.optimizer.learning_rate))
+                      [rate_at(self.optimizer.learning_rate, self.epoch + i) for i in range(epochs)]))
         return real_fit(self, X[:500], y[:500], epochs=epochs, **kwargs)
     monkeypatch.setattr(Trainer, "fit", fit)
     status, out, err = nn_main(capsys, "train", "--hidden", "8", "--epochs", "5", "--fine-tune", "0.4",
@@ -638,8 +662,9 @@ def test_augmented_mnist_watches_for_early_stopping_only_in_the_fine_tune_phase(
     assert status == 0, err
     assert ("early stopping watches the training loss: no --validation-split; only in the 2 fine-tune epochs "
             "(4 on), not while the images are shifted (patience 1)") in out
-    # 3 epochs on shifted images, never stopped early; then 2 plain ones at a tenth of the rate, watched
-    assert calls == [(3, False, True, 0.1), (2, True, False, pytest.approx(0.01))]
+    # 3 epochs on shifted images, never stopped early; then 2 plain ones at a tenth of the rate (0.1 / 10, the
+    # float a division gives: the schedule MultiStep(0.1, [3]) keeps the numbers of the division it replaced)
+    assert calls == [(3, False, True, [0.1] * 3), (2, True, False, [0.1 / 10] * 2)]
     assert "5 epochs in" in out or "stopped early after 4 of 5 epochs (keeping epoch 4's weights)" in out
 
 
@@ -703,3 +728,114 @@ def test_a_mistake_with_your_own_data_is_one_line_and_exit_2(capsys, blobs_model
     status, out, err = nn_main(capsys, *(a.format(tmp=blobs_model) for a in args))
     assert (status, err) == (2, message.format(tmp=blobs_model) + "\n")
     assert "Traceback" not in err and "accuracy" not in out
+
+
+# ----- schedules, clipping, validation figures ----------------------------------------------------------
+def fits_recorded(monkeypatch):
+    """Trainer.fit, recording each fit's (trainer, the rates of its epochs)."""
+    calls = []
+    real_fit = Trainer.fit
+
+    def fit(self, X, y, epochs=1, **kwargs):
+        calls.append((self, [rate_at(self.optimizer.learning_rate, self.epoch + i) for i in range(epochs)]))
+        return real_fit(self, X, y, epochs=epochs, **kwargs)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    return calls
+
+
+@pytest.mark.parametrize("spec, options, shown, rates", [
+    (None, (), None, [0.1] * 4),
+    ("constant", (), None, [0.1] * 4),
+    ("step:2", (), "Step(rate=0.1, step_size=2, gamma=0.1)", [0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1]),
+    ("step:3:0.5", ("--learning-rate", "0.2"), "Step(rate=0.2, step_size=3, gamma=0.5)", [0.2, 0.2, 0.2, 0.1]),
+    ("exponential:0.5", (), "Exponential(rate=0.1, gamma=0.5)", [0.1, 0.05, 0.025, 0.0125]),
+    ("cosine", (), "Cosine(rate=0.1, epochs=4, min_rate=0.0, warmup=0)", [0.1, 0.0853553391, 0.05, 0.0146446609]),
+    ("cosine:0.01:2", (), "Cosine(rate=0.1, epochs=4, min_rate=0.01, warmup=2)", [0.05, 0.1, 0.1, 0.055]),
+    ("plateau", (), "ReduceOnPlateau(rate=0.1, factor=0.1, patience=10, monitor='loss', min_delta=0.0, "
+                    "min_rate=0.0)", [0.1] * 4),
+    ("plateau:0.5:3", ("--validation-split", "0.2"), "ReduceOnPlateau(rate=0.1, factor=0.5, patience=3, "
+                                                     "monitor='val_loss', min_delta=0.0, min_rate=0.0)", [0.1] * 4),
+    ("step:1", ("--optimizer", "adam"), "Step(rate=0.001, step_size=1, gamma=0.1)", [1e-3, 1e-4, 1e-5, 1e-6]),
+])
+def test_schedule_wraps_the_learning_rate_chosen(capsys, monkeypatch, spec, options, shown, rates):
+    calls = fits_recorded(monkeypatch)
+    schedule = () if spec is None else ("--schedule", spec)
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "4", *schedule, *options)
+    assert status == 0, err
+    assert len(calls) == 1 and calls[0][1] == pytest.approx(rates, rel=1e-6)
+    if shown is None:
+        assert "learning rate:" not in out
+    else:
+        assert f"learning rate: {shown}\n" in out
+
+
+def test_plateau_lowers_the_rate_of_nn_train(capsys, monkeypatch, tmp_path):
+    calls = fits_recorded(monkeypatch)
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "30", "--schedule", "plateau:0.5:0",
+                               "--validation-split", "0.3", "--learning-rate", "2", "--save", tmp_path / "model.npz")
+    assert status == 0, err
+    trainer = calls[0][0]
+    assert trainer.optimizer.learning_rate.current_rate < 2  # the validation loss did not always improve
+
+
+def test_mnist_with_a_schedule_keeps_its_phases_without_the_tenth(capsys, monkeypatch):
+    calls = fits_recorded(monkeypatch)
+    status, out, err = nn_main(capsys, "train", "--hidden", "8", "--epochs", "5", "--batch-size", "256",
+                               "--fine-tune", "0.4", "--schedule", "exponential:0.5")
+    assert status == 0, err
+    assert ("augmenting: images shifted by up to 1 pixel(s) for 3 epochs, then 2 on the plain images "
+            "(--schedule exponential:0.5)") in out
+    assert [rates for _, rates in calls] == [[0.1, 0.05, 0.025], [0.0125, 0.00625]]
+
+
+def test_clip_norm_clips_the_gradients_of_nn_train(capsys, monkeypatch, tmp_path):
+    calls = fits_recorded(monkeypatch)
+    for name, clip in (("clipped.npz", ("--clip-norm", "0.05")), ("free.npz", ())):
+        status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "3", *clip,
+                                   "--save", tmp_path / name)
+        assert status == 0, err
+    assert [trainer.clip_norm for trainer, _ in calls] == [0.05, None]
+    assert nn.Network.load(tmp_path / "clipped.npz").metadata["train_args"]["clip_norm"] == 0.05
+    assert not np.array_equal(nn.Network.load(tmp_path / "clipped.npz").theta,
+                              nn.Network.load(tmp_path / "free.npz").theta)
+
+
+def test_the_help_documents_the_new_options(capsys):
+    status, out, err = nn_main(capsys, "train", "--help")
+    assert status == 0
+    text = " ".join(out.split())
+    for piece in ("--schedule SPEC", "step:STEP_SIZE[:GAMMA]", "exponential:GAMMA", "cosine[:MIN_RATE[:WARMUP]]",
+                  "plateau[:FACTOR[:PATIENCE]]", "--clip-norm C", "--checkpoint DIR", "--resume FILE"):
+        assert piece in text
+
+
+def test_validation_figures_are_reported(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # the progress bar shows the last epoch's figures
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "3", "--validation-split", "0.2")
+    assert status == 0, err
+    summary = [line for line in out.splitlines() if line.startswith("3 epochs in")]
+    assert len(summary) == 1
+    validation = summary[0].split("; validation loss ")[1]
+    loss, accuracy = validation.split("; test accuracy")[0].split(", accuracy ")
+    assert float(loss) > 0 and 0 <= float(accuracy) <= 1
+    assert "epoch 3/3" in err and "val_loss" in err and "val_accuracy" in err and "lr 0.1" in err
+
+
+def test_without_validation_there_are_no_validation_figures(capsys):
+    status, out, err = nn_main(capsys, "train", "--dataset", "moons", "--epochs", "2")
+    assert status == 0, err
+    assert "validation" not in out and "val_loss" not in err
+
+
+def test_each_epochs_line_shows_the_validation_figures_and_the_rate(capsys):
+    from nn.progress import describe
+    logs = {"loss": 0.5, "accuracy": 0.9, "learning_rate": 0.001, "val_loss": 0.6, "val_accuracy": 0.8,
+            "seconds": 1.5}
+    assert describe(logs) == "loss 0.5000, accuracy 0.9000, val_loss 0.6000, val_accuracy 0.8000, lr 0.001"
+    assert describe({"loss": 0.25, "learning_rate": 1.25e-05}) == "loss 0.2500, lr 1.25e-05"
+    X, y = blobs()
+    trainer = Trainer(nn.Network([3, 4, 3], seed=0), optimizer=nn.SGD(0.001), seed=0)
+    trainer.fit(X, y, epochs=2, validation_split=0.25, verbose=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("val_loss" in line and "val_accuracy" in line and line.endswith(", lr 0.001") for line in lines)

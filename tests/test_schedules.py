@@ -1,5 +1,5 @@
 """Learning-rate schedules: each formula over the epochs, ReduceOnPlateau worked by hand, the same rates
-as PyTorch's schedulers, rate_at's checks, state and load_state, argument checks, pickle and deepcopy."""
+as PyTorch's schedulers (MultiStepLR included), rate_at's checks, state and load_state, argument checks, pickle and deepcopy."""
 import copy
 import json
 import math
@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from nn.schedules import Cosine, Exponential, ReduceOnPlateau, Schedule, Step, rate_at
+from nn.schedules import Cosine, Exponential, MultiStep, ReduceOnPlateau, Schedule, Step, rate_at
 
 EPOCHS = 30
 CLONES = {"pickle": lambda obj: pickle.loads(pickle.dumps(obj)), "deepcopy": copy.deepcopy}
@@ -16,7 +16,7 @@ CLONES = {"pickle": lambda obj: pickle.loads(pickle.dumps(obj)), "deepcopy": cop
 
 def stateless_schedules():
     return [Step(0.1, step_size=4, gamma=0.5), Exponential(0.2, gamma=0.9), Cosine(0.1, 20, min_rate=0.001),
-            Cosine(0.1, 20, min_rate=0.001, warmup=5)]
+            Cosine(0.1, 20, min_rate=0.001, warmup=5), MultiStep(0.1, [3, 7, 12], gamma=0.5)]
 
 
 def follow(schedule, values, monitor="val_loss"):
@@ -39,6 +39,30 @@ def test_step_multiplies_by_gamma_every_step_size_epochs():
 
 def test_step_gamma_defaults_to_a_tenth():
     assert Step(1.0, step_size=2)(4) == pytest.approx(0.01, rel=1e-15)
+
+
+def test_multi_step_multiplies_by_gamma_at_each_milestone():
+    schedule = MultiStep(0.1, [2, 5], gamma=0.5)
+    assert [schedule(epoch) for epoch in range(8)] == [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025]
+    assert MultiStep(0.3, [1], gamma=0.3)(1) == 0.3 * 0.3  # 1 / 0.3 is no whole number: rate * gamma
+    assert MultiStep(0.1, [])(100) == 0.1
+
+
+def test_multi_step_divides_by_ten_as_a_division_does():
+    # gamma 0.1: 0.1 / 10 is 0.01, 0.1 * 0.1 is 0.010000000000000002; nn train's fine-tune epochs were run at
+    # the rate divided by 10, and MultiStep keeps that float
+    schedule = MultiStep(0.1, [3])
+    assert schedule.gamma == 0.1 and [schedule(epoch) for epoch in range(5)] == [0.1, 0.1, 0.1, 0.1 / 10, 0.1 / 10]
+    assert 0.1 / 10 != 0.1 * 0.1
+    assert MultiStep(0.09, [1, 2])(2) == 0.09 / 100
+    assert MultiStep(0.3, [1, 2])(2) == pytest.approx(0.3 * 0.1 ** 2, rel=1e-15)
+
+
+def test_multi_step_arguments_travel_as_json():
+    schedule = MultiStep(0.1, np.array([2, 4]), gamma=0.5)
+    assert schedule.milestones == [2, 4] and all(type(m) is int for m in schedule.milestones)
+    twin = MultiStep(**json.loads(json.dumps(schedule._hyper_parameters())))
+    assert repr(twin) == repr(schedule) == "MultiStep(rate=0.1, milestones=[2, 4], gamma=0.5)"
 
 
 def test_exponential_multiplies_by_gamma_every_epoch():
@@ -226,6 +250,7 @@ def test_stateless_schedules_load_only_the_empty_state(schedule):
 @pytest.mark.parametrize("schedule, text", [
     (Step(0.1, 10, gamma=0.5), "Step(rate=0.1, step_size=10, gamma=0.5)"),
     (Exponential(0.1, 0.95), "Exponential(rate=0.1, gamma=0.95)"),
+    (MultiStep(0.1, (10, 20)), "MultiStep(rate=0.1, milestones=[10, 20], gamma=0.1)"),
     (Cosine(0.1, 50, warmup=5), "Cosine(rate=0.1, epochs=50, min_rate=0.0, warmup=5)"),
     (ReduceOnPlateau(0.1, patience=3, monitor="loss"),
      "ReduceOnPlateau(rate=0.1, factor=0.1, patience=3, monitor='loss', min_delta=0.0, min_rate=0.0)"),
@@ -243,6 +268,14 @@ def test_repr_shows_the_constructor_arguments(schedule, text):
     (lambda: Step(0.1, 2.5), TypeError, "step_size must be an integer"),
     (lambda: Step(0.1, 10, gamma=0), ValueError, "gamma must be > 0"),
     (lambda: Exponential(0.1, gamma=-0.5), ValueError, "gamma must be > 0"),
+    (lambda: MultiStep(0, [1]), ValueError, "rate must be > 0"),
+    (lambda: MultiStep(0.1, 3), TypeError, "milestones must be a list of epochs, got 3"),
+    (lambda: MultiStep(0.1, "12"), TypeError, "milestones must be a list of epochs, got '12'"),
+    (lambda: MultiStep(0.1, [0, 3]), ValueError, r"milestones\[0\] must be >= 1, got 0"),
+    (lambda: MultiStep(0.1, [2, 2.5]), TypeError, r"milestones\[1\] must be an integer, got 2.5"),
+    (lambda: MultiStep(0.1, [5, 3]), ValueError, r"milestones must be increasing, got \[5, 3\]"),
+    (lambda: MultiStep(0.1, [3, 3]), ValueError, r"milestones must be increasing, got \[3, 3\]"),
+    (lambda: MultiStep(0.1, [3], gamma=0), ValueError, "gamma must be > 0"),
     (lambda: Exponential(0.1, gamma=math.nan), TypeError, "gamma must be a finite number"),
     (lambda: Exponential(True, gamma=0.9), TypeError, "rate must be a finite number"),
     (lambda: Cosine(0.1, 0), ValueError, "epochs must be >= 1"),
@@ -359,6 +392,14 @@ def assert_rates_equal(ours, theirs, rel=1e-12, abs=0.0):
 def test_step_is_pytorchs_step_lr():
     theirs = torch_rates(lambda s, opt: s.StepLR(opt, step_size=4, gamma=0.5), 0.1)
     schedule = Step(0.1, step_size=4, gamma=0.5)
+    assert_rates_equal([schedule(epoch) for epoch in range(EPOCHS)], theirs)
+
+
+@pytest.mark.parametrize("rate, milestones, gamma", [(0.1, [3, 7, 12], 0.1), (0.2, [1, 2, 20], 0.5),
+                                                    (0.05, [4, 10], 0.3)])
+def test_multi_step_is_pytorchs_multi_step_lr(rate, milestones, gamma):
+    theirs = torch_rates(lambda s, opt: s.MultiStepLR(opt, milestones=milestones, gamma=gamma), rate)
+    schedule = MultiStep(rate, milestones, gamma=gamma)
     assert_rates_equal([schedule(epoch) for epoch in range(EPOCHS)], theirs)
 
 

@@ -9,7 +9,7 @@ import sys
 
 from ..trainer import TrainingDiverged
 from .diagnostics import gradcheck, info
-from .options import make_parser
+from .options import given_options, make_parser
 from .predict import predict
 from .train import INTERRUPTED, train
 
@@ -38,6 +38,8 @@ def main(argv=None):
             parser.print_help(sys.stderr)
             return 2
         name = f"nn {args.command}"
+        if args.command == "train":
+            args.given = given_options(argv)  # the options given, which --resume refuses but a few
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, where it is handled, not at exit
         return status

@@ -1,6 +1,7 @@
 """The options of `nn train`, `nn predict` and `nn gradcheck`: the parser and its argument types (they
-refuse bad values before anything is loaded), the defaults each dataset trains with (shown in --help),
-and the checks of the paths given, made before the data is loaded and the network trained.
+refuse bad values before anything is loaded), --schedule's forms, the defaults each dataset trains with
+(shown in --help), which options a command line gave (for --resume), and the checks of the paths given,
+made before the data is loaded and the network trained.
 """
 import argparse
 import math
@@ -16,7 +17,10 @@ from ..optimizers import OPTIMIZERS
 DATASETS = ["mnist", *TOY_SETS]
 TASKS = ["classify", "regress"]
 DEFAULT_TEST_SPLIT = 0.2
+RESUME_OPTIONS = ("resume", "epochs", "checkpoint", "save", "plots", "backend")  # the others: from the checkpoint
+RESUME_TEXT = "--epochs, --checkpoint, --save, --plots and --backend"
 FILE_OPTIONS = ("target", "task", "test", "test_split", "scale", "output")  # only for --data FILE
+CHECKPOINT_NAME = "last.npz"  # in --checkpoint DIR
 PLOT_EXTRA = 'pip install "nn-lessons[plot]"'
 
 
@@ -95,6 +99,14 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    """An argparse type: a finite number >= 0."""
+    value = _number(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _fraction(zero_allowed):
     """An argparse type: a fraction in [0, 1) or, without ``zero_allowed``, in (0, 1)."""
     def fraction(text):
@@ -105,9 +117,53 @@ def _fraction(zero_allowed):
     return fraction
 
 
-def make_parser():
-    """The parser of every command but `nn bench` (see main)."""
-    parser = _Parser(prog="nn", description="Small neural networks from scratch.")
+# ----- --schedule SPEC: the learning rate of each epoch ----------------------------------------------------
+class ScheduleForm(NamedTuple):
+    """A form of --schedule: the names and argparse types of its numbers, after the name and a colon each,
+    and how many of them must be given."""
+    numbers: tuple
+    required: int
+
+
+SCHEDULE_FORMS = {
+    "constant": ScheduleForm((), 0),
+    "step": ScheduleForm((("STEP_SIZE", _integer(1)), ("GAMMA", _positive)), 1),
+    "exponential": ScheduleForm((("GAMMA", _positive),), 1),
+    "cosine": ScheduleForm((("MIN_RATE", _non_negative), ("WARMUP", _integer(0))), 0),
+    "plateau": ScheduleForm((("FACTOR", _fraction(zero_allowed=False)), ("PATIENCE", _integer(0))), 0),
+}
+SCHEDULES_TEXT = ("constant, step:STEP_SIZE[:GAMMA], exponential:GAMMA, cosine[:MIN_RATE[:WARMUP]] or "
+                  "plateau[:FACTOR[:PATIENCE]]")
+
+
+def parse_schedule(text):
+    """(name, [its numbers]) of a --schedule SPEC such as 'step:10:0.5'; a ValueError that names the
+    accepted forms otherwise."""
+    name, *values = text.split(":")
+    form = SCHEDULE_FORMS.get(name)
+    if form is None or not form.required <= len(values) <= len(form.numbers):
+        raise ValueError(f"must be {SCHEDULES_TEXT}, got {text!r}")
+    numbers = []
+    for (number, kind), value in zip(form.numbers, values):
+        try:
+            numbers.append(kind(value))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"{text!r}: {number} {exc} (the forms: {SCHEDULES_TEXT})") from None
+    return name, numbers
+
+
+def _schedule(text):
+    """An argparse type: a --schedule SPEC, checked, kept as text (stored as given for --resume)."""
+    try:
+        parse_schedule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def make_parser(parser_class=_Parser):
+    """The parser of every command but `nn bench` (see main). ``parser.commands``: each command's parser."""
+    parser = parser_class(prog="nn", description="Small neural networks from scratch.")
     parser.add_argument("--version", action="version", version=f"nn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
 
@@ -149,10 +205,31 @@ def make_parser():
     train.add_argument("--augment", type=_integer(0), default=1, metavar="PIXELS",
                        help="mnist: shift each image by up to this many pixels each epoch (0: off; default 1)")
     train.add_argument("--fine-tune", type=_fraction(zero_allowed=True), default=0.2, metavar="FRACTION",
-                       help="with --augment: the last FRACTION of the epochs run on the plain images at a "
-                            "tenth of the learning rate (default 0.2)")
+                       help="with --augment: the last FRACTION of the epochs run on the plain images, at a "
+                            "tenth of the learning rate unless --schedule is given (default 0.2)")
+    train.add_argument("--schedule", type=_schedule, default=None, metavar="SPEC",
+                       help="the learning rate of each epoch, from the rate chosen (--learning-rate or its "
+                            "default): constant; step:STEP_SIZE[:GAMMA] (times GAMMA, default 0.1, every "
+                            "STEP_SIZE epochs); exponential:GAMMA (times GAMMA every epoch); "
+                            "cosine[:MIN_RATE[:WARMUP]] (a linear warm-up over WARMUP epochs, default 0, then "
+                            "half a cosine towards MIN_RATE, default 0, reached after the last epoch); "
+                            "plateau[:FACTOR[:PATIENCE]] (times FACTOR, default 0.1, after PATIENCE + 1 epochs, "
+                            "default 10, without a lower validation loss, or training loss without "
+                            "--validation-split). Default: constant, and for mnist with --augment a tenth of "
+                            "the rate in the fine-tune epochs")
+    train.add_argument("--clip-norm", type=_positive, default=None, metavar="C",
+                       help="scale each batch's gradient to an L2 norm (over all the parameters) of at most C "
+                            "(default: no clipping)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
     train.add_argument("--plots", metavar="DIR", help="write PNG figures here (needs matplotlib)")
+    train.add_argument("--checkpoint", metavar="DIR",
+                       help=f"write a checkpoint, DIR/{CHECKPOINT_NAME}, after every epoch (the folder is made "
+                            "if missing): after a Ctrl-C or a crash, --resume goes on from the last epoch "
+                            "completed")
+    train.add_argument("--resume", metavar="FILE",
+                       help=f"go on from a checkpoint ({CHECKPOINT_NAME} of --checkpoint) to --epochs (the "
+                            "total; default the stored one), with the data and options stored in it; only "
+                            f"{RESUME_TEXT} may be given with it")
 
     predict = sub.add_parser("predict", help="a saved model's predictions, accuracy or R^2 on data")
     predict.add_argument("model", help="a file written by nn train --save")
@@ -174,7 +251,31 @@ def make_parser():
     sub.add_parser("bench", help="moved out of the package: python bench/run.py in a checkout of nn's repository",
                    add_help=False)  # main says so, whatever the options
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
+    parser.commands = sub.choices
     return parser
+
+
+def given_options(argv):
+    """The options (by dest) that the command line ``argv`` gives, whether or not equal to the
+    defaults: it is parsed again with no defaults at all (argv has parsed once already)."""
+    parser = make_parser()
+    for command in parser.commands.values():
+        for action in command._actions:
+            action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
+
+
+class _Checking(_Parser):
+    """A parser whose errors are ValueErrors (for arguments read back from a file, not typed)."""
+
+    def error(self, message):
+        raise ValueError(message.removeprefix("argument "))
+
+
+def train_options(argv):
+    """`nn train` options parsed from the list ``argv`` (without "train"), checked as on the command
+    line; a ValueError for a bad one."""
+    return make_parser(_Checking).parse_args(["train", *argv])
 
 
 # ----- paths: checked before the data is loaded and the network trained, not after ----------------------
@@ -193,6 +294,14 @@ def _parent(path):
     return os.path.dirname(os.path.normpath(path)) or "."
 
 
+def _creatable_folder_problem(folder):
+    """Why ``folder`` can neither be written in nor made, or None."""
+    if os.path.exists(folder):
+        return _folder_problem(folder)
+    problem = _folder_problem(_parent(folder))
+    return problem and f"cannot create folder {folder!r}: {problem}"
+
+
 def _check_save(path):
     if os.path.isdir(path):
         raise ValueError(f"--save: {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'model.npz')!r}")
@@ -202,13 +311,9 @@ def _check_save(path):
 
 
 def _check_plots(folder):
-    """The folder exists and is writable, or its parent is (it is made when the figures are written);
-    and matplotlib is there to draw them."""
-    if os.path.exists(folder):
-        problem = _folder_problem(folder)
-    else:
-        problem = _folder_problem(_parent(folder))
-        problem = problem and f"cannot create folder {folder!r}: {problem}"
+    """The folder exists and is writable, or can be made (it is made when the figures are written); and
+    matplotlib is there to draw them."""
+    problem = _creatable_folder_problem(folder)
     if problem:
         raise ValueError(f"--plots: {problem}")
     try:
@@ -217,9 +322,27 @@ def _check_plots(folder):
         raise ValueError(f"--plots: the figures need matplotlib, which is not installed: {PLOT_EXTRA}") from None
 
 
+def _check_checkpoint(folder):
+    """--checkpoint DIR: a writable folder, or one that can be made (it is made before training)."""
+    problem = _creatable_folder_problem(folder)
+    if problem:
+        raise ValueError(f"--checkpoint: {problem}")
+
+
+def check_resume(path):
+    """--resume FILE: a readable file (what it holds is the checkpoint reader's to check)."""
+    if not os.path.exists(path):
+        raise ValueError(f"--resume: file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"--resume: {path!r} is a folder; give the checkpoint file, e.g. "
+                         f"{os.path.join(path, CHECKPOINT_NAME)!r}")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"--resume: file {path!r} is not readable")
+
+
 def check_paths(args):
-    """--data, --test, --save, --output and --plots, before the data is loaded and the network trained: a
-    typo costs nothing."""
+    """--data, --test, --save, --output, --plots and --checkpoint, before the data is loaded and the network
+    trained: a typo costs nothing."""
     _check_data(args.data)
     if getattr(args, "test", None):
         _check_table("--test", args.test)
@@ -229,6 +352,8 @@ def check_paths(args):
         _check_output(args.output)
     if args.plots:
         _check_plots(args.plots)
+    if getattr(args, "checkpoint", None):
+        _check_checkpoint(args.checkpoint)
 
 
 def is_table(path):

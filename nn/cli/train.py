@@ -1,17 +1,23 @@
-"""`nn train`: the network and trainer built from the options and the data's defaults, MNIST's
-augmentation with its fine-tune phase, early stopping, and what is reported, saved and drawn afterwards.
+"""`nn train`: the network and trainer built from the options and the data's defaults (or, with --resume,
+from a checkpoint and the options stored in it), the learning-rate schedule, MNIST's augmentation with its
+fine-tune phase, early stopping, checkpoints, and what is reported, saved and drawn afterwards.
 """
+import argparse
+import os
 import sys
 import time
 from typing import NamedTuple
 
+from ..callbacks import ModelCheckpoint
 from ..datasets import shift_images
 from ..network import Network
 from ..optimizers import OPTIMIZERS
+from ..schedules import Cosine, Exponential, MultiStep, ReduceOnPlateau, Schedule, Step
 from ..trainer import EarlyStopping, History, Trainer, WeightTrace
 from .data import load_data
 from .figures import train_plots
-from .options import check_paths, is_table
+from .options import CHECKPOINT_NAME, check_paths, parse_schedule
+from .resume import KEY, resumed_trainer, stored_run, train_args
 
 INTERRUPTED = 130  # the exit status of a process stopped by Ctrl-C (128 + SIGINT)
 
@@ -32,37 +38,99 @@ def _default_rate(optimizer, defaults):
     return _given(defaults.adaptive_rate, OPTIMIZERS[optimizer]().learning_rate)
 
 
-def _trainer(args, data):
-    """The Trainer of a new network (trainer.net), from the options and the data's defaults."""
+def _resolved(args, defaults):
+    """A copy of ``args`` with the dataset's ``defaults`` filled in: what the run uses, and stores."""
+    args = argparse.Namespace(**vars(args))
+    args.hidden = list(args.hidden or defaults.hidden)
+    args.activation = args.activation or defaults.activation
+    args.epochs = _given(args.epochs, defaults.epochs)
+    args.batch_size = _given(args.batch_size, defaults.batch_size)
+    args.optimizer = args.optimizer or defaults.optimizer
+    args.learning_rate = _given(args.learning_rate, _default_rate(args.optimizer, defaults))
+    return args
+
+
+def _new_trainer(args, data, learning_rate):
+    """The Trainer of a new network (trainer.net), from the resolved options."""
     defaults = data.defaults
-    net = Network([data.X.shape[1], *(args.hidden or defaults.hidden), data.n_outputs],
-                  activation=args.activation or defaults.activation, output=defaults.output,
-                  dtype=args.dtype, seed=args.seed, backend=args.backend, classes=data.classes)
-    net.metadata = dict(data.metadata)
-    optimizer = args.optimizer or defaults.optimizer
-    rate = _given(args.learning_rate, _default_rate(optimizer, defaults))
-    return Trainer(net, loss=defaults.loss, optimizer=OPTIMIZERS[optimizer](learning_rate=rate),
-                   batch_size=_given(args.batch_size, defaults.batch_size), seed=args.seed)
+    net = Network([data.X.shape[1], *args.hidden, data.n_outputs], activation=args.activation,
+                  output=defaults.output, dtype=args.dtype, seed=args.seed, backend=args.backend,
+                  classes=data.classes)
+    net.metadata = {**data.metadata, KEY: train_args(args)}
+    return Trainer(net, loss=defaults.loss, optimizer=OPTIMIZERS[args.optimizer](learning_rate=learning_rate),
+                   batch_size=args.batch_size, seed=args.seed, clip_norm=args.clip_norm)
+
+
+# --schedule's forms: (rate, epochs, monitor, the spec's numbers) -> the learning rate
+SCHEDULES = {
+    "constant": lambda rate, epochs, monitor: rate,
+    "step": lambda rate, epochs, monitor, step_size, gamma=0.1: Step(rate, step_size, gamma),
+    "exponential": lambda rate, epochs, monitor, gamma: Exponential(rate, gamma),
+    "cosine": lambda rate, epochs, monitor, min_rate=0.0, warmup=0: Cosine(rate, epochs, min_rate, warmup),
+    "plateau": lambda rate, epochs, monitor, factor=0.1, patience=10: ReduceOnPlateau(rate, factor, patience,
+                                                                                      monitor),
+}
+
+
+def _learning_rate(args, phases):
+    """The optimizer's learning rate: --learning-rate (or its default), through --schedule; without
+    --schedule, MNIST's fine-tune epochs run at a tenth of it (MultiStep at the phase's first epoch)."""
+    rate = args.learning_rate
+    if args.schedule is None:
+        if phases is not None and phases.fine_tune:
+            return MultiStep(rate, [phases.shifted], gamma=0.1)
+        return rate
+    name, numbers = parse_schedule(args.schedule)
+    monitor = "loss" if args.validation_split is None else "val_loss"
+    try:
+        return SCHEDULES[name](rate, args.epochs, monitor, *numbers)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--schedule {args.schedule}: {exc}") from None
+
+
+def _check_fits(net, data, path):
+    """The data --resume loaded is still the data of the checkpoint's network."""
+    if (net.n_inputs, net.n_outputs) != (data.X.shape[1], data.n_outputs):
+        raise ValueError(f"--resume: the data now has {data.X.shape[1]} features and {data.n_outputs} outputs, but "
+                         f"{path}'s network takes {net.n_inputs} and gives {net.n_outputs}: the data has changed")
 
 
 def train(args):
     """nn train; returns the exit status (130 when Ctrl-C ended the fit: what it did is reported and saved)."""
+    stored = None
+    if args.resume:
+        args, stored = stored_run(args)
     check_paths(args)
     data = load_data(args)
-    trainer = _trainer(args, data)
-    net, epochs = trainer.net, _given(args.epochs, data.defaults.epochs)
+    if stored is None:
+        args = _resolved(args, data.defaults)
+    epochs = args.epochs
+    phases = _phases(args, epochs) if data.mnist and args.augment > 0 else None
+    learning_rate = _learning_rate(args, phases)
+    if stored is None:
+        trainer = _new_trainer(args, data, learning_rate)
+    else:
+        trainer = resumed_trainer(args, stored, learning_rate)
+        _check_fits(trainer.net, data, args.resume)
+    net, done = trainer.net, trainer.epoch
     print("\n".join(data.lines))
     print(net.summary())
-
-    callbacks, phases = [], None
-    if args.dataset in (None, "mnist") and not is_table(args.data) and args.augment > 0:
-        phases = _phases(args, epochs)
+    if stored is not None:
+        print(f"resuming from {args.resume} at epoch {done} of {epochs}")
+    if isinstance(learning_rate, Schedule) and args.schedule is not None:
+        print(f"learning rate: {learning_rate!r}")
+    if phases is not None:
+        rates = "at a tenth of the learning rate" if args.schedule is None else f"(--schedule {args.schedule})"
         print(f"augmenting: images shifted by up to {args.augment} pixel(s) for {phases.shifted} epochs, "
-              f"then {phases.fine_tune} on the plain images at a tenth of the learning rate")
+              f"then {phases.fine_tune} on the plain images {rates}")
+
+    callbacks = []
     trace = None
     if args.plots and net.n_params <= 5000:
         trace = WeightTrace(0, 0, 0)
         callbacks.append(trace)
+    if args.checkpoint:
+        callbacks.append(_checkpoints(args.checkpoint))
     stopper = None
     if args.early_stopping is not None:
         stopper = EarlyStopping(args.early_stopping)
@@ -77,13 +145,22 @@ def train(args):
         print("interrupted in the first epoch: no epoch completed")
         _not_written(args, "no epoch completed")
         return INTERRUPTED
-    print(_outcome(history, epochs, seconds) + "; " + _score_text(net, data)
+    print(_outcome(history, done, epochs, seconds) + "; " + _score_text(net, data)
           + (" (the weights of the last completed batch)" if history.interrupted else ""))
     if args.save:
         _save(net, args.save)
     if args.plots:
         train_plots(args.plots, net, history, trace, data)
     return INTERRUPTED if history.interrupted else 0
+
+
+def _checkpoints(folder):
+    """The callback that writes the trainer's checkpoint to folder/last.npz after every epoch (so a Ctrl-C
+    leaves the last completed epoch's; the writes are atomic)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, CHECKPOINT_NAME)
+    print(f"checkpoints: {path}, after every epoch")
+    return ModelCheckpoint(path.replace("{", "{{").replace("}", "}}"))  # a path, not a template
 
 
 def _score_text(net, data):
@@ -96,14 +173,25 @@ def _score_text(net, data):
     return f"{where} {measure} {net.score(X, y):.4f} on {len(X)} {data.noun}"
 
 
-def _outcome(history, epochs, seconds):
+def _outcome(history, done, epochs, seconds):
+    """What the fit did, after the ``done`` epochs of a resumed checkpoint: '5 epochs in 0.3 s; final
+    training loss 0.1883', with the last epoch's validation figures when there are some."""
+    last = done + len(history)
     if history.interrupted:
-        done = f"interrupted after {len(history)} of {epochs} epochs"
+        what = f"interrupted after {last} of {epochs} epochs"
     elif history.stopped_early:
-        done = f"stopped early after {len(history)} of {epochs} epochs (keeping epoch {history.best_epoch}'s weights)"
+        what = (f"stopped early after {last} of {epochs} epochs (keeping epoch {done + history.best_epoch}'s "
+                f"weights)")
+    elif done:
+        what = f"epochs {done + 1}-{last} of {epochs}" if len(history) > 1 else f"epoch {last} of {epochs}"
     else:
-        done = f"{len(history)} epochs"
-    return f"{done} in {seconds:.1f} s; final training loss {history.loss[-1]:.4f}"
+        what = f"{len(history)} epochs"
+    text = f"{what} in {seconds:.1f} s; final training loss {history.loss[-1]:.4f}"
+    if history.val_loss:
+        text += f"; validation loss {history.val_loss[-1]:.4f}"
+        if history.val_accuracy:
+            text += f", accuracy {history.val_accuracy[-1]:.4f}"
+    return text
 
 
 def _save(net, path):
@@ -124,7 +212,7 @@ def _not_written(args, reason):
 # ----- MNIST augmentation, early stopping and the fine-tune phase ----------------------------------------
 class Phases(NamedTuple):
     """MNIST's training with augmentation: ``shifted`` epochs on shifted images (``augment``), then
-    ``fine_tune`` epochs on the plain images at a tenth of the learning rate."""
+    ``fine_tune`` epochs on the plain images (at a tenth of the learning rate, unless --schedule)."""
     shifted: int
     fine_tune: int
     augment: object
@@ -147,18 +235,22 @@ def _watching(args, phases):
 
 
 def _fit(trainer, data, epochs, validation_split, stopper, callbacks, phases, verbose):
-    """trainer.fit on the data, in two calls with a fine-tune phase (early stopping in the second only)."""
+    """trainer.fit on the data, from the trainer's epoch (0, or a checkpoint's) to ``epochs``: with a
+    fine-tune phase, the shifted epochs left then the plain ones, in two calls (early stopping in the
+    second only); the schedule lowers the rate in the fine-tune epochs."""
     def fit(n_epochs, early_stopping, augment=None):
         return trainer.fit(data.X, data.y, epochs=n_epochs, validation_split=validation_split,
                            early_stopping=early_stopping, callbacks=callbacks, augment=augment, verbose=verbose)
+    done = trainer.epoch
     if phases is None:
-        return fit(epochs, stopper)
+        return fit(epochs - done, stopper)
     if not phases.fine_tune:
-        return fit(epochs, stopper, phases.augment)
-    shifted = fit(phases.shifted, None, phases.augment)
+        return fit(epochs - done, stopper, phases.augment)
+    if done >= phases.shifted:
+        return fit(epochs - done, stopper)
+    shifted = fit(phases.shifted - done, None, phases.augment)
     if shifted.interrupted:
         return shifted
-    trainer.optimizer.learning_rate /= 10
     return _joined(shifted, fit(phases.fine_tune, stopper))
 
 
