@@ -8,7 +8,7 @@ A ``def`` wrapper per kernel exposes it to the tests that pair it with its twin;
 check helpers the other modules' entry points share, check everything a kernel relies on first.
 """
 from cython cimport floating
-from libc.math cimport exp, fabs, log, pow, sqrt, tanh
+from libc.math cimport exp, fabs, log, pow, sqrt, sqrtf, tanh
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.limits cimport INT_MAX
 from libc.string cimport memset
@@ -95,40 +95,51 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
 # ----- optimizers ---------------------------------------------------------------------------------
 cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, floating* g,
                          floating* s1, floating* s2, Py_ssize_t size) noexcept nogil:
-    """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state."""
+    """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state.
+
+    Every constant is rounded to theta's dtype first and every operation is one of that dtype, as NumPy
+    computes the reference's ``p -= rate * g`` (a Python float times a float32 array is float32
+    arithmetic): the same roundings in float32 as in the reference, and loops that vectorise in it."""
     cdef Py_ssize_t i
-    cdef double lr = hyper.learning_rate, wd = hyper.weight_decay, mu = hyper.momentum, rho = hyper.rho
-    cdef double beta1 = hyper.beta1, beta2 = hyper.beta2, eps = hyper.eps
+    cdef floating lr = <floating>hyper.learning_rate, wd = <floating>hyper.weight_decay
+    cdef floating mu = <floating>hyper.momentum, rho = <floating>hyper.rho, one_rho = <floating>(1 - hyper.rho)
+    cdef floating beta1 = <floating>hyper.beta1, beta2 = <floating>hyper.beta2, eps = <floating>hyper.eps
+    cdef floating one_beta1 = <floating>(1 - hyper.beta1), one_beta2 = <floating>(1 - hyper.beta2)
     cdef bint nesterov = hyper.nesterov
-    cdef double c1, c2
+    cdef floating c1, c2
     if wd != 0:
         for i in range(size):
-            g[i] = g[i] + <floating>(wd * p[i])
+            g[i] = g[i] + wd * p[i]
     if optimizer == SGD:
         for i in range(size):
-            p[i] = p[i] - <floating>(lr * g[i])
+            p[i] = p[i] - lr * g[i]
     elif optimizer == MOMENTUM:
-        for i in range(size):
-            s1[i] = <floating>(s1[i] * mu)
-            s1[i] = s1[i] + g[i]
-            if nesterov:
-                p[i] = p[i] - <floating>(lr * (g[i] + <floating>(mu * s1[i])))
-            else:
-                p[i] = p[i] - <floating>(lr * s1[i])
+        if nesterov:
+            for i in range(size):
+                s1[i] = s1[i] * mu + g[i]
+                p[i] = p[i] - lr * (g[i] + mu * s1[i])
+        else:
+            for i in range(size):
+                s1[i] = s1[i] * mu + g[i]
+                p[i] = p[i] - lr * s1[i]
     elif optimizer == RMSPROP:
         for i in range(size):
-            s1[i] = <floating>(s1[i] * rho)
-            s1[i] = s1[i] + <floating>((1 - rho) * g[i] * g[i])
-            p[i] = p[i] - <floating>(lr * g[i] / (sqrt(s1[i]) + eps))
+            s1[i] = s1[i] * rho + one_rho * g[i] * g[i]
+            p[i] = p[i] - lr * g[i] / (root(s1[i]) + eps)
     elif optimizer == ADAM:
-        c1 = 1 - pow(beta1, <double>t)
-        c2 = 1 - pow(beta2, <double>t)
+        c1 = <floating>(1 - pow(hyper.beta1, <double>t))
+        c2 = <floating>(1 - pow(hyper.beta2, <double>t))
         for i in range(size):
-            s1[i] = <floating>(s1[i] * beta1)
-            s1[i] = s1[i] + <floating>((1 - beta1) * g[i])
-            s2[i] = <floating>(s2[i] * beta2)
-            s2[i] = s2[i] + <floating>((1 - beta2) * g[i] * g[i])
-            p[i] = p[i] - <floating>(lr * <floating>(s1[i] / c1) / (sqrt(<floating>(s2[i] / c2)) + eps))
+            s1[i] = s1[i] * beta1 + one_beta1 * g[i]
+            s2[i] = s2[i] * beta2 + one_beta2 * g[i] * g[i]
+            p[i] = p[i] - lr * (s1[i] / c1) / (root(s2[i] / c2) + eps)
+
+
+cdef inline floating root(floating x) noexcept nogil:
+    """sqrt in x's own precision (sqrtf for float: one vectorisable instruction, NumPy's float32 sqrt)."""
+    if floating is float:
+        return sqrtf(x)
+    return sqrt(x)
 
 
 cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:

@@ -231,7 +231,7 @@ cdef void update_part(Net* net, floating* theta, floating* work, floating* A0, P
                 db[j] += delta[s * n_out + j]
         if sgd:
             for j in range(i0, i1):
-                W[n_in * n_out + j] = W[n_in * n_out + j] - <floating>(rate * db[j])
+                W[n_in * n_out + j] = W[n_in * n_out + j] - <floating>rate * db[j]
 
 
 cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating* x, floating* y, double rate,
@@ -284,7 +284,7 @@ cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating*
                 add_scaled_row(W + k * n_out, alpha, v, delta, n_out)
         W += n_in * n_out
         for j in range(n_out):
-            W[j] = W[j] - <floating>(rate * delta[j])
+            W[j] = W[j] - <floating>rate * delta[j]
     loss_sum[0] += loss_total(loss, work + net.a_off[L], y, NULL, 1, net.sizes[L], NULL)
     correct[0] += count_correct(<int>net.acts[L - 1], work + net.a_off[L], y, NULL, 1, net.sizes[L])
 
