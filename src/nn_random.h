@@ -26,4 +26,16 @@ static inline double nn_uniform(uint64_t key, uint64_t counter) {
     return (double)(nn_mix64(key + 0x9E3779B97F4A7C15ULL * (counter + 1)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Whether a unit is kept, nn_uniform(key, counter) >= p, decided on the integer: u = k 2^-53 with k the
+   top 53 bits, so u >= p exactly when k >= ceil(p 2^53) = nn_keep_threshold(p) (p 2^53 is exact). */
+static inline uint64_t nn_keep_threshold(double p) {
+    double t = p * 9007199254740992.0;
+    uint64_t k = (uint64_t)t;
+    return k + ((double)k < t);
+}
+
+static inline int nn_keep(uint64_t key, uint64_t counter, uint64_t threshold) {
+    return (nn_mix64(key + 0x9E3779B97F4A7C15ULL * (counter + 1)) >> 11) >= threshold;
+}
+
 #endif  /* NN_RANDOM_H */

@@ -17,7 +17,8 @@ from nn._kernels cimport (add_scaled_row, backprop_activation, bias_activate, co
 from nn._sparse cimport spmm
 
 cdef extern from "nn_random.h":
-    double nn_uniform(uint64_t key, uint64_t counter) nogil
+    uint64_t nn_keep_threshold(double p) nogil
+    bint nn_keep(uint64_t key, uint64_t counter, uint64_t threshold) nogil
 
 
 # A batch's first-layer products use only the input columns that hold a nonzero somewhere in the batch
@@ -78,12 +79,12 @@ cdef void drop_rows(floating* A, floating* out, floating* M, Py_ssize_t r0, Py_s
     M = 1 / (1 - p) where nn_uniform(key, rows[i] stride + offset + j) >= p, else 0 (kept in M unless
     NULL; out may be A). The twin of nn.dropout.multipliers."""
     cdef Py_ssize_t i, j
-    cdef uint64_t base
+    cdef uint64_t base, threshold = nn_keep_threshold(p)  # u >= p, decided on u's integer bits
     cdef floating scale = <floating>(1.0 / (1.0 - p)), m
     for i in range(r0, r1):
         base = <uint64_t>rows[i] * <uint64_t>stride + <uint64_t>offset
         for j in range(k):
-            m = scale if nn_uniform(key, base + <uint64_t>j) >= p else 0
+            m = scale if nn_keep(key, base + <uint64_t>j, threshold) else 0
             if M != NULL:
                 M[i * k + j] = m
             out[i * k + j] = A[i * k + j] * m
