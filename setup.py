@@ -37,14 +37,17 @@ directives = {
 # sqrt instruction, vectorised, in RMSprop's and Adam's steps (the core never reads errno). Neither
 # changes a result: the same weights to the last bit (load_digits 64-64-10, Adam: 131 -> 126 ms for 200
 # epochs, AMD EPYC).
+# No contraction of a * b + c into one fused multiply-add where the target has one (aarch64, or x86-64
+# with FMA): the kernels round as their NumPy twins do, operation by operation.
+contract = ["-ffp-contract=off"]
 if sanitize:
     sanitizers = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
     # Python's own flags hold -fwrapv, under which signed overflow is defined and goes unreported.
-    compile_args, link_args = sanitizers + ["-O1", "-g", "-fno-wrapv"], list(sanitizers)
+    compile_args, link_args = sanitizers + ["-O1", "-g", "-fno-wrapv"] + contract, list(sanitizers)
 elif debug:
-    compile_args, link_args = ["-O0", "-g"], []
+    compile_args, link_args = ["-O0", "-g"] + contract, []
 else:
-    compile_args, link_args = ["-O3", "-fno-trapping-math", "-fno-math-errno"], []
+    compile_args, link_args = ["-O3", "-fno-trapping-math", "-fno-math-errno"] + contract, []
 # The thread team (src/nn_team.h): POSIX threads by default, OpenMP with NN_TEAM=openmp (the A/B of
 # bench/README.md, "The thread team").
 team = os.environ.get("NN_TEAM", "pthreads")

@@ -115,7 +115,8 @@ class CSVLogger:
 
     A fresh trainer (``trainer.epoch == 0``) writes a new file, its columns those of the first epoch's
     logs. A trainer that has trained before (continued, or resumed from a checkpoint) appends to the file
-    if it exists, under the file's own header: a column the logs lack is left empty, and logs the header
+    if it exists, after dropping the rows of epochs beyond ``trainer.epoch`` (a run resumed from an older
+    checkpoint does those epochs again), under the file's own header: a column the logs lack is left empty, and logs the header
     has no column for are not written (with a warning naming them, once per fit). The folder of ``path``
     must exist. ``separator``: one of , ; tab | space.
     """
@@ -133,10 +134,23 @@ class CSVLogger:
         self.columns, self._unwritten = None, set()
         if trainer.epoch > 0 and os.path.isfile(self.path) and os.path.getsize(self.path) > 0:
             self.columns = self._header()
+            self._drop_rows_after(trainer.epoch)
             self._file = open(self.path, "a", newline="", encoding="utf-8")
             self._writer = self._dict_writer()
         else:
             self._file = open(self.path, "w", newline="", encoding="utf-8")
+
+    def _drop_rows_after(self, epoch):
+        """Rewrite the file (atomically) without the rows of epochs after ``epoch``, if it has any."""
+        with open(self.path, newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file, delimiter=self.separator))
+        kept = [rows[0]] + [row for row in rows[1:] if not row or not row[0].isdigit() or int(row[0]) <= epoch]
+        if len(kept) == len(rows):
+            return
+        temporary = self.path + ".tmp"
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
+            csv.writer(file, delimiter=self.separator, lineterminator="\n").writerows(kept)
+        os.replace(temporary, self.path)
 
     def _header(self):
         with open(self.path, newline="", encoding="utf-8") as file:
@@ -247,19 +261,26 @@ class ModelCheckpoint:
     ``path`` may name fields, formatted with the epoch and its logs: ``"ckpt-{epoch:03d}-{val_loss:.4f}.npz"``.
     ``monitor``: a logs key; None watches val_loss when the logs have it, else loss. An improvement is a
     value below the best so far (above it for a monitor ending in "accuracy"); a value that is not finite
-    (NaN, inf) never is. A fresh trainer (epoch 0 at the fit's start) starts a new best.
+    (NaN, inf) never is. A fresh trainer (epoch 0 at the fit's start) starts a new best. The best is this
+    object's: a run resumed in another process starts without one (its first epoch is saved), unless
+    ``initial_best`` (with ``monitor``) gives the value to beat, e.g. the best the first run reached.
     State: ``best`` (the best value so far, None before the first), ``monitored`` (the key it belongs to),
     ``last_saved`` (the path of the last checkpoint written, None before the first).
     """
 
-    def __init__(self, path, monitor=None, save_best_only=False):
+    def __init__(self, path, monitor=None, save_best_only=False, initial_best=None):
         self.path = _check_path("path", path)
         self._check_template()
         if monitor is not None and (not isinstance(monitor, str) or not monitor):
             raise TypeError(f"monitor must be None or a logs key such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
-        self.best = self.monitored = self.last_saved = None
+        self.initial_best = None if initial_best is None else check_number("initial_best", initial_best)
+        if initial_best is not None and monitor is None:
+            raise ValueError("initial_best needs the monitor it is a value of: give monitor= too")
+        self.best = self.initial_best
+        self.monitored = self.monitor if initial_best is not None else None
+        self.last_saved = None
         self.trainer = None  # the trainer of the fit under way
 
     def _check_template(self):
@@ -277,7 +298,7 @@ class ModelCheckpoint:
         if not callable(getattr(trainer, "save_checkpoint", None)):
             raise TypeError(f"ModelCheckpoint needs a trainer with save_checkpoint(path), got {trainer!r}")
         if trainer.epoch == 0:
-            self.best = self.monitored = None
+            self.best, self.monitored = self.initial_best, (self.monitor if self.initial_best is not None else None)
         self.trainer = trainer
 
     def on_epoch_end(self, epoch, logs):

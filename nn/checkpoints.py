@@ -34,8 +34,15 @@ def save(trainer, path):
     hyper = optimizer._hyper_parameters()
     hyper.pop("learning_rate")
     theta = trainer.net.parameter_vector()
-    state = {name: optimizer.state[name][0] for name in optimizer.state_names
-             if len(optimizer.state.get(name, ())) == 1 and optimizer.state[name][0].shape == theta.shape}
+    state = {}
+    for name in optimizer.state_names:
+        arrays = optimizer.state.get(name)
+        if arrays is None:  # not trained yet: no state to keep
+            continue
+        if len(arrays) != 1 or arrays[0].shape != theta.shape:
+            raise ValueError(f"the optimizer's state {name!r} is not one vector of theta's length (it was stepped "
+                             f"outside a Trainer?): a checkpoint of it would not resume exactly")
+        state[name] = arrays[0]
     record = {
         "version": CHECKPOINT_VERSION,
         "trainer": {"loss": trainer.loss, "batch_size": trainer.batch_size, "seed": trainer.seed,

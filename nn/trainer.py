@@ -228,6 +228,10 @@ class Trainer:
             if classes is not None:  # ... unless the fit is refused: then the network is as it was
                 self.net.classes = None
             raise
+        monitor = getattr(self.optimizer.learning_rate, "monitor", None)  # ReduceOnPlateau's
+        if isinstance(monitor, str) and monitor.startswith("val_") and validation is None:
+            raise ValueError(f"the learning-rate schedule monitors {monitor!r} but there is no validation data; "
+                             f"give validation_data / validation_split, or monitor='loss'")
         if stopper is not None and stopper.monitor == "loss" and validation is None and shown != "silent":
             print("early stopping watches the training loss (there is no validation data)", file=sys.stderr)
 
@@ -269,6 +273,9 @@ class Trainer:
                     if stop:
                         break
             except TrainingDiverged as exc:
+                for logs in getattr(exc, "completed", ()):  # the good epochs of a call that ran several
+                    self.epoch += 1
+                    history.append(logs)
                 exc.history = history  # the epochs completed before the one that diverged
                 raise
             except KeyboardInterrupt:  # between the backend's calls (drawing orders, validating, callbacks)
@@ -420,14 +427,6 @@ class Trainer:
         seconds = (time.perf_counter() - start) / max(1, len(loss_sums))
         optimizer.rate = float(rates[max(len(loss_sums), 1) - 1])  # the rate of the last epoch run
         losses = np.asarray(loss_sums, dtype=float) / (n if weights is None else float(weights.sum()))
-        if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
-            with interrupts.deferred():
-                snapshot.restore(net, optimizer)
-            bad = done + len(losses)
-            raise TrainingDiverged(
-                f"the loss or the weights became {losses[-1]} in epoch {bad}; the network keeps the weights from "
-                f"the end of epoch {bad - 1}. Try a lower learning rate "
-                f"(it is {rates[len(losses) - 1]:g})")
         all_logs = []
         for loss, correct in zip(losses.tolist(), np.asarray(corrects).tolist()):
             logs = {"loss": loss}
@@ -436,6 +435,16 @@ class Trainer:
             logs["learning_rate"] = float(rates[len(all_logs)])
             logs["seconds"] = seconds
             all_logs.append(logs)
+        if len(losses) and not np.isfinite(losses[-1]):  # the loss, or the weights after the epoch
+            with interrupts.deferred():
+                snapshot.restore(net, optimizer)
+            bad = done + len(losses)
+            diverged = TrainingDiverged(
+                f"the loss or the weights became {losses[-1]} in epoch {bad}; the network keeps the weights from "
+                f"the end of epoch {bad - 1}. Try a lower learning rate "
+                f"(it is {rates[len(losses) - 1]:g})")
+            diverged.completed = all_logs[:-1]  # the epochs of this call before it, which the network keeps
+            raise diverged
         return all_logs
 
     def _chunked_epoch(self, backend, X, Y, weights, order, batch_size, snapshot, display, batch_callbacks, rates,

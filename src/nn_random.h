@@ -2,9 +2,9 @@
 
    nn_uniform(key, counter) is a number in [0, 1), a function of its two arguments alone: the masks of
    a batch need no generator state, so any thread computes any row's mask, in any order, and gets the
-   same numbers as the NumPy twin (nn.functions.uniform_counter) and as any other thread count.
+   same numbers as the NumPy twin (nn.dropout.uniform) and as any other thread count.
    The trainer draws one 64-bit key per epoch from its seeded generator; the counter names the unit:
-   row * stride + offset of the layer's inputs + unit (see nn.functions.dropout_multipliers).
+   row * stride + offset of the layer's inputs + unit (see nn.dropout.multipliers).
 
    z = key + 0x9E3779B97F4A7C15 * (counter + 1)  (mod 2^64), then SplitMix64's mix of z; the top 53
    bits of the result, times 2^-53. */

@@ -364,3 +364,30 @@ def test_reprs(tmp_path):
     assert repr(TensorBoard("runs")) == "TensorBoard(log_dir='runs', histograms=True)"
     assert repr(ModelCheckpoint("c-{epoch}.npz", save_best_only=True)) == (
         "ModelCheckpoint(path='c-{epoch}.npz', monitor=None, save_best_only=True, best=None, last_saved=None)")
+
+
+def test_csv_logger_drops_the_epochs_a_resumed_run_does_again(rng, tmp_path):
+    """A run resumed from an older checkpoint (epoch 2, the file has rows to 4) rewrites epochs 3 and 4."""
+    X, y = problem(rng)
+    path = tmp_path / "log.csv"
+    trainer = new_trainer()
+    trainer.fit(X, y, epochs=2, callbacks=[CSVLogger(path)], verbose=False)
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    trainer.fit(X, y, epochs=2, callbacks=[CSVLogger(path)], verbose=False)
+    resumed = nn.Trainer.from_checkpoint(tmp_path / "c.npz")
+    again = resumed.fit(X, y, epochs=3, callbacks=[CSVLogger(path)], verbose=False)
+    header, rows = read_csv(path)
+    assert [row[0] for row in rows] == ["1", "2", "3", "4", "5"]
+    assert [float(row[1]) for row in rows[2:]] == again.loss
+
+
+def test_model_checkpoint_beats_an_initial_best(tmp_path):
+    saver = ModelCheckpoint(str(tmp_path / "best.npz"), monitor="loss", save_best_only=True, initial_best=0.5)
+    trainer = FakeTrainer(epoch=3)
+    saver.on_train_begin(trainer)
+    saver.on_epoch_end(4, {"loss": 0.6})
+    assert trainer.saved == [] and saver.best == 0.5
+    saver.on_epoch_end(5, {"loss": 0.4})
+    assert trainer.saved == [str(tmp_path / "best.npz")] and saver.best == 0.4
+    with pytest.raises(ValueError, match="initial_best needs the monitor"):
+        ModelCheckpoint(str(tmp_path / "best.npz"), initial_best=0.5)

@@ -21,6 +21,7 @@ CASES = {  # name: (optimizer factory, clip_norm, dtype)
     "rmsprop-plateau": (lambda: nn.RMSprop(schedules.ReduceOnPlateau(0.005, factor=0.5, patience=0, monitor="loss",
                                                                       min_delta=1.0)), None, "float64"),
     "sgd-float32": (lambda: nn.SGD(0.1), None, "float32"),
+    "adam-float32-clip": (lambda: nn.Adam(schedules.Exponential(0.01, gamma=0.8)), 1.0, "float32"),
 }
 
 
@@ -140,3 +141,12 @@ def test_model_checkpoint_saves_checkpoints_that_resume(backend, tmp_path):
     back = nn.Trainer.from_checkpoint(tmp_path / "epoch3.npz", backend=backend)
     back.fit(X, y, epochs=2, verbose=False)
     np.testing.assert_array_equal(back.net.theta, whole.net.theta)
+
+
+def test_an_optimizer_state_that_is_not_theta_shaped_is_refused(tmp_path):
+    net = nn.Network([3, 2], seed=0)
+    trainer = nn.Trainer(net, optimizer=nn.Adam(0.01))
+    trainer.optimizer.step(net.parameters(), [np.ones_like(p) for p in net.parameters()])  # per-layer state
+    with pytest.raises(ValueError, match="not one vector of theta's length"):
+        trainer.save_checkpoint(tmp_path / "c.npz")
+    assert not (tmp_path / "c.npz").exists()

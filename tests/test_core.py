@@ -453,3 +453,23 @@ def test_train_scratch_is_made_once_and_reused():
     X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
     with pytest.raises(ValueError, match="theta is float32, the scratch float64"):
         core_train(lay, X32, Y32, scratch=scratch, theta=theta.astype(np.float32))
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"rates": np.array([0.1, np.nan])}, "rates must be finite and >= 0, got nan for epoch 1"),
+    ({"rates": np.array([0.1, -1.0])}, "rates must be finite and >= 0"),
+    ({"rates": np.array([0.1])}, "rates must hold a rate for each of the 2 epochs"),
+    ({"clip_norm": -1.0}, "clip_norm must be finite and >= 0"),
+    ({"clip_norm": np.inf}, "clip_norm must be finite and >= 0"),
+])
+def test_train_refuses_bad_rates_and_clip_norms(change, match, rng):
+    lay = layout(TRAIN_SIZES, acts=TRAIN_ACTS)
+    X = rng.normal(size=(8, TRAIN_SIZES[0]))
+    Y = np.eye(TRAIN_SIZES[-1])[rng.integers(0, TRAIN_SIZES[-1], size=8)]
+    theta = np.zeros(lay.n_params)
+    order = np.tile(np.arange(8, dtype=np.intp), (2, 1))
+    with pytest.raises(ValueError, match=match):
+        _core.train(_core.TrainScratch(lay, 4), 2, 0, sgd_hyper(0.1), np.zeros(1, dtype=np.longlong), theta,
+                    np.empty(0), np.empty(0), X, Y, order, np.zeros(2), np.zeros(2, dtype=np.intp), np.empty(0),
+                    **change)
+    assert not theta.any()  # nothing written

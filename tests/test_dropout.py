@@ -244,3 +244,21 @@ def test_the_core_refuses_dropout_without_keys_and_input_dropout_on_lists(rng):
     np.testing.assert_array_equal(theta, net.parameter_vector())  # refused calls wrote nothing
     with pytest.raises(ValueError, match="dropout probabilities"):
         _core.layout(np.array([3, 2], dtype=np.intp), np.zeros(1, dtype=np.intp), 4, False, np.array([1.5]))
+
+
+@needs_core
+@pytest.mark.parametrize("threads", [1, 2])
+def test_hidden_dropout_with_the_compact_first_layer(threads, team, rng, monkeypatch):
+    """Inputs whose batches use few of their columns (half the columns all zero) and no sparse kernels:
+    the first layer runs on the columns in use (compact), the hidden layers with dropout."""
+    from nn.backends import compiled
+    monkeypatch.setattr(compiled, "SPARSE_DENSITY", -1.0)
+    X, y = problem(rng)
+    X[:, ::2] = 0
+    results = []
+    for backend in ("reference", "compiled"):
+        team(threads if backend == "compiled" else None)
+        net = nn.Network([30, 24, 16, 3], seed=4, dropout=0.3, backend=backend)
+        nn.Trainer(net, optimizer=nn.Adam(0.005), seed=6).fit(X, y, epochs=3, verbose=False)
+        results.append(net.theta)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-13)

@@ -238,3 +238,29 @@ def test_clipping_trains_as_pytorchs_clip_grad_norm(optimizer, clip_norm, rng):
            "adam": lambda: nn.Adam(0.01)}[optimizer]()
     nn.Trainer(net, optimizer=opt, batch_size=None, seed=0, clip_norm=clip_norm).fit(X, y, epochs=8, verbose=False)
     np.testing.assert_allclose(net.theta, torch_theta, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", available())
+def test_a_divergence_inside_a_run_of_epochs_keeps_the_good_epochs_count(backend, rng):
+    """Epochs run in one backend call: the epochs before the one that diverged stay in the history and
+    in the trainer's epoch count (the schedule and dropout's keys go on from there)."""
+    X, y = problem(rng)
+    net = nn.Network([12, 10, 3], seed=0, backend=backend)
+    blow_up = lambda epoch: 0.01 if epoch < 2 else 1e300  # noqa: E731
+    trainer = nn.Trainer(net, optimizer=nn.SGD(blow_up), seed=0)
+    with pytest.raises(nn.TrainingDiverged) as caught:
+        trainer.fit(X, y, epochs=5, verbose=False)
+    assert trainer.epoch == 2 and len(caught.value.history) == 2
+    assert caught.value.history.learning_rate == [0.01, 0.01]
+    assert np.all(np.isfinite(net.theta))
+
+
+def test_a_plateau_schedule_on_validation_needs_validation_data(rng):
+    X, y = problem(rng)
+    net = nn.Network([12, 10, 3], seed=0)
+    before = net.theta
+    trainer = nn.Trainer(net, optimizer=nn.SGD(schedules.ReduceOnPlateau(0.1)), seed=0)
+    with pytest.raises(ValueError, match="monitors 'val_loss' but there is no validation data"):
+        trainer.fit(X, y, epochs=2, verbose=False)
+    np.testing.assert_array_equal(net.theta, before)
+    assert trainer.epoch == 0

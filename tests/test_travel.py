@@ -2,6 +2,7 @@
 training; the copy behaves exactly as the original, and changing it leaves the original untouched."""
 import copy
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -86,10 +87,12 @@ def test_the_compiled_backends_caches_live_outside_the_network(rng):
     assert copy_ not in compiled._caches  # a copy makes its own, on first use
     copy_.forward(X)
     assert copy_ in compiled._caches
-    count = len(compiled._caches)
+    networks = [weakref.ref(net), weakref.ref(copy_)]
     del net, copy_
     gc.collect()
-    assert len(compiled._caches) == count - 2
+    # The networks went (their caches held no strong reference to them), and with them their entries in the
+    # weak dictionary: none of its keys is either of them.
+    assert [ref() for ref in networks] == [None, None]
 
 
 def test_a_networks_training_scratch_is_made_once_and_kept_while_it_predicts_at_many_sizes(rng):

@@ -72,7 +72,8 @@ def gradients(net, X, Y, loss, weights=None):
 
 def clip_by_norm(grad, clip_norm):
     """Scale ``grad`` in place to an L2 norm of at most ``clip_norm``: times min(1, clip_norm / (||grad|| +
-    1e-6)), as PyTorch's clip_grad_norm_ (the sum of squares in float64, as the core adds it)."""
+    1e-6)), as PyTorch's clip_grad_norm_. The sum of squares is float64, as the core's, but added in
+    another order (the core adds each thread's part, then the parts): the scale agrees to rounding."""
     scale = clip_norm / (np.sqrt(np.dot(grad.astype(np.float64, copy=False), grad)) + 1e-6)
     if not scale >= 1:  # a NaN norm makes the gradient NaN, as PyTorch's does
         grad *= grad.dtype.type(scale)

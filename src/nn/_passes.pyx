@@ -76,8 +76,8 @@ cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
 cdef void drop_rows(floating* A, floating* out, floating* M, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
                     Py_ssize_t* rows, uint64_t key, Py_ssize_t offset, Py_ssize_t stride, double p) noexcept nogil:
     """Dropout on rows r0..r1 of a batch's inputs to a layer of k units (row i at A + i k): out = A M with
-    M = 1 / (1 - p) where nn_uniform(key, rows[i] stride + offset + j) >= p, else 0 (kept in M unless
-    NULL; out may be A). The twin of nn.dropout.multipliers."""
+    M = 1 / (1 - p) where nn_uniform(key, rows[i] stride + offset + j) >= p (decided on its integer bits:
+    nn_keep), else 0 (kept in M unless NULL; out may be A). The twin of nn.dropout.multipliers."""
     cdef Py_ssize_t i, j
     cdef uint64_t base, threshold = nn_keep_threshold(p)  # u >= p, decided on u's integer bits
     cdef floating scale = <floating>(1.0 / (1.0 - p)), m
