@@ -27,6 +27,17 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture
+def team(monkeypatch):
+    """A function ``team(n)`` that makes every batch of the compiled backend, however small, go to a team
+    of n threads (None: the default thread count); restored after the test."""
+    from nn.backends import compiled  # only the tests that use it need the core
+    monkeypatch.setattr(compiled, "TEAM_MIN_ROWS", 1)
+    monkeypatch.setattr(compiled, "TEAM_MIN_WORK", 0)
+    yield nn.set_num_threads
+    nn.set_num_threads(None)
+
+
 def mnist_available():
     return (MNIST_DIR / "train-images-idx3-ubyte.gz").exists()
 

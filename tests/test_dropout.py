@@ -94,15 +94,6 @@ def dropout_net(backend, n_in=30, dtype="float64", input_dropout=0.2):
     return nn.Network(layers, seed=4, dtype=dtype, backend=backend)
 
 
-@pytest.fixture
-def team(monkeypatch):
-    from nn.backends import compiled
-    monkeypatch.setattr(compiled, "TEAM_MIN_ROWS", 1)
-    monkeypatch.setattr(compiled, "TEAM_MIN_WORK", 0)
-    yield nn.set_num_threads
-    nn.set_num_threads(None)
-
-
 @needs_core
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("inputs", ["dense", "sparse"])

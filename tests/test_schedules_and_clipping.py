@@ -28,16 +28,6 @@ def fit(backend, X, y, make_optimizer, epochs=6, batch_size=16, clip_norm=None, 
     return net, history, trainer
 
 
-@pytest.fixture
-def team(monkeypatch):
-    """A function that makes every batch, however small, go to a team of n threads."""
-    from nn.backends import compiled
-    monkeypatch.setattr(compiled, "TEAM_MIN_ROWS", 1)
-    monkeypatch.setattr(compiled, "TEAM_MIN_WORK", 0)
-    yield nn.set_num_threads
-    nn.set_num_threads(None)
-
-
 SCHEDULES = {
     "step": lambda: schedules.Step(0.2, step_size=2, gamma=0.5),
     "exponential": lambda: schedules.Exponential(0.2, gamma=0.7),

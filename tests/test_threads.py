@@ -18,18 +18,6 @@ blas_controlled = pytest.mark.skipif(compiled._openblas() is None,
                                      reason="the BLAS behind SciPy is not an OpenBLAS whose threads nn can set")
 
 
-@pytest.fixture
-def team(monkeypatch):
-    """A function that makes every batch, however small, go to a team of n threads."""
-    monkeypatch.setattr(compiled, "TEAM_MIN_ROWS", 1)
-    monkeypatch.setattr(compiled, "TEAM_MIN_WORK", 0)
-
-    def use(n):
-        nn.set_num_threads(n)
-    yield use
-    nn.set_num_threads(None)
-
-
 def sparse_inputs(rng, n, n_in):
     """Inputs zero in most places (the first layer runs on lists of nonzeros, or compact), with
     always-zero columns and an all-zero stretch of rows (batches with no column in use)."""
