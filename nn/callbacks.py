@@ -116,9 +116,9 @@ class CSVLogger:
     A fresh trainer (``trainer.epoch == 0``) writes a new file, its columns those of the first epoch's
     logs. A trainer that has trained before (continued, or resumed from a checkpoint) appends to the file
     if it exists, after dropping the rows of epochs beyond ``trainer.epoch`` (a run resumed from an older
-    checkpoint does those epochs again), under the file's own header: a column the logs lack is left empty, and logs the header
-    has no column for are not written (with a warning naming them, once per fit). The folder of ``path``
-    must exist. ``separator``: one of , ; tab | space.
+    checkpoint does those epochs again), under the file's own header: a column the logs lack is left
+    empty, and logs the header has no column for are not written (with a warning naming them, once per
+    fit). The folder of ``path`` must exist. ``separator``: one of , ; tab | space.
     """
 
     def __init__(self, path, separator=","):

@@ -3,8 +3,9 @@
 A checkpoint is a model file (nn.modelfile; ``Network.load`` reads it as the network it holds) with
   - one member ``state_<name>`` per state array of the optimizer (Adam's m and v, ...), theta's length;
   - in the metadata, under "checkpoint", a JSON object: its ``version``; the trainer's ``loss``,
-    ``batch_size``, ``seed``, ``clip_norm``, ``epoch`` (epochs completed) and dropout's base key; the state of its random
-    generator (the next epochs' shuffle orders, and augmentation, come from it); the optimizer's name,
+    ``batch_size``, ``seed``, ``clip_norm``, ``epoch`` (epochs completed) and dropout's base key; the
+    state of its random generator (the next epochs' shuffle orders, and augmentation, come from it); the
+    optimizer's name,
     hyper-parameters and step count; the learning-rate schedule's name, arguments and state (or the
     number, or "function" for a user's own function, which cannot be stored: give it again on loading).
 

@@ -3,9 +3,10 @@
 Members (each an .npy array): ``format`` ("nn-network"), ``format_version``, ``sizes`` (n_in, n_1, ...,
 n_L), ``activations`` (one name per layer), ``dtype`` ("float64" | "float32"), ``theta`` (every W
 row-major, then b, layer by layer); from version 2 also ``classes`` (a classifier's labels, strings or
-numbers, optional), ``dropout`` (each layer's input dropout while training, optional: none) and ``metadata`` (a JSON object of names to strings, numbers and lists of them, for
-what a model must remember beside its weights: the CLI keeps its feature scaling and column names
-there). Version 1 files are read as version 2 files without classes and metadata.
+numbers, optional), ``dropout`` (each layer's input dropout while training, optional: none) and
+``metadata`` (a JSON object of names to strings, numbers and lists of them, for what a model must
+remember beside its weights: the CLI keeps its feature scaling and column names there). Version 1
+files are read as version 2 files without classes and metadata.
 
 Writing is atomic (a temp file beside the target, flushed, then renamed over it) and keeps the target's
 permissions. Reading checks every claim of the file (zip sizes, .npy headers, theta's length from the

@@ -233,12 +233,13 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     check_every = max(1, SIGNAL_CHECK_WORK // (batch_size * net.n_params))
     scratch = _training_scratch(net, _layout(net, batch_size), batch_size, team_size(net, batch_size),
                                 sparse_first_layer(net, X, batch_size))
+    keys = None if keys is None else np.ascontiguousarray(keys, dtype=np.uint64)
     try:
         with _blas_on_one_thread() if scratch.threads > 1 else contextlib.nullcontext():
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
                                state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
                                check_every, None if weights is None else _contiguous(net, weights), rates,
-                               float(clip_norm or 0), None if keys is None else np.ascontiguousarray(keys, dtype=np.uint64))
+                               float(clip_norm or 0), keys)
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise
