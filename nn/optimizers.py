@@ -9,6 +9,7 @@ State arrays are created on the first step, shaped like the parameters, and name
 epoch counted from 0. ``rate`` is the rate in force: the trainer sets it at the start of every epoch
 (``schedule(epoch)``); the update rules read it.
 """
+import math
 import weakref
 
 import numpy as np
@@ -158,6 +159,10 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  with t the step count,
     p <- p - learning_rate * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    computed as PyTorch computes it, with the bias corrections folded into two numbers (one square
+    root and one division an element): step_size = learning_rate / (1 - b1^t),
+    scale = 1 / sqrt(1 - b2^t), p <- p - step_size * m / (sqrt(v) * scale + eps).
     """
 
     state_names = ("m", "v")
@@ -174,9 +179,9 @@ class Adam(Optimizer):
         m += (1 - self.beta1) * g
         v *= self.beta2
         v += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1 ** self.steps)
-        v_hat = v / (1 - self.beta2 ** self.steps)
-        p -= self.rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        step_size = self.rate / (1 - self.beta1 ** self.steps)
+        scale = 1 / math.sqrt(1 - self.beta2 ** self.steps)
+        p -= step_size * m / (np.sqrt(v) * scale + self.eps)
 
     def _hyper_parameters(self):
         return {**super()._hyper_parameters(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -23,7 +23,7 @@ from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, drop_rows
 from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free, scratch_init
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
-                         backprop_inplace, loss_and_delta, matmul, squares, step)
+                         backprop_inplace, loss_and_delta, matmul, simd_available, simd_level, squares, step)
 from nn._sparse import SPARSE_KERNELS, sparse_matmul
 from nn._train import TEAM
 

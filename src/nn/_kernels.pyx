@@ -17,6 +17,27 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
 
+cdef extern from "nn_step.h":
+    void nn_decay_d(double* g, const double* p, Py_ssize_t n, double wd) nogil
+    void nn_decay_f(float* g, const float* p, Py_ssize_t n, float wd) nogil
+    void nn_sgd_d(double* p, const double* g, Py_ssize_t n, double lr) nogil
+    void nn_sgd_f(float* p, const float* g, Py_ssize_t n, float lr) nogil
+    void nn_momentum_d(double* p, const double* g, double* s, Py_ssize_t n, double lr, double mu, int nesterov) nogil
+    void nn_momentum_f(float* p, const float* g, float* s, Py_ssize_t n, float lr, float mu, int nesterov) nogil
+    void nn_rmsprop_d(double* p, const double* g, double* s, Py_ssize_t n, double lr, double rho, double one_rho,
+                      double eps) nogil
+    void nn_rmsprop_f(float* p, const float* g, float* s, Py_ssize_t n, float lr, float rho, float one_rho,
+                      float eps) nogil
+    void nn_adam_d(double* p, const double* g, double* m, double* v, Py_ssize_t n, double step_size, double beta1,
+                   double one_beta1, double beta2, double one_beta2, double scale, double eps) nogil
+    void nn_adam_f(float* p, const float* g, float* m, float* v, Py_ssize_t n, float step_size, float beta1,
+                   float one_beta1, float beta2, float one_beta2, float scale, float eps) nogil
+    double nn_sumsq_d(const double* x, Py_ssize_t n) nogil
+    double nn_sumsq_f(const float* x, Py_ssize_t n) nogil
+    int nn_simd_level() nogil
+    int nn_simd_available() nogil
+    void nn_set_simd_level(int cap) nogil
+
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSS_NAMES = ("mse", "binary_cross_entropy", "cross_entropy")
 OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam")
@@ -97,49 +118,39 @@ cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, 
                          floating* s1, floating* s2, Py_ssize_t size) noexcept nogil:
     """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state.
 
-    Every constant is rounded to theta's dtype first and every operation is one of that dtype, as NumPy
-    computes the reference's ``p -= rate * g`` (a Python float times a float32 array is float32
-    arithmetic): the same roundings in float32 as in the reference, and loops that vectorise in it."""
-    cdef Py_ssize_t i
+    The loops are in src/nn_step.h, compiled for the baseline, AVX2 and AVX-512 (the widest the
+    processor has runs; the same bits from each). Every constant is rounded to theta's dtype first and
+    every operation is one of that dtype, as NumPy computes the reference's ``p -= rate * g`` (a Python
+    float times a float32 array is float32 arithmetic): the same roundings in float32 as the reference."""
     cdef floating lr = <floating>hyper.learning_rate, wd = <floating>hyper.weight_decay
     cdef floating mu = <floating>hyper.momentum, rho = <floating>hyper.rho, one_rho = <floating>(1 - hyper.rho)
     cdef floating beta1 = <floating>hyper.beta1, beta2 = <floating>hyper.beta2, eps = <floating>hyper.eps
     cdef floating one_beta1 = <floating>(1 - hyper.beta1), one_beta2 = <floating>(1 - hyper.beta2)
-    cdef bint nesterov = hyper.nesterov
-    cdef floating c1, c2
-    if wd != 0:
-        for i in range(size):
-            g[i] = g[i] + wd * p[i]
-    if optimizer == SGD:
-        for i in range(size):
-            p[i] = p[i] - lr * g[i]
-    elif optimizer == MOMENTUM:
-        if nesterov:
-            for i in range(size):
-                s1[i] = s1[i] * mu + g[i]
-                p[i] = p[i] - lr * (g[i] + mu * s1[i])
-        else:
-            for i in range(size):
-                s1[i] = s1[i] * mu + g[i]
-                p[i] = p[i] - lr * s1[i]
-    elif optimizer == RMSPROP:
-        for i in range(size):
-            s1[i] = s1[i] * rho + one_rho * g[i] * g[i]
-            p[i] = p[i] - lr * g[i] / (root(s1[i]) + eps)
-    elif optimizer == ADAM:
-        c1 = <floating>(1 - pow(hyper.beta1, <double>t))
-        c2 = <floating>(1 - pow(hyper.beta2, <double>t))
-        for i in range(size):
-            s1[i] = s1[i] * beta1 + one_beta1 * g[i]
-            s2[i] = s2[i] * beta2 + one_beta2 * g[i] * g[i]
-            p[i] = p[i] - lr * (s1[i] / c1) / (root(s2[i] / c2) + eps)
-
-
-cdef inline floating root(floating x) noexcept nogil:
-    """sqrt in x's own precision (sqrtf for float: one vectorisable instruction, NumPy's float32 sqrt)."""
-    if floating is float:
-        return sqrtf(x)
-    return sqrt(x)
+    # Adam's bias corrections folded into two constants (nn.optimizers.Adam computes them alike)
+    cdef floating step_size = <floating>(hyper.learning_rate / (1 - pow(hyper.beta1, <double>t)))
+    cdef floating scale = <floating>(1 / sqrt(1 - pow(hyper.beta2, <double>t)))
+    if floating is double:
+        if wd != 0:
+            nn_decay_d(g, p, size, wd)
+        if optimizer == SGD:
+            nn_sgd_d(p, g, size, lr)
+        elif optimizer == MOMENTUM:
+            nn_momentum_d(p, g, s1, size, lr, mu, hyper.nesterov)
+        elif optimizer == RMSPROP:
+            nn_rmsprop_d(p, g, s1, size, lr, rho, one_rho, eps)
+        elif optimizer == ADAM:
+            nn_adam_d(p, g, s1, s2, size, step_size, beta1, one_beta1, beta2, one_beta2, scale, eps)
+    else:
+        if wd != 0:
+            nn_decay_f(g, p, size, wd)
+        if optimizer == SGD:
+            nn_sgd_f(p, g, size, lr)
+        elif optimizer == MOMENTUM:
+            nn_momentum_f(p, g, s1, size, lr, mu, hyper.nesterov)
+        elif optimizer == RMSPROP:
+            nn_rmsprop_f(p, g, s1, size, lr, rho, one_rho, eps)
+        elif optimizer == ADAM:
+            nn_adam_f(p, g, s1, s2, size, step_size, beta1, one_beta1, beta2, one_beta2, scale, eps)
 
 
 cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
@@ -152,12 +163,12 @@ cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
 
 
 cdef double sum_of_squares(floating* x, Py_ssize_t n) noexcept nogil:
-    """The sum of x[i]^2 over x[0..n), accumulated in double (the twin of np.dot(x, x) in float64)."""
-    cdef Py_ssize_t i
-    cdef double s = 0
-    for i in range(n):
-        s += <double>x[i] * x[i]
-    return s
+    """The sum of x[i]^2 over x[0..n), accumulated in double in eight running sums (nn_step.h; the twin
+    of np.dot(x, x) in float64, equal to rounding: neither adds in one fixed order)."""
+    if floating is double:
+        return nn_sumsq_d(x, n)
+    else:
+        return nn_sumsq_f(x, n)
 
 
 # ----- checks the entry points share -----------------------------------------------------------------
@@ -298,9 +309,35 @@ def step(int optimizer, const double[::1] hyper not None, long long t, floating[
         raise ValueError(f"t must be >= 1, got {t}")
     if n == 0:
         return
+    arrays = [(<size_t>&p[0], "p"), (<size_t>&g[0], "g")]
+    if n_state >= 1:
+        arrays.append((<size_t>&s1[0], "s1"))
+    if n_state == 2:
+        arrays.append((<size_t>&s2[0], "s2"))
+    for i in range(len(arrays)):  # the loops take them as restrict pointers: no two may overlap
+        for j in range(i):
+            if abs(arrays[i][0] - arrays[j][0]) < n * sizeof(floating):
+                raise ValueError(f"{arrays[j][1]} and {arrays[i][1]} must not overlap")
     with nogil:
         optimizer_step(optimizer, &h, t, &p[0], &g[0], &s1[0] if n_state >= 1 else NULL,
                        &s2[0] if n_state == 2 else NULL, n)
+
+
+def simd_level(cap=None):
+    """The instruction set the optimizer steps and the clipping's sum run in: 0 the baseline (SSE2 on
+    x86-64), 1 AVX2, 2 AVX-512F; the widest the processor has unless capped. simd_level(k) caps it at
+    k (for the tests that compare the versions and the benchmark that times them) and returns the
+    level now in use; simd_level(2) lifts the cap. The versions give the same bits."""
+    if cap is not None:
+        if cap not in (0, 1, 2):
+            raise ValueError(f"cap must be 0, 1 or 2, got {cap!r}")
+        nn_set_simd_level(cap)
+    return nn_simd_level()
+
+
+def simd_available():
+    """The widest level the processor has (see simd_level)."""
+    return nn_simd_available()
 
 
 def squares(const floating[::1] x not None):

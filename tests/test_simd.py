@@ -1,0 +1,99 @@
+"""The optimizer steps and the clipping's sum of squares (src/nn_step.h) are compiled for the baseline,
+AVX2 and AVX-512 and chosen at run time: every version the processor has gives the same bits, and the
+same numbers as the reference (nn.optimizers, np.dot). On a processor without AVX-512 only the levels
+it has are compared (simd_available() says which)."""
+import numpy as np
+import pytest
+
+import nn
+
+_core = pytest.importorskip("nn._core", reason="the compiled core is not built")
+
+SIZES = [1, 7, 8, 9, 31, 64, 1000, 4099]  # below, at and past the vectors' widths (4, 8, 16)
+OPTIMIZERS = {
+    "sgd": lambda: nn.SGD(0.05, weight_decay=0.01),
+    "momentum": lambda: nn.Momentum(0.05, momentum=0.9),
+    "nesterov": lambda: nn.Momentum(0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: nn.RMSprop(0.01),
+    "adam": lambda: nn.Adam(0.01, weight_decay=0.001),
+}
+
+
+@pytest.fixture
+def levels():
+    """The levels this processor has; the cap is lifted again afterwards."""
+    yield list(range(_core.simd_available() + 1))
+    _core.simd_level(2)
+
+
+def hyper_of(optimizer):
+    return np.array([float(getattr(optimizer, name, 0) or 0) for name in _core.HYPER_NAMES])
+
+
+def run_steps(name, dtype, size, level, steps=5):
+    """theta and the state after `steps` core steps at `level` (the same gradients for every level)."""
+    rng = np.random.default_rng(size)
+    optimizer = OPTIMIZERS[name]()
+    code = _core.OPTIMIZER_NAMES.index(type(optimizer).__name__.lower())
+    p = rng.standard_normal(size).astype(dtype)
+    s1, s2 = np.zeros(size, dtype), np.zeros(size, dtype)
+    assert _core.simd_level(level) == level
+    for t in range(1, steps + 1):
+        g = rng.standard_normal(size).astype(dtype)
+        _core.step(code, hyper_of(optimizer), t, p, g, s1, s2)
+    return p, s1, s2
+
+
+def reference_steps(name, dtype, size, steps=5):
+    rng = np.random.default_rng(size)
+    optimizer = OPTIMIZERS[name]()
+    p = rng.standard_normal(size).astype(dtype)
+    for _ in range(steps):
+        g = rng.standard_normal(size).astype(dtype)
+        optimizer.step([p], [g])
+    return p
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_level_gives_the_same_bits_as_the_reference(levels, name, dtype):
+    for size in SIZES:
+        expected = reference_steps(name, dtype, size)
+        results = [run_steps(name, dtype, size, level) for level in levels]
+        for level, (p, s1, s2) in zip(levels, results):
+            np.testing.assert_array_equal(p, results[0][0], err_msg=f"level {level}, size {size}")
+            np.testing.assert_array_equal(s1, results[0][1])
+            np.testing.assert_array_equal(s2, results[0][2])
+            # the same operations in the same order as NumPy: equal bits in float32, and in float64
+            np.testing.assert_array_equal(p, expected, err_msg=f"{name} level {level}, size {size}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_sum_of_squares_is_the_same_at_every_level(levels, dtype):
+    for size in SIZES + [0]:
+        x = np.random.default_rng(size).standard_normal(size).astype(dtype)
+        sums = []
+        for level in levels:
+            _core.simd_level(level)
+            sums.append(_core.squares(x))
+        assert len(set(sums)) == 1, sums
+        assert sums[0] == pytest.approx(float(np.dot(x.astype(np.float64), x.astype(np.float64))), rel=1e-13)
+
+
+def test_the_level_can_be_capped_and_lifted(levels):
+    assert _core.simd_level(0) == 0
+    assert _core.simd_level(2) == levels[-1]
+    with pytest.raises(ValueError, match="cap must be 0, 1 or 2"):
+        _core.simd_level(3)
+
+
+@pytest.mark.parametrize("pair", [("p", "g"), ("p", "s1"), ("g", "s2"), ("s1", "s2")])
+def test_overlapping_arrays_are_refused(pair):
+    """The loops take restrict pointers: two views of one buffer would be undefined behaviour."""
+    buffer = np.zeros(12)
+    arrays = {"p": np.zeros(4), "g": np.zeros(4), "s1": np.zeros(4), "s2": np.zeros(4)}
+    arrays[pair[0]], arrays[pair[1]] = buffer[0:4], buffer[2:6]
+    with pytest.raises(ValueError, match=f"{pair[0]} and {pair[1]} must not overlap"):
+        _core.step(3, hyper_of(nn.Adam()), 1, arrays["p"], arrays["g"], arrays["s1"], arrays["s2"])
+    arrays[pair[1]] = buffer[4:8]  # adjacent, not overlapping: accepted
+    _core.step(3, hyper_of(nn.Adam()), 1, arrays["p"], arrays["g"], arrays["s1"], arrays["s2"])
