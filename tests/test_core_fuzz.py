@@ -171,6 +171,17 @@ def test_forward_equals_reference(data, dtype, n, inference):
 
 
 @FUZZ
+@given(st.data(), dtypes, st.integers(1, 9))
+def test_forward_output_equals_reference(data, dtype, n):
+    """Up to LIST_ROWS rows on the lists of nonzeros, more through the products: the reference's outputs."""
+    net = data.draw(networks(dtype))
+    X = data.draw(matrices((n, net.sizes[0]), dtype, bound=2))
+    out = np.full((n, net.sizes[-1]), np.nan, dtype=dtype)
+    assert _core.forward_output(core_layout(net, n + data.draw(st.integers(0, 2)), True), net.theta, X, out)
+    close(out, reference.forward(net, X)[-1], dtype, 10)
+
+
+@FUZZ
 @given(st.data(), dtypes, dims, losses)
 def test_gradients_equal_reference(data, dtype, n, loss):
     net = data.draw(networks(dtype))
@@ -237,6 +248,8 @@ def valid_calls():
                  exact((1, 0), (4, 0), (5, 0), (6, 0))),
         "forward": (_core.forward, [lay, np.zeros(P), work, X], {},
                     exact((1, 0), (3, 1)) + [(2, 0, -1), (3, 0, +1)]),  # work may be longer, X have fewer rows
+        "forward_output": (_core.forward_output, [lay, np.zeros(P), X, np.zeros((4, 2))], {},
+                           exact((1, 0), (2, 1), (3, 0), (3, 1)) + [(2, 0, +1)]),  # out's rows are X's
         "gradients": (_core.gradients, [lay, 2, np.zeros(P), work, X, Y, np.zeros(P)], {1: 2},
                       exact((2, 0), (4, 0), (4, 1), (5, 0), (5, 1), (6, 0)) + [(3, 0, -1)]),
         "train": (_core.train, [_core.TrainScratch(lay, 2, 2, True), 2, 3, hyper, np.zeros(1, dtype=np.longlong),
@@ -260,7 +273,7 @@ def valid_calls():
 # The arguments each function only reads: any of them may be a read-only array (a memory map, joblib's
 # shared arrays); the others are written and must be writable.
 READ_ONLY = {"activate_inplace": {2}, "backprop_inplace": {0}, "loss_and_delta": {2, 3}, "matmul": {0, 1},
-             "sparse_matmul": {0, 1}, "step": {1}, "forward": {1, 3}, "gradients": {2, 4, 5},
+             "sparse_matmul": {0, 1}, "step": {1}, "forward": {1, 3}, "forward_output": {1, 2}, "gradients": {2, 4, 5},
              "train": {3, 8, 9, 10}, "train_features": {3, 8, 9, 10, 16, 18}, "squares": {0},
              "dropout_rows": {1}}
 

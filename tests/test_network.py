@@ -322,3 +322,41 @@ def test_a_float32_model_file_with_values_too_large_for_float32(tmp_path):
 def test_network_seed_must_be_a_whole_number(seed):
     with pytest.raises(ValueError, match="seed must be None or a whole number >= 0"):
         nn.Network([2, 1], seed=seed)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+def test_forward_on_arrays_that_need_no_conversion(backend, dtype, rng):
+    """Network.forward hands a C-contiguous array of the network's dtype straight to the backend (the
+    compiled one checks its values itself: one-row latency). The answers are those of the converted path
+    (a list, another dtype, a strided view) and of the reference, one row or many, read-only or not."""
+    if backend not in nn.backends.available():
+        pytest.skip("the compiled core is not built")
+    net = nn.Network([20, 16, 3], dtype=dtype, seed=1, backend=backend)
+    twin = nn.Network([20, 16, 3], dtype=dtype, seed=1, backend="reference")
+    X = rng.standard_normal((9, 20)).astype(dtype)
+    X[:, ::3] = 0  # some zeros: the lists of nonzeros skip them
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for rows in (X[:1], X[:4], X[:5], X):
+        np.testing.assert_allclose(net.forward(rows), twin.forward(rows), rtol=tol, atol=tol)
+        np.testing.assert_allclose(net.forward(rows), net.forward(rows.tolist()), rtol=tol, atol=tol)
+    np.testing.assert_allclose(net.forward(X[0]), twin.forward(X[0]), rtol=tol, atol=tol)
+    assert net.forward(X[0]).shape == (3,)
+    wide = np.zeros((9, 40), dtype=dtype)
+    wide[:, ::2] = X  # a strided view: converted, same answers
+    np.testing.assert_allclose(net.forward(wide[:, ::2]), net.forward(X), rtol=tol, atol=tol)
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(net.forward(frozen), net.forward(X))
+
+
+@pytest.mark.parametrize("backend", ["reference", "compiled"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_forward_reports_nan_and_inf_on_the_fast_path(backend, bad):
+    if backend not in nn.backends.available():
+        pytest.skip("the compiled core is not built")
+    net = nn.Network([5, 4, 2], seed=0, backend=backend)
+    for X in (np.ones(5), np.ones((3, 5)), np.ones((6000, 5))):  # one row, a few, several pieces
+        X.reshape(-1)[-1] = bad
+        with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+            net.forward(X)

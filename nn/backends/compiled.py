@@ -127,6 +127,10 @@ MAX_CACHED = {"layout": 4, "train": 2}
 
 def _cached(net, pool, key, make):
     """The network's cached value for ``key`` in ``pool``, made by ``make()`` on first use."""
+    try:  # found without the lock (reading dicts is atomic; they change only under it): one-row latency
+        return _caches[net][pool][key]
+    except KeyError:
+        pass
     with _caches_lock:
         cache = _caches.setdefault(net, {}).setdefault(pool, {})
         value = cache.get(key)
@@ -175,6 +179,22 @@ def forward(net, X):
         for out, (offset, _, cols) in zip(outputs, lay.output_offsets()):
             out[start:start + len(piece)] = work[offset:offset + len(piece) * cols].reshape(-1, cols)
     return [X] + outputs
+
+
+def forward_output(net, X):
+    """The output layer's activations for X (2-D, C-contiguous, of the network's dtype), or None when X
+    holds an inf or NaN (the caller's checks then say so): Network.forward's path for arrays that need no
+    conversion. The core checks X's values and writes the outputs only, with scratch of its own."""
+    n = len(X)
+    lay = _layout(net, min(1 << (n - 1).bit_length(), INFERENCE_ROWS), inference=True)
+    out = np.empty((n, net.layers[-1].n_out), dtype=net.dtype)
+    theta = net.parameter_vector()
+    if n <= INFERENCE_ROWS:
+        return out if _core.forward_output(lay, theta, X, out) else None
+    for start in range(0, n, INFERENCE_ROWS):
+        if not _core.forward_output(lay, theta, X[start:start + INFERENCE_ROWS], out[start:start + INFERENCE_ROWS]):
+            return None
+    return out
 
 
 def gradients(net, X, Y, loss, weights=None):
@@ -250,4 +270,4 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
     return loss_sums[:done], corrects[:done]
 
 
-__all__ = ["forward", "gradients", "train_epochs", "matmul"]
+__all__ = ["forward", "forward_output", "gradients", "train_epochs", "matmul"]
