@@ -97,3 +97,34 @@ def test_overlapping_arrays_are_refused(pair):
         _core.step(3, hyper_of(nn.Adam()), 1, arrays["p"], arrays["g"], arrays["s1"], arrays["s2"])
     arrays[pair[1]] = buffer[4:8]  # adjacent, not overlapping: accepted
     _core.step(3, hyper_of(nn.Adam()), 1, arrays["p"], arrays["g"], arrays["s1"], arrays["s2"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 10, 64, 128, 200, 256, 300])
+@pytest.mark.parametrize("trans_a, accumulate", [(False, False), (True, True)])
+def test_the_products_on_lists_of_nonzeros_at_every_level(levels, dtype, N, trans_a, accumulate):
+    """AVX-512 (16 vectors a chunk, the last masked) and AVX2 (8 vectors, the last columns portable) add
+    the same FMAs in the same order: equal bits in the columns both vectorise; every level equals the
+    dense product to rounding, for every width (the masked tail included) and both modes (set, add)."""
+    if not _core.SPARSE_KERNELS:
+        pytest.skip("no AVX2 / FMA on this processor")
+    rng = np.random.default_rng(N)
+    A = rng.standard_normal((7, 30)).astype(dtype)
+    A[rng.random(A.shape) < 0.6] = 0
+    A[2] = 0  # an empty list
+    B = rng.standard_normal((7 if trans_a else 30, N)).astype(dtype)
+    C0 = rng.standard_normal((30 if trans_a else 7, N)).astype(dtype)
+    results = {}
+    for level in levels:
+        _core.simd_level(level)
+        C = C0.copy()
+        _core.sparse_matmul(A, B, C, trans_a=trans_a, alpha=-0.5, accumulate=accumulate)
+        results[level] = C
+    product = (A.T if trans_a else A).astype(np.float64) @ B.astype(np.float64)
+    expected = C0 - 0.5 * product if accumulate else product
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for level, C in results.items():
+        np.testing.assert_allclose(C, expected, rtol=tol, atol=tol, err_msg=f"level {level}")
+    if 2 in results:
+        vectorised = N // (32 if dtype == np.float64 else 64) * (32 if dtype == np.float64 else 64)
+        np.testing.assert_array_equal(results[2][:, :vectorised], results[1][:, :vectorised])

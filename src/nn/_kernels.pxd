@@ -53,6 +53,9 @@ cdef inline void add_scaled_row(floating* c_row, floating alpha, floating a, flo
             c_row[j] += alpha * (a * b_row[j])
 
 
+cdef int simd() noexcept nogil  # the instruction-set level in use (see simd_level in _kernels.pyx)
+
+
 cdef inline Py_ssize_t n_state_arrays(int optimizer) noexcept nogil:
     """The state arrays an optimizer keeps: none (SGD), one (momentum, RMSprop), two (Adam)."""
     return (optimizer != SGD) + (optimizer == ADAM)

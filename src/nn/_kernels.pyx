@@ -323,11 +323,17 @@ def step(int optimizer, const double[::1] hyper not None, long long t, floating[
                        &s2[0] if n_state == 2 else NULL, n)
 
 
+cdef int simd() noexcept nogil:
+    return nn_simd_level()
+
+
 def simd_level(cap=None):
-    """The instruction set the optimizer steps and the clipping's sum run in: 0 the baseline (SSE2 on
-    x86-64), 1 AVX2, 2 AVX-512F; the widest the processor has unless capped. simd_level(k) caps it at
+    """The instruction set the optimizer steps, the clipping's sum and the products on lists of nonzeros
+    (nn._sparse) run in: 0 the baseline (SSE2 on x86-64; portable loops), 1 AVX2 (with FMA for the
+    lists), 2 AVX-512F; the widest the processor has unless capped. simd_level(k) caps it at
     k (for the tests that compare the versions and the benchmark that times them) and returns the
-    level now in use; simd_level(2) lifts the cap. The versions give the same bits."""
+    level now in use; simd_level(2) lifts the cap. The optimizer steps and the sum give the same bits at every
+    level; the lists' products differ by rounding from the portable loops (which have no FMA)."""
     if cap is not None:
         if cap not in (0, 1, 2):
             raise ValueError(f"cap must be 0, 1 or 2, got {cap!r}")

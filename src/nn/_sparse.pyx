@@ -11,7 +11,7 @@ from libc.limits cimport INT_MAX
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
-from nn._kernels cimport times
+from nn._kernels cimport simd, times
 
 cdef extern from "nn_sparse.h":
     bint nn_cpu_has_avx2_fma() nogil
@@ -23,6 +23,10 @@ cdef extern from "nn_sparse.h":
                         Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
     void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
                         Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    void nn_spmm_avx512_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
+                          Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
+    void nn_spmm_avx512_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
+                          Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
 
 cdef extern from "nn_team.h":
     const int NN_MAX_THREADS  # a team's threads: the parts sparse_matmul cuts columns into, as they do
@@ -37,14 +41,21 @@ cdef void spmm(int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssi
                bint portable) noexcept nogil:
     """For each list j of (index, value) pairs (entries beg[j] .. end[j] - 1 of idx, val), s = the sum of
     value * B[index, 0:N] (B's rows ldb apart); mode 0: out[j] = s (zeros for an empty list), mode 1:
-    out[j] += alpha s. Rows of out ldo apart. AVX2 / FMA when the processor has them, unless portable."""
+    out[j] += alpha s. Rows of out ldo apart. AVX-512 or AVX2 with FMA when the processor has them (and
+    nn._kernels.simd_level allows them), unless portable. The AVX2 and AVX-512 forms add the same FMAs in
+    the same order (except the AVX2 form's last N % 32 columns in float64, N % 64 in float32: portable)."""
+    cdef int level = 0 if portable or not HAS_AVX2 else simd()
     if floating is double:
-        if HAS_AVX2 and not portable:
+        if level == 2:
+            nn_spmm_avx512_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        elif level == 1:
             nn_spmm_avx2_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
         else:
             nn_spmm_portable_d(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
     else:
-        if HAS_AVX2 and not portable:
+        if level == 2:
+            nn_spmm_avx512_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
+        elif level == 1:
             nn_spmm_avx2_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
         else:
             nn_spmm_portable_f(idx, val, beg, end, n_lists, B, ldb, N, out, ldo, alpha, mode)
