@@ -243,3 +243,63 @@ def test_joblib_workers_train_on_their_share_of_the_cores():
     joblib = pytest.importorskip("joblib")
     counts = joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(_threads_in_worker)(i) for i in range(2))
     assert all(1 <= count <= max(1, (os.cpu_count() or 1) // 2) for count in counts)
+
+
+@pytest.mark.parametrize("optimizer", [0, 3])  # plain SGD (in the products), Adam (from the gradient)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sparse, rng):
+    """back_off so small that the first window's check always fires: thread 0 goes on alone after 16
+    batches, mid-epoch, taking the others' shares of the epoch's loss and correct count. The result is
+    the team's (and one thread's) to rounding; back_off=0 never backs off; a huge one never does here
+    (two busy threads use more processor time than the wall time, by far)."""
+    if _core.TEAM == "none":
+        pytest.skip("a build without a team")
+    X = sparse_inputs(rng, 400, 20)
+    Y = np.eye(5)[rng.integers(0, 5, size=400)]
+    lay = _core.layout(np.array([20, 11, 5], dtype=np.intp), np.array([3, 5], dtype=np.intp), 8)
+    order = np.stack([rng.permutation(400) for _ in range(3)])  # 50 batches an epoch: a window ends mid-epoch
+    hyper = np.array([0.01, 0.001 if optimizer else 0, 0, 0, 0, 0.9, 0.999, 1e-8])
+    results = {}
+    for name, threads, back_off in (("one", 1, 0.0), ("team", 2, 0.0), ("alone", 2, 1e-12), ("patient", 2, 1e12)):
+        theta = np.random.default_rng(0).normal(size=lay.n_params) * 0.3
+        s1, s2 = np.zeros_like(theta), np.zeros_like(theta)
+        loss_sums, correct = np.zeros(3), np.zeros(3, dtype=np.intp)
+        steps = np.zeros(1, dtype=np.longlong)
+        scratch = _core.TrainScratch(lay, 8, threads, sparse)
+        done = _core.train(scratch, 2, optimizer, hyper, steps, theta, s1, s2, X, Y, order, loss_sums, correct,
+                           np.empty(0), 0, None, None, 0.0, None, back_off)
+        assert done == 3 and steps[0] == 3 * 50
+        results[name] = (theta, s1, loss_sums, correct, scratch.backed_off)
+    assert [results[name][4] for name in ("one", "team", "alone")] == [False, False, True]
+    if compiled._openblas() is not None and os.cpu_count() > 1:
+        assert not results["patient"][4]
+    for name in ("team", "alone"):
+        for a, b in zip(results["one"][:3], results[name][:3]):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(results[name][3], results["one"][3])
+    with pytest.raises(ValueError, match="back_off must be >= 0"):
+        _core.train(_core.TrainScratch(lay, 8, 2, sparse), 2, optimizer, hyper, np.zeros(1, dtype=np.longlong),
+                    np.zeros(lay.n_params), np.zeros(lay.n_params), np.zeros(lay.n_params), X, Y, order, np.zeros(3),
+                    np.zeros(3, dtype=np.intp), np.empty(0), 0, None, None, 0.0, None, -1.0)
+
+
+@blas_controlled
+def test_only_the_default_thread_count_backs_off(team, monkeypatch, rng):
+    """The default team may back off (here made to, at once); a count set by set_num_threads or
+    NN_NUM_THREADS is kept for the whole fit."""
+    monkeypatch.setattr(compiled, "BACK_OFF", 1e-12)
+    X, y = rng.normal(size=(640, 30)), rng.integers(0, 3, size=640)
+
+    def backed_off():
+        net = nn.Network([30, 16, 3], seed=0)
+        nn.Trainer(net, optimizer=nn.SGD(0.1), batch_size=16, seed=0).fit(X, y, epochs=1, verbose=False)
+        return [s.backed_off for s in compiled._caches[net]["train"].values()]
+
+    team(None)
+    monkeypatch.setattr(compiled, "get_num_threads", lambda: 2)  # the default, as on a 2-core machine
+    assert backed_off() == [True]
+    team(2)
+    assert backed_off() == [False]
+    team(None)
+    monkeypatch.setenv("NN_NUM_THREADS", "2")
+    assert backed_off() == [False]

@@ -17,7 +17,7 @@ import numpy as np
 from .. import _core
 from ..optimizers import OPTIMIZERS
 from . import reference
-from .threads import get_num_threads
+from .threads import get_num_threads, num_threads_is_set
 
 CORE_FILE = _core.__file__
 TEAM = _core.TEAM  # the thread team's implementation in this build: pthreads, openmp or none
@@ -34,6 +34,10 @@ TEAM_MIN_WORK = 400_000
 # sparse_first_layer), and a batch's lists hold at most this many entries.
 SPARSE_DENSITY = 0.3
 SPARSE_MAX_ENTRIES = 1 << 22
+# A team of the default size goes on as one thread when a window of its batches took more wall time than
+# this times the processor time its threads got (another process holds a core: see _core.train's
+# back_off). A thread count set by nn.set_num_threads or NN_NUM_THREADS is kept throughout.
+BACK_OFF = 0.85
 
 
 @functools.lru_cache(maxsize=None)
@@ -259,7 +263,7 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
                                state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
                                check_every, None if weights is None else _contiguous(net, weights), rates,
-                               float(clip_norm or 0), keys)
+                               float(clip_norm or 0), keys, 0.0 if num_threads_is_set() else BACK_OFF)
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

@@ -37,3 +37,10 @@ def get_num_threads():
             raise ValueError(f"NN_NUM_THREADS must be a whole number >= 1, got {env!r}")
         return int(env)
     return 1 if problem("compiled") is not None else get("compiled").blas_threads()
+
+
+def num_threads_is_set():
+    """Whether the thread count was chosen (set_num_threads or $NN_NUM_THREADS) rather than defaulted: a
+    chosen count is kept for the whole of a fit; the default one backs off to a single thread on a busy
+    machine (see nn.backends.compiled.BACK_OFF)."""
+    return _threads is not None or bool(os.environ.get("NN_NUM_THREADS", "").strip())

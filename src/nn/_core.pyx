@@ -319,10 +319,12 @@ cdef class TrainScratch:
     cdef readonly int threads
     cdef readonly bint sparse
     cdef readonly str dtype
+    cdef readonly bint backed_off  # whether the last train call's team went on as one thread (back_off)
 
     def __cinit__(self):
         memset(&self.s, 0, sizeof(Scratch))
         self.busy = False
+        self.backed_off = False
 
     def __init__(self, _Layout lay not None, Py_ssize_t batch_size, int threads=1, bint sparse=False,
                  str dtype="float64"):
@@ -362,7 +364,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
           const Py_ssize_t[:, ::1] order not None, double[::1] epoch_loss not None,
           Py_ssize_t[::1] epoch_correct not None, floating[::1] snapshot not None, Py_ssize_t check_every=0,
           const floating[::1] weights=None, const double[::1] rates=None, double clip_norm=0,
-          const uint64_t[::1] keys=None):
+          const uint64_t[::1] keys=None, double back_off=0):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of scratch.batch_size,
     without the GIL, on scratch.threads threads. Updates theta, the optimizer state and steps[0] (steps
     taken) in place; fills epoch_loss (sum over the epoch's samples of each one's loss) and epoch_correct.
@@ -388,6 +390,10 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     clip_norm: > 0 scales each batch's gradient g by min(1, clip_norm / (||g|| + 1e-6)) before the
     optimizer's step (PyTorch's clip_grad_norm_); 0 leaves it.
     keys: each epoch's dropout key (nn.dropout), needed when the layout has dropout, unused otherwise.
+    back_off: > 0 lets a team go on as one thread when sharing the batches does not pay: every 16 batches
+    it compares their wall time with the processor time its threads got, and when the wall time exceeds
+    back_off times that (another process holds a core), thread 0 trains on alone (the same numbers as a
+    team, to rounding); scratch.backed_off then says so. 0: never.
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
@@ -450,6 +456,9 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     job.rates = &rates[0] if rates is not None else NULL
     job.keys = &keys[0] if lay.net.any_drop else NULL
     job.clip_norm = clip_norm
+    if not back_off >= 0:
+        raise ValueError(f"back_off must be >= 0, got {back_off}")
+    job.back_off = back_off
     job.theta, job.X, job.Y = &theta[0], <void*>&X[0, 0], <void*>&Y[0, 0]
     job.s1 = &state1[0] if state1.shape[0] else NULL
     job.s2 = &state2[0] if state2.shape[0] else NULL
@@ -464,6 +473,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
             run_training(&job, steps[0])
     finally:
         scratch.busy = False
+    scratch.backed_off = job.alone
     steps[0] = scratch.s.workers[0].t
     if scratch.s.workers[0].interrupted:
         raise Interrupted(scratch.s.workers[0].done)

@@ -37,6 +37,8 @@ cdef extern from "nn_team.h":
     void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) nogil
     int nn_load(int* p) nogil
     void nn_store(int* p, int v) nogil
+    long long nn_now_ns() nogil
+    long long nn_thread_cpu_ns() nogil
 
 # The thread team's implementation in this build: "pthreads", "openmp" or "none" (see nn_team.h).
 TEAM = NN_TEAM_KIND.decode()
@@ -45,6 +47,13 @@ TEAM = NN_TEAM_KIND.decode()
 # products' memory traffic and the general path was measured as fast or faster (784-128-10: 263 against
 # 287 ms per epoch of 20,000 samples).
 cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
+
+# A team that may back off (job.back_off > 0) compares, every BACK_OFF_BATCHES batches, the wall time
+# those batches took with the processor time its threads got meanwhile: when the wall time exceeds
+# job.back_off times the processor time, sharing the batches does not pay (on a quiet machine two
+# threads take about 0.55-0.7 of it; when another process holds a core, a thread waits for one that is
+# not running and the wall time reaches or passes it), and thread 0 goes on alone.
+cdef Py_ssize_t BACK_OFF_BATCHES = 16
 
 
 # ----- the scratch ----------------------------------------------------------------------------------
@@ -131,6 +140,7 @@ cdef void run_training(Job* job, long long steps) noexcept nogil:
         s.workers[i].interrupted = False
     job.barrier.count = job.barrier.sense = job.barrier.sleepers = 0
     job.stop = 0
+    job.alone = False
     nn_run_team(team_body, job, s.threads)
 
 
@@ -175,6 +185,8 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
         start = 0
         while start < m:
             n = job.batch_size if start + job.batch_size <= m else m - start
+            if job.back_off > 0 and w.size > 1 and backs_off(w):
+                return e  # thread 0 goes on alone; its count of epochs is the one reported
             rows = job.order + e * m + start
             w.mask.rows = rows
             sp = &s.lists[w.batch & 1] if s.sparse and n > 1 else NULL
@@ -193,6 +205,44 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
         if not end_epoch(w, theta, e):
             return e + 1
     return job.n_epochs
+
+
+cdef bint backs_off(Worker* w) noexcept nogil:
+    """Called before each batch by every thread of a team that may back off: at the first batch, start a
+    window; every BACK_OFF_BATCHES batches (sync: all threads are past the last batch's updates), thread
+    0 compares the window's wall time with the processor time all threads got in it (each thread's own
+    clock), and when sharing does not pay (wall > job.back_off x processor time), the team ends (sync: all see the decision):
+    thread 0 takes the others' shares of the epoch's figures and goes on with size 1, and the others
+    return True (they leave). Else a new window starts."""
+    cdef Job* job = <Job*>w.job
+    cdef Scratch* s = job.scratch
+    cdef long long cpu = nn_thread_cpu_ns()
+    cdef double wall, used = 0
+    cdef int i
+    if cpu < 0:  # no per-thread clock: never back off
+        return False
+    if w.batch > 0 and w.batch % BACK_OFF_BATCHES == 0:
+        w.cpu_used = cpu - w.cpu_mark
+        sync(w)
+        if w.index == 0:
+            wall = <double>(nn_now_ns() - job.wall_mark)
+            for i in range(w.size):
+                used += s.workers[i].cpu_used
+            job.alone = wall > job.back_off * used
+        sync(w)
+        if job.alone:
+            if w.index > 0:
+                return True
+            for i in range(1, w.size):
+                s.loss_part[0] += s.loss_part[i]
+                s.correct_part[0] += s.correct_part[i]
+            w.size = 1
+            return False
+    if w.batch % BACK_OFF_BATCHES == 0:
+        w.cpu_mark = nn_thread_cpu_ns()
+        if w.index == 0:
+            job.wall_mark = nn_now_ns()
+    return False
 
 
 cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
