@@ -171,14 +171,26 @@ def test_forward_equals_reference(data, dtype, n, inference):
 
 
 @FUZZ
-@given(st.data(), dtypes, st.integers(1, 9))
-def test_forward_output_equals_reference(data, dtype, n):
-    """Up to LIST_ROWS rows on the lists of nonzeros, more through the products: the reference's outputs."""
+@given(st.data(), dtypes, st.integers(1, 40), st.integers(1, 8), st.integers(1, 3), st.booleans())
+def test_forward_output_equals_reference(data, dtype, n, block, threads, lists):
+    """Any number of rows in blocks of the layout's batch, on 1 to 3 threads, through the products or on
+    the lists of nonzeros: the reference's outputs."""
     net = data.draw(networks(dtype))
-    X = data.draw(matrices((n, net.sizes[0]), dtype, bound=2))
+    X = data.draw(matrices((n, net.sizes[0]), dtype, bound=2, zeros=0.5))
     out = np.full((n, net.sizes[-1]), np.nan, dtype=dtype)
-    assert _core.forward_output(core_layout(net, n + data.draw(st.integers(0, 2)), True), net.theta, X, out)
+    assert _core.forward_output(core_layout(net, block, True), net.theta, X, out, threads, lists)
     close(out, reference.forward(net, X)[-1], dtype, 10)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_forward_output_refuses_inf_and_nan_in_any_block(threads):
+    lay = _core.layout(np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp), 4, True)
+    for row in (0, 5, 9):
+        X = np.ones((10, 3))
+        X[row, 1] = np.nan
+        assert not _core.forward_output(lay, np.zeros(lay.n_params), X, np.zeros((10, 2)), threads, True)
+    with pytest.raises(ValueError, match="threads must be in"):
+        _core.forward_output(lay, np.zeros(lay.n_params), np.ones((2, 3)), np.zeros((2, 2)), 0)
 
 
 @FUZZ

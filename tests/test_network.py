@@ -325,24 +325,31 @@ def test_network_seed_must_be_a_whole_number(seed):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("backend", ["reference", "compiled"])
-def test_forward_on_arrays_that_need_no_conversion(backend, dtype, rng):
+@pytest.mark.parametrize("backend", ["reference", "compiled", "compiled-team"])
+def test_forward_on_arrays_that_need_no_conversion(backend, dtype, rng, monkeypatch):
     """Network.forward hands a C-contiguous array of the network's dtype straight to the backend (the
     compiled one checks its values itself: one-row latency). The answers are those of the converted path
     (a list, another dtype, a strided view) and of the reference, one row or many, read-only or not."""
-    if backend not in nn.backends.available():
+    if backend.split("-")[0] not in nn.backends.available():
         pytest.skip("the compiled core is not built")
+    if backend == "compiled-team":  # blocks of 8 rows shared by 3 threads, on lists of nonzeros
+        from nn.backends import compiled
+        monkeypatch.setattr(compiled, "INFERENCE_TEAM_MIN_WORK", 0)
+        monkeypatch.setattr(compiled, "INFERENCE_BLOCK", 8)
+        monkeypatch.setattr(compiled, "get_num_threads", lambda: 3)
+        backend = "compiled"
     net = nn.Network([20, 16, 3], dtype=dtype, seed=1, backend=backend)
     twin = nn.Network([20, 16, 3], dtype=dtype, seed=1, backend="reference")
-    X = rng.standard_normal((9, 20)).astype(dtype)
+    X = rng.standard_normal((90, 20)).astype(dtype)
     X[:, ::3] = 0  # some zeros: the lists of nonzeros skip them
+    X[40:] *= rng.random((50, 20)) < 0.2  # mostly zeros: lists
     tol = 1e-12 if dtype == "float64" else 1e-5
-    for rows in (X[:1], X[:4], X[:5], X):
+    for rows in (X[:1], X[:4], X[:5], X[:9], X, X[40:]):
         np.testing.assert_allclose(net.forward(rows), twin.forward(rows), rtol=tol, atol=tol)
         np.testing.assert_allclose(net.forward(rows), net.forward(rows.tolist()), rtol=tol, atol=tol)
     np.testing.assert_allclose(net.forward(X[0]), twin.forward(X[0]), rtol=tol, atol=tol)
     assert net.forward(X[0]).shape == (3,)
-    wide = np.zeros((9, 40), dtype=dtype)
+    wide = np.zeros((90, 40), dtype=dtype)
     wide[:, ::2] = X  # a strided view: converted, same answers
     np.testing.assert_allclose(net.forward(wide[:, ::2]), net.forward(X), rtol=tol, atol=tol)
     frozen = X.copy()

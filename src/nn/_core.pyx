@@ -15,13 +15,12 @@ in src/nn_team.h). Their kernels' wrappers for the tests are re-exported here.
 from cython cimport floating
 from libc.limits cimport INT_MAX
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
-from nn._kernels cimport (ADAM, CROSS_ENTROPY, SGD, SOFTMAX, Hyper, all_finite, check_codes, check_weights,
-                          hyper_from, loss_total, n_state_arrays, plus, times)
+from nn._kernels cimport (ADAM, CROSS_ENTROPY, SGD, SOFTMAX, Hyper, check_codes, check_weights, hyper_from,
+                          loss_total, n_state_arrays, plus, times)
 from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, drop_rows, forward_rows, update_part
-from nn._sparse cimport SparseBatch, sparse_rows
+from nn._infer cimport run_inference
 from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free, scratch_init
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
@@ -215,60 +214,29 @@ def forward(_Layout lay not None, const floating[::1] theta not None, floating[:
         forward_rows(&lay.net, <floating*>&theta[0], &work[0], <floating*>&X[0, 0], X.shape[1], 0, X.shape[0])
 
 
-# Up to this many rows, forward_output runs the first layer on each row's list of its nonzero inputs
-# (nn_sparse.h: the row's sums kept in registers, W_1's rows in use read once) instead of the product (a
-# loop over the row for one row, BLAS from two): one MNIST row in float64 took 3.6 us instead of 14.
-LIST_ROWS = 4
-
-
 def forward_output(_Layout lay not None, const floating[::1] theta not None, const floating[:, ::1] X not None,
-                   floating[:, ::1] out not None):
-    """The output layer's rows for X (n <= lay.batch rows) into out (n, n_outputs), with scratch of its
-    own (any number of threads may call it at once with one layout). Returns False, computing nothing,
-    when X holds an inf or NaN (the caller reports it). Up to LIST_ROWS rows, with AVX2 and FMA, the
-    first layer runs on the rows' lists of nonzeros."""
-    cdef Py_ssize_t n = X.shape[0], n_in = X.shape[1], k, i
-    cdef bint finite, lists, ok = True
-    cdef floating* work = NULL
-    cdef floating* A
-    cdef int* counts = NULL
-    cdef SparseBatch sp
-    memset(&sp, 0, sizeof(SparseBatch))
-    lay.check(theta.shape[0], lay.work_size, n, n_in)
-    lay.check_batch(n)
+                   floating[:, ::1] out not None, int threads=1, bint lists=False):
+    """The output layer's rows for X (any number of rows) into out (n, n_outputs), in blocks of lay.batch
+    rows on up to `threads` threads (nn._infer), each with scratch of its own: any number of callers may
+    share the layout. Returns False when X holds an inf or NaN (out is then incomplete; the caller reports
+    it). lists: the first layer runs on each row's list of nonzeros (for inputs mostly zero; one row).
+    With threads > 1 the products call BLAS from every thread: set it to one thread meanwhile."""
+    cdef Py_ssize_t n = X.shape[0], k
+    cdef int failed
+    lay.check(theta.shape[0], lay.work_size, n, X.shape[1])
     k = lay.sizes[lay.net.n_layers]
     if out.shape[0] != n or out.shape[1] != k:
         raise ValueError(f"out must have shape ({n}, {k}), got ({out.shape[0]}, {out.shape[1]})")
-    lists = n <= LIST_ROWS and SPARSE_KERNELS
+    if threads < 1 or threads > MAX_THREADS:
+        raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {threads}")
+    if lists:
+        times(times(lay.batch, X.shape[1], "a block's lists"), sizeof(double), "a block's lists")
     with nogil:
-        finite = all_finite(<floating*>&X[0, 0], n * n_in)
-        if finite:
-            work = <floating*>malloc(max(lay.work_size, 1) * sizeof(floating))
-            ok = work != NULL
-            if ok and lists:  # n * n_in entries at most: n <= LIST_ROWS rows of a checked layout
-                sp.idx = <int*>malloc(n * n_in * sizeof(int))
-                sp.val = malloc(n * n_in * sizeof(floating))
-                sp.beg = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-                sp.end = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-                counts = <int*>malloc(n_in * sizeof(int))
-                ok = sp.idx != NULL and sp.val != NULL and sp.beg != NULL and sp.end != NULL and counts != NULL
-                if ok:
-                    sparse_rows(<floating*>&X[0, 0], NULL, 0, n, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end,
-                                counts)
-            if ok:
-                A = forward_rows(&lay.net, <floating*>&theta[0], work, <floating*>&X[0, 0], n_in, 0, n,
-                                 &sp if lists else NULL)
-                for i in range(n):
-                    memcpy(&out[i, 0], A + i * k, k * sizeof(floating))
-        free(work)
-        free(sp.idx)
-        free(sp.val)
-        free(sp.beg)
-        free(sp.end)
-        free(counts)
-    if not ok:
+        failed = run_inference(&lay.net, <void*>&theta[0], <void*>&X[0, 0], <void*>&out[0, 0], n, lay.batch,
+                               lay.work_size, lists, floating is double, threads)
+    if failed == 2:
         raise MemoryError("no memory for forward_output's scratch")
-    return finite
+    return failed == 0
 
 
 def gradients(_Layout lay not None, int loss, const floating[::1] theta not None, floating[::1] work not None,

@@ -1,0 +1,100 @@
+# cython: language_level=3
+"""nn._infer: a network's outputs for many rows (nn._core.forward_output), the twin of the reference's
+forward (nn.backends.reference.forward, its last layer).
+
+The rows go in blocks of `block` (the layout's batch): each block is checked for inf and NaN, optionally
+turned into lists of its rows' nonzeros (nn._sparse: for inputs that are mostly zeros, the first layer
+then reads only W_1's rows in use, its sums kept in registers), run forward through every layer
+(nn._passes.forward_rows), and its output rows copied out. A team of threads (src/nn_team.h) takes
+contiguous runs of blocks, each thread with scratch of its own, so the blocks' answers do not depend on
+the thread count. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
+"""
+from cython cimport floating
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+from nn._kernels cimport all_finite
+from nn._passes cimport Net, forward_rows, part
+from nn._sparse cimport SparseBatch, sparse_rows
+
+cdef extern from "nn_team.h":
+    ctypedef void (*nn_team_body)(void* arg, int index, int size) noexcept nogil
+    int nn_run_team(nn_team_body body, void* arg, int n) nogil
+    void nn_store(int* p, int v) nogil
+
+
+cdef struct Inference:
+    Net* net
+    void* theta
+    void* X                  # n x sizes[0], only read
+    void* out                # n x sizes[L]
+    Py_ssize_t n, block, work_size
+    bint lists, is_double
+    int failed               # 0; 1: a block holds inf or NaN; 2: a thread's scratch could not be had
+
+
+cdef int run_inference(Net* net, void* theta, void* X, void* out, Py_ssize_t n, Py_ssize_t block,
+                       Py_ssize_t work_size, bint lists, bint is_double, int threads) noexcept nogil:
+    """out = the output layer for the n rows of X, in blocks of `block` rows (work_size: the scratch of
+    an inference layout of that batch, already checked), on up to `threads` threads (at most one per
+    block). Returns 0; 1 when X holds an inf or NaN (out is then incomplete); 2 when memory ran out."""
+    cdef Inference job
+    cdef Py_ssize_t blocks = (n + block - 1) // block
+    job.net, job.theta, job.X, job.out = net, theta, X, out
+    job.n, job.block, job.work_size, job.lists, job.is_double, job.failed = n, block, work_size, lists, is_double, 0
+    if threads > blocks:
+        threads = <int>blocks
+    if threads <= 1:
+        inference_body(&job, 0, 1)
+    else:
+        nn_run_team(inference_body, &job, threads)
+    return job.failed
+
+
+cdef void inference_body(void* arg, int index, int size) noexcept nogil:
+    cdef Inference* job = <Inference*>arg
+    if job.is_double:
+        infer_blocks(job, <double*>job.X, index, size)
+    else:
+        infer_blocks(job, <float*>job.X, index, size)
+
+
+cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcept nogil:
+    """Thread `index` of `size`: its contiguous run of blocks, with its own scratch."""
+    cdef Net* net = job.net
+    cdef Py_ssize_t n_in = net.sizes[0], k = net.sizes[net.n_layers], block = job.block
+    cdef Py_ssize_t blocks = (job.n + block - 1) // block, b, r, rows
+    cdef Py_ssize_t b0 = part(blocks, index, size), b1 = part(blocks, index + 1, size)
+    cdef floating* out = <floating*>job.out
+    cdef floating* A
+    cdef floating* work = <floating*>malloc(max(job.work_size, 1) * sizeof(floating))
+    cdef int* counts = NULL
+    cdef SparseBatch sp
+    cdef bint ok = work != NULL
+    memset(&sp, 0, sizeof(SparseBatch))
+    if ok and job.lists:  # block x n_in entries: the caller checked that the product does not overflow
+        sp.idx = <int*>malloc(block * n_in * sizeof(int))
+        sp.val = malloc(block * n_in * sizeof(floating))
+        sp.beg = <Py_ssize_t*>malloc(block * sizeof(Py_ssize_t))
+        sp.end = <Py_ssize_t*>malloc(block * sizeof(Py_ssize_t))
+        counts = <int*>malloc(n_in * sizeof(int))
+        ok = sp.idx != NULL and sp.val != NULL and sp.beg != NULL and sp.end != NULL and counts != NULL
+    if not ok:
+        nn_store(&job.failed, 2)
+    else:
+        for b in range(b0, b1):
+            r = b * block
+            rows = min(block, job.n - r)
+            if not all_finite(X + r * n_in, rows * n_in):
+                nn_store(&job.failed, 1)
+                break
+            if job.lists:
+                sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, counts)
+            A = forward_rows(net, <floating*>job.theta, work, X + r * n_in, n_in, 0, rows, &sp if job.lists else NULL)
+            memcpy(out + r * k, A, rows * k * sizeof(floating))
+    free(work)
+    free(sp.idx)
+    free(sp.val)
+    free(sp.beg)
+    free(sp.end)
+    free(counts)
