@@ -101,10 +101,11 @@ def check_exportable(net, opset=DEFAULT_OPSET):
             raise ValueError(f"layers[{i}] has activation {layer.activation!r}, which has no ONNX export; "
                              f"exportable: {', '.join(ONNX_ACTIVATIONS)}")
     if opset is not None:
-        _check_opset(opset)
+        check_opset(opset)
 
 
-def _check_opset(opset):
+def check_opset(opset):
+    """``opset`` as an int, or an error: an integer from MIN_OPSET to the newest the installed onnx knows."""
     if isinstance(opset, (bool, np.bool_)) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an integer, got {opset!r}")
     newest = _onnx().defs.onnx_opset_version()
@@ -202,7 +203,7 @@ def to_onnx(net, path=None, opset=DEFAULT_OPSET, input_scaling=None):
     Checked with onnx.checker (full check) before it is returned or written."""
     onnx = _onnx()
     check_exportable(net, None)
-    opset = _check_opset(opset)
+    opset = check_opset(opset)
     path = None if path is None else _check_path(path)
     dtype = np.dtype(net.dtype)
     graph = _Graph()
