@@ -394,3 +394,144 @@ def test_nn_and_its_estimators_import_none_of_the_export_packages():
             "print(json.dumps(sorted({m.partition('.')[0] for m in sys.modules} & "
             "{'onnx', 'onnxruntime', 'skl2onnx', 'torch'})))")
     assert json.loads(python(code)) == []
+
+
+# ----- skl2onnx: nn.Classifier and nn.Regressor in pipelines ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def iris():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return X.astype(np.float32), np.array(["setosa", "versicolor", "virginica"])[y]
+
+
+def fitted_pipeline(X, y, estimator):
+    import warnings
+
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: a few epochs are enough here
+        return Pipeline([("scale", StandardScaler()), ("net", estimator)]).fit(X, y)
+
+
+@pytest.mark.parametrize("n_classes", [3, 2])
+@pytest.mark.parametrize("options", ["zipmap", "by id", "by class"])
+def test_a_pipeline_with_a_classifier_exports_whole(iris, n_classes, options):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, y = iris
+    keep = np.isin(y, np.unique(y)[:n_classes])
+    X, y = X[keep], y[keep]
+    pipe = fitted_pipeline(X, y, nn.Classifier(hidden_layer_sizes=(8,), max_iter=30, learning_rate=0.02, random_state=0))
+    clf = pipe.named_steps["net"]
+    chosen = {"zipmap": None, "by id": {id(clf): {"zipmap": False}}, "by class": {nn.Classifier: {"zipmap": False}}}
+    model = skl2onnx.to_onnx(pipe, X[:1], options=chosen[options])
+    onnx.checker.check_model(model, full_check=True)
+    got = run(model, X)
+    expected_labels, expected_proba = pipe.predict(X), pipe.predict_proba(X)
+    assert len(set(expected_labels.tolist())) == n_classes
+    if options == "zipmap":  # skl2onnx's default: a list of {label: probability}
+        assert list(got) == ["output_label", "output_probability"]
+        labels, probabilities = got["output_label"], got["output_probability"]
+        assert set(probabilities[0]) == set(clf.classes_.tolist())
+        probabilities = np.array([[row[c] for c in clf.classes_] for row in probabilities])
+    else:
+        assert list(got) == ["label", "probabilities"]
+        labels, probabilities = got["label"], got["probabilities"]
+    assert labels.tolist() == expected_labels.tolist()
+    np.testing.assert_allclose(probabilities, expected_proba, rtol=1e-5, atol=1e-6)
+
+
+def test_a_float64_pipeline_is_exact(iris):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, y = iris
+    X = X.astype(np.float64)
+    pipe = fitted_pipeline(X, y, nn.Classifier(hidden_layer_sizes=(8,), max_iter=30, learning_rate=0.02, random_state=0))
+    got = run(skl2onnx.to_onnx(pipe, X[:1], options={nn.Classifier: {"zipmap": False}}), X)
+    assert got["label"].tolist() == pipe.predict(X).tolist()
+    np.testing.assert_allclose(got["probabilities"], pipe.predict_proba(X), rtol=1e-12, atol=1e-12)
+
+
+def test_integer_labels_and_a_float32_network(iris):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, y = iris
+    y = np.searchsorted(np.unique(y), y) * 10 + 1
+    pipe = fitted_pipeline(X, y, nn.Classifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0, dtype="float32"))
+    got = run(skl2onnx.to_onnx(pipe, X[:1], options={nn.Classifier: {"zipmap": False}}), X)
+    assert got["label"].dtype == np.int64
+    np.testing.assert_array_equal(got["label"], pipe.predict(X))
+    np.testing.assert_allclose(got["probabilities"], pipe.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_a_pipeline_with_a_regressor_exports_whole(rng, n_targets):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X = rng.normal(size=(200, 5)).astype(np.float32) * 10 + 3
+    y = X[:, :n_targets] * 2 - X[:, 1:1 + n_targets] if n_targets > 1 else X[:, 0] * 2 - X[:, 1]
+    pipe = fitted_pipeline(X, y, nn.Regressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0))
+    model = skl2onnx.to_onnx(pipe, X[:1])
+    onnx.checker.check_model(model, full_check=True)
+    (output,) = run(model, X).values()
+    assert output.shape == (200, n_targets)
+    np.testing.assert_allclose(output, pipe.predict(X).reshape(200, n_targets), rtol=1e-5, atol=1e-5)
+
+
+def test_skl2onnx_refuses_an_opset_below_13(iris):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, y = iris
+    clf = nn.Classifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    pipe = fitted_pipeline(X, y, clf)
+    with pytest.raises(ValueError, match="target_opset must be at least 13 for Classifier"):
+        skl2onnx.to_onnx(pipe, X[:1], target_opset=12)
+
+
+# As a user calls it, in a fresh interpreter: skl2onnx imported before nn, or after the estimator is fitted.
+USER = r"""
+import json, sys, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("ignore")
+order = sys.argv[2]
+if order == "skl2onnx first":
+    import skl2onnx
+import numpy as np
+import nn
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(100, 3)).astype(np.float32)
+y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+pipe = Pipeline([("scale", StandardScaler()), ("net", nn.Classifier(hidden_layer_sizes=(4,), max_iter=20,
+                                                                    random_state=0))]).fit(X, y)
+imported = "skl2onnx" in sys.modules
+import onnxruntime
+from skl2onnx import to_onnx
+model = to_onnx(pipe, X[:1], options={nn.Classifier: {"zipmap": False}})
+session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+labels, probabilities = session.run(None, {"X": X})
+print(json.dumps({"skl2onnx imported by nn": imported and order != "skl2onnx first",
+                  "labels equal": labels.tolist() == pipe.predict(X).tolist(),
+                  "probabilities": float(np.abs(probabilities - pipe.predict_proba(X)).max())}))
+"""
+
+
+@pytest.mark.parametrize("order", ["skl2onnx first", "skl2onnx after fit"])
+def test_registration_as_a_user_meets_it(order):
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("sklearn")
+    report = json.loads(python(USER, order))
+    assert report["skl2onnx imported by nn"] is False
+    assert report["labels equal"] is True
+    assert report["probabilities"] < 1e-6
+
+
+def test_register_skl2onnx_can_be_called_again():
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    onnx_export.register_skl2onnx()
+    onnx_export.register_skl2onnx()
+    assert sklearn_operator_name_map[nn.Classifier] == "NnClassifier"
+    assert sklearn_operator_name_map[nn.Regressor] == "NnRegressor"
