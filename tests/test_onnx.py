@@ -12,6 +12,7 @@ import pytest
 
 import nn
 from nn import onnx_export
+from nn.datasets import load_mnist
 from nn.cli import main
 
 onnx = pytest.importorskip("onnx")
@@ -262,8 +263,8 @@ def test_bad_paths_are_named(tmp_path):
 # ----- the MNIST model ----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mnist():
-    X, y = nn.datasets.load_mnist()
-    Xt, yt = nn.datasets.load_mnist(kind="test")
+    X, y = load_mnist()
+    Xt, yt = load_mnist(kind="test")
     return X[:3000], y[:3000], Xt[:1000], yt[:1000]
 
 
