@@ -42,6 +42,7 @@ def processor():
 
 
 def session(model, threads):
+    """An onnxruntime session of ``model`` (a ModelProto or a file) on ``threads`` intra-op threads."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -60,6 +61,7 @@ def max_difference(net, X, threads):
 
 
 def differences(args, mnist_nets, Xt):
+    """Figure 1: the largest |onnxruntime - nn| per dtype."""
     print("1. max |onnxruntime - nn| over every hidden activation x output (20-32-32-k, k = 1 and 5, 1000 rows)")
     rng = np.random.default_rng(0)
     for dtype in ("float64", "float32"):
@@ -78,6 +80,7 @@ def differences(args, mnist_nets, Xt):
 
 
 def file_sizes(mnist_nets):
+    """Figure 2: the MNIST model's .onnx (and .npz) size per dtype."""
     print("2. the MNIST model's file, 784-128-10 (101,770 parameters)")
     with tempfile.TemporaryDirectory() as folder:
         for dtype, net in mnist_nets.items():
@@ -101,6 +104,7 @@ def per_call(run, repeat, calls):
 
 
 def latency(args, mnist_nets, Xt):
+    """Figure 3: one sample through onnxruntime, net.forward and the backend's forward."""
     print(f"3. single-sample latency, 784-128-10 (median of {args.repeat} blocks of {args.calls} calls)")
     print(f"   {'dtype':8s} {'onnxruntime':>12s} {'net.forward':>12s} {'backend.forward':>16s}  ratio forward / ort")
     for dtype, net in mnist_nets.items():
@@ -115,6 +119,7 @@ def latency(args, mnist_nets, Xt):
 
 
 def main():
+    """The three figures, after the machine's and the libraries' names."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000)

@@ -150,7 +150,8 @@ class _Graph:
     """Nodes and initializers for onnx.helper.make_graph, each with a unique name."""
 
     def __init__(self):
-        self.nodes, self.initializers, self._used = [], [], set()
+        self.nodes, self.initializers = [], []
+        self._used = {INPUT_NAME, *CLASSIFIER_OUTPUTS, *REGRESSOR_OUTPUTS}  # the graph's own names
 
     def _name(self, stem):
         name, n = stem, 1
@@ -357,7 +358,7 @@ def _cast_to(graph, name, tensor_type, current):
 
 def _network_of(operator, container):
     """The estimator and its fitted network, checked: exportable, and skl2onnx's target opset high enough."""
-    estimator = operator.raw_operator
+    estimator = _fitted(operator.raw_operator)
     net = estimator.network_
     check_exportable(net, None)
     opset = container.target_opset
@@ -365,6 +366,12 @@ def _network_of(operator, container):
         raise ValueError(f"target_opset must be at least {MIN_OPSET} for {type(estimator).__name__} (Softmax's "
                          f"per-axis form), got {opset}")
     return estimator, net
+
+
+def _fitted(estimator):
+    if not hasattr(estimator, "network_"):
+        raise ValueError(f"this {type(estimator).__name__} is not fitted yet: call fit before converting it")
+    return estimator
 
 
 def _tensor_type(variable):
@@ -414,10 +421,20 @@ def _convert_regressor(scope, operator, container):
     graph.node("Identity", [_cast_to(graph, A, _tensor_type(output), dtype)], output=output.full_name)
 
 
+def _classifier_shape(operator):
+    """skl2onnx shape calculator: label (batch,) and probabilities (batch, n_classes), as its linear
+    classifiers'."""
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    _fitted(operator.raw_operator)
+    calculate_linear_classifier_output_shapes(operator)
+
+
 def _regressor_shape(operator):
     """skl2onnx shape calculator: (batch, n_targets) of the input's float type."""
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
+    _fitted(operator.raw_operator)
     kind = DoubleTensorType if _tensor_type(operator.inputs[0]) == _onnx().TensorProto.DOUBLE else FloatTensorType
     operator.outputs[0].type = kind([operator.inputs[0].get_first_dimension(),
                                      operator.raw_operator.network_.n_outputs])
@@ -426,21 +443,22 @@ def _regressor_shape(operator):
 def register_skl2onnx():
     """Register nn.Classifier and nn.Regressor's converters with skl2onnx (idempotent), so that
     ``skl2onnx.to_onnx`` converts them, alone or in a Pipeline. The classifier takes skl2onnx's classifier
-    options: ``zipmap`` (True, the default: probabilities as a list of {label: p}; False: a tensor;
-    "columns"), ``nocl`` and ``output_class_labels``.
+    options: ``zipmap`` (True, skl2onnx's default: outputs ``output_label`` and ``output_probability``, a
+    list of {label: p}; False: ``label`` and ``probabilities``, a (batch, n_classes) tensor; "columns"),
+    ``nocl`` and ``output_class_labels``, e.g. ``options={nn.Classifier: {"zipmap": False}}`` or
+    ``options={id(classifier): {"zipmap": False}}``. The regressor's output is (batch, n_targets).
 
     You rarely need to call it: importing nn.estimators (``nn.Classifier``) registers them at once when
     skl2onnx is already imported, else the moment skl2onnx is (a one-shot import hook: nn does not import
     skl2onnx itself, which would add about 0.9 s to every first use of the estimators)."""
     try:
         from skl2onnx import update_registered_converter
-        from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
     except ImportError as exc:
         raise ImportError(f"exporting pipelines needs skl2onnx: {INSTALL}") from exc
     from .estimators import Classifier, Regressor
 
-    update_registered_converter(Classifier, SKL2ONNX_ALIASES["Classifier"], calculate_linear_classifier_output_shapes,
-                                _convert_classifier, options=CLASSIFIER_OPTIONS)
+    update_registered_converter(Classifier, SKL2ONNX_ALIASES["Classifier"], _classifier_shape, _convert_classifier,
+                                options=CLASSIFIER_OPTIONS)
     update_registered_converter(Regressor, SKL2ONNX_ALIASES["Regressor"], _regressor_shape, _convert_regressor)
 
 

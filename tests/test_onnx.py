@@ -536,3 +536,13 @@ def test_register_skl2onnx_can_be_called_again():
     onnx_export.register_skl2onnx()
     assert sklearn_operator_name_map[nn.Classifier] == "NnClassifier"
     assert sklearn_operator_name_map[nn.Regressor] == "NnRegressor"
+
+
+@pytest.mark.parametrize("name", ["Classifier", "Regressor"])
+def test_an_unfitted_estimator_is_refused_by_name(iris, name):
+    """(With zipmap, skl2onnx's own parser asks for classes_ first, and says it cannot find them.)"""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, _ = iris
+    estimator = getattr(nn, name)()
+    with pytest.raises(ValueError, match=f"this {name} is not fitted yet"):
+        skl2onnx.to_onnx(estimator, X[:1], options={id(estimator): {"zipmap": False}} if name == "Classifier" else None)
