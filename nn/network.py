@@ -445,3 +445,30 @@ class Network:
             raise ValueError(f"{path} is not a valid nn model file: {exc}") from None
         net.metadata = model["metadata"]
         return net
+
+    # ----- leaving nn: ONNX and PyTorch (optional packages, imported when asked for) --------------------
+    def to_onnx(self, path=None, opset=None):
+        """The ONNX model (``onnx.ModelProto``) of this network's inference, written to ``path`` too when
+        given (atomically). Input ``X`` (batch, n_inputs); outputs ``label`` and ``probabilities`` for a
+        classifier (``predict``, ``predict_proba``), ``output`` (``forward``) otherwise; in the network's
+        dtype. ``opset``: 13 .. the newest the installed onnx knows (default 17). See nn.onnx_export;
+        needs ``pip install "nn-lessons[onnx]"``."""
+        from . import onnx_export
+
+        return onnx_export.to_onnx(self, path, onnx_export.DEFAULT_OPSET if opset is None else opset)
+
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` of Linear (weight = W.T) and activation modules with this network's
+        weights and dtype, whose forward equals ``forward`` (see nn.torch_bridge; needs PyTorch)."""
+        from . import torch_bridge
+
+        return torch_bridge.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module, backend=None, classes=None):
+        """The network of a ``torch.nn.Sequential`` of Linear and supported activation modules (ReLU,
+        LeakyReLU(0.01), Sigmoid, Tanh, Softmax(dim=-1)); anything else is a ValueError naming the module
+        and its index (see nn.torch_bridge)."""
+        from . import torch_bridge
+
+        return torch_bridge.from_torch(module, backend=backend, classes=classes)

@@ -1,19 +1,20 @@
-"""The `nn` command: train, predict, gradcheck, info (`nn = "nn.cli:main"`, and `python -m nn`).
+"""The `nn` command: train, predict, export, gradcheck, info (`nn = "nn.cli:main"`, and `python -m nn`).
 
 Errors are one clear line on stderr and a non-zero exit, not a traceback. The modules, each importing
 only those listed before it: options (the parser, defaults and path checks), data (what train learns
-from), figures, then the commands: train, predict, diagnostics (gradcheck and info); main is here.
+from), figures, then the commands: train, predict, export, diagnostics (gradcheck and info); main is here.
 """
 import os
 import sys
 
 from ..trainer import TrainingDiverged
 from .diagnostics import gradcheck, info
+from .export import export
 from .options import given_options, make_parser
 from .predict import predict
 from .train import INTERRUPTED, train
 
-COMMANDS = {"train": train, "predict": predict, "gradcheck": gradcheck, "info": info}
+COMMANDS = {"train": train, "predict": predict, "export": export, "gradcheck": gradcheck, "info": info}
 # The user's mistakes (a bad option value, a missing or unreadable file, a full disk, no matplotlib) are one
 # line; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)

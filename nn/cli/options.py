@@ -1,4 +1,4 @@
-"""The options of `nn train`, `nn predict` and `nn gradcheck`: the parser and its argument types (they
+"""The options of `nn train`, `nn predict`, `nn export` and `nn gradcheck`: the parser and its argument types (they
 refuse bad values before anything is loaded), --schedule's forms, the defaults each dataset trains with
 (shown in --help), which options a command line gave (for --resume), and the checks of the paths given,
 made before the data is loaded and the network trained.
@@ -12,6 +12,7 @@ from .. import __version__, backends
 from .. import tabular
 from ..datasets import TOY_SETS
 from ..functions import ACTIVATIONS
+from ..onnx_export import DEFAULT_OPSET, MIN_OPSET
 from ..optimizers import OPTIMIZERS
 
 DATASETS = ["mnist", *TOY_SETS]
@@ -247,6 +248,13 @@ def make_parser(parser_class=_Parser):
     gradcheck = sub.add_parser("gradcheck", help="check backpropagation against finite differences")
     gradcheck.add_argument("--backend", default=None, choices=list(backends.NAMES))
     gradcheck.add_argument("--seed", type=_integer(0), default=0)
+
+    export = sub.add_parser("export", help="a saved model as an ONNX file (needs nn-lessons[onnx])")
+    export.add_argument("model", help="a file written by nn train --save")
+    export.add_argument("output", help="the ONNX file to write, e.g. model.onnx")
+    export.add_argument("--opset", type=_integer(1), default=DEFAULT_OPSET,
+                        help=f"the ONNX opset, from {MIN_OPSET} to the newest the installed onnx knows "
+                             f"(default {DEFAULT_OPSET})")
 
     sub.add_parser("bench", help="moved out of the package: python bench/run.py in a checkout of nn's repository",
                    add_help=False)  # main says so, whatever the options
