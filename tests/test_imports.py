@@ -21,7 +21,7 @@ import pytest
 
 import nn
 
-OPTIONAL = ("torch", "sklearn", "matplotlib", "dask", "pandas")
+OPTIONAL = ("torch", "sklearn", "matplotlib", "dask", "pandas", "onnx", "onnxruntime", "skl2onnx")
 # module -> the extra it needs, as its ImportError names it
 INTEGRATIONS = {"nn.estimators": 'pip install "nn-lessons[sklearn]"'}
 
