@@ -119,6 +119,8 @@ def check(folder, screenshots):
     all_pages = pages(folder)
     if len(all_pages) < MIN_PAGES:
         problems.append(f"only {len(all_pages)} pages found in {folder} (expected at least {MIN_PAGES})")
+    problems += [f"the page {page} to screenshot is not in the site" for page in SCREENSHOTS.values()
+                 if page not in all_pages]
     driver = browser()
     images = 0
     try:
