@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the test that hide
     raise ImportError('nn.Classifier and nn.Regressor need scikit-learn: pip install "nn-lessons[sklearn]"') from exc
 
 from .network import Network
-from .onnx_export import register_skl2onnx_when_imported
+from .onnx_sklearn import register_skl2onnx_when_imported
 from .optimizers import OPTIMIZERS, Optimizer
 from .trainer import EarlyStopping, Trainer, TrainingDiverged
 from .validation import check_int, check_number
@@ -341,6 +341,6 @@ class Regressor(RegressorMixin, _NetworkEstimator):
         return tags
 
 
-# skl2onnx converts both (alone or in a Pipeline) with the converters of nn.onnx_export, registered now if
+# skl2onnx converts both (alone or in a Pipeline) with the converters of nn.onnx_sklearn, registered now if
 # skl2onnx is imported already, else the moment it is: importing it here would cost every user ~0.9 s.
 register_skl2onnx_when_imported()
