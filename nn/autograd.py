@@ -58,30 +58,36 @@ class Value:
         return Value(self.data ** n, "", f"**{n:g}", (self,), (_power_slope(self.data, n),))
 
     def exp(self):
+        """e^x, with d/dx = e^x (inf, not an OverflowError, for x above about 709.78)."""
         # e^x overflows a float beyond about 709.78: the limit is infinity, not an error.
         out = math.exp(self.data) if self.data < 709.78 else math.inf
         return Value(out, "", "exp", (self,), (out,))
 
     def log(self):
+        """ln x, with d/dx = 1/x; x must be positive (x <= 0 raises a ValueError)."""
         if self.data <= 0:
             raise ValueError(f"log of a non-positive number: {self.data}")
         return Value(math.log(self.data), "", "log", (self,), (1.0 / self.data,))
 
     def tanh(self):
+        """tanh x, with d/dx = 1 - tanh^2 x."""
         t = math.tanh(self.data)
         return Value(t, "", "tanh", (self,), (1.0 - t * t,))
 
     def sigmoid(self):
+        """s = 1/(1+e^-x), with d/dx = s(1-s); no overflow for any x."""
         # From e^-|x|, which never overflows.
         e = math.exp(-abs(self.data))
         s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
         return Value(s, "", "sigmoid", (self,), (s * (1.0 - s),))
 
     def relu(self):
+        """max(0, x), with d/dx = 1 if x > 0 else 0 (0 at x = 0)."""
         positive = self.data > 0
         return Value(self.data if positive else 0.0, "", "relu", (self,), (1.0 if positive else 0.0,))
 
     def identity(self):
+        """x, with d/dx = 1: this Value itself, no new node."""
         return self
 
     # ----- derived operations, built from the basic ones -----------------------------------------
@@ -216,9 +222,11 @@ VALUE_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 
 class Module:
     def parameters(self):
+        """The Values that training updates, as a list (none here: each subclass lists its own)."""
         return []
 
     def zero_grad(self):
+        """Set every parameter's grad to 0 (gradients accumulate across backward() calls)."""
         for p in self.parameters():
             p.grad = 0.0
 
@@ -247,6 +255,8 @@ class ValueNeuron(Module):
 
 
 class Layer(Module):
+    """``n_out`` ValueNeurons on the same ``n_in`` inputs: a list of Values out (one Value when n_out is 1)."""
+
     def __init__(self, n_in, n_out, activation="tanh", seed=None, rng=None):
         rng = rng or random.Random(seed)
         self.neurons = [ValueNeuron(n_in, activation, rng=rng) for _ in range(n_out)]

@@ -54,6 +54,7 @@ class WeightTrace:
         self.weights, self.gradients, self.losses = [], [], []
 
     def on_batch_begin(self, trainer, X, Y):
+        """Record W[source, target], its gradient on the batch (X, Y) and the batch's loss, before the step."""
         net = trainer.net
         try:
             offset = layout.weight_offset(net.sizes, self.layer, self.source, self.target)
@@ -130,6 +131,7 @@ class CSVLogger:
         self._unwritten = set()  # logs keys without a column, warned about in this fit
 
     def on_train_begin(self, trainer):
+        """Open ``path``: a new file for a fresh trainer; else append to it, its rows past ``trainer.epoch`` dropped."""
         self.on_train_end(trainer)  # a file left open by a fit that never ended
         self.columns, self._unwritten = None, set()
         if trainer.epoch > 0 and os.path.isfile(self.path) and os.path.getsize(self.path) > 0:
@@ -165,6 +167,7 @@ class CSVLogger:
                               extrasaction="ignore", lineterminator="\n")
 
     def on_epoch_end(self, epoch, logs):
+        """Write the epoch's row (after the header, from the first epoch's logs) and flush it."""
         if self._file is None:
             raise RuntimeError("CSVLogger.on_epoch_end outside a fit: on_train_begin(trainer) opens the file")
         if self.columns is None:
@@ -182,6 +185,7 @@ class CSVLogger:
         self._file.flush()
 
     def on_train_end(self, trainer):
+        """Close the file."""
         if self._file is not None:
             self._file.close()
         self._file = self._writer = None
@@ -217,6 +221,7 @@ class TensorBoard:
         self._writer = None
 
     def on_train_begin(self, trainer):
+        """Open a writer on ``log_dir``, purging earlier runs' steps from ``trainer.epoch + 1`` on."""
         try:
             from tensorboardX import SummaryWriter
         except ImportError:
@@ -229,6 +234,7 @@ class TensorBoard:
         self.trainer = trainer
 
     def on_epoch_end(self, epoch, logs):
+        """Write the epoch's scalars (with ``histograms``, each layer's W and b) at step ``epoch``; flush."""
         if self._writer is None:
             raise RuntimeError("TensorBoard.on_epoch_end outside a fit: on_train_begin(trainer) opens the writer")
         for key in _ordered_keys(logs):
@@ -241,6 +247,7 @@ class TensorBoard:
         self._writer.flush()
 
     def on_train_end(self, trainer):
+        """Close the writer."""
         if self._writer is not None:
             self._writer.close()
         self._writer = self.trainer = None
@@ -295,6 +302,7 @@ class ModelCheckpoint:
             _check_folder_exists("path", self.path)
 
     def on_train_begin(self, trainer):
+        """Hold the trainer; a fresh one (epoch 0) starts a new best (``initial_best``, or none)."""
         if not callable(getattr(trainer, "save_checkpoint", None)):
             raise TypeError(f"ModelCheckpoint needs a trainer with save_checkpoint(path), got {trainer!r}")
         if trainer.epoch == 0:
@@ -302,6 +310,7 @@ class ModelCheckpoint:
         self.trainer = trainer
 
     def on_epoch_end(self, epoch, logs):
+        """Save a checkpoint to ``path`` (formatted with epoch and logs) each epoch, or when ``monitor`` improves."""
         if self.trainer is None:
             raise RuntimeError("ModelCheckpoint.on_epoch_end outside a fit: on_train_begin(trainer) sets the trainer")
         monitor = self.monitor if self.monitor is not None else ("val_loss" if "val_loss" in logs else "loss")
@@ -336,6 +345,7 @@ class ModelCheckpoint:
             raise ValueError(f"path {self.path!r} cannot be formatted with epoch {epoch} and the logs: {exc}") from None
 
     def on_train_end(self, trainer):
+        """Let go of the trainer."""
         self.trainer = None
 
     def __getstate__(self):

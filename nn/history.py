@@ -19,6 +19,7 @@ class History:
         self.interrupted = False
 
     def append(self, logs):
+        """Record one epoch: each value of ``logs`` (keys among KEYS) at the end of its key's list."""
         self.epochs += 1
         for key, value in logs.items():
             self.logs[key].append(value)

@@ -29,6 +29,7 @@ class Neuron:
         self.activation = check_name("activation", activation, ACTIVATIONS)
 
     def feedforward(self, x):
+        """y = f(w . x + b) for one sample x of len(weights) inputs; a float."""
         x = np.asarray(x, dtype=np.float64).ravel()
         if x.shape != self.weights.shape:
             raise ValueError(f"x has {x.size} inputs but the neuron has {self.weights.size} weights")
