@@ -89,7 +89,9 @@ def _convert_classifier(scope, operator, container):
         A = graph.node("Concat", [graph.node("Sub", [one, A]), A], axis=1)
     label, probabilities = operator.outputs[0], operator.outputs[1]
     graph.node("Identity", [_cast_to(graph, A, _tensor_type(probabilities), dtype)], output=probabilities.full_name)
-    classes = np.asarray(get_label_classes(scope, estimator))
+    # np.array of the list: labels from pandas come as an object array, which ONNX would store as raw bytes
+    # (onnxruntime refuses the model); as a list they become a str (or int) array.
+    classes = np.array(np.asarray(get_label_classes(scope, estimator)).tolist())
     if classes.dtype.kind == "f" or classes.dtype.kind == "b":  # skl2onnx's rule: labels are int64 or strings
         if np.any(classes != np.round(classes)):
             raise ValueError(f"skl2onnx needs integer or string class labels; {type(estimator).__name__} has "

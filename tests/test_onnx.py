@@ -455,6 +455,15 @@ def test_a_float64_pipeline_is_exact(iris):
     np.testing.assert_allclose(got["probabilities"], pipe.predict_proba(X), rtol=1e-12, atol=1e-12)
 
 
+def test_string_labels_in_an_object_array_as_pandas_gives_them(iris):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, y = iris
+    pipe = fitted_pipeline(X, y.astype(object), nn.Classifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0))
+    assert pipe.classes_.dtype == object
+    got = run(skl2onnx.to_onnx(pipe, X[:1], options={nn.Classifier: {"zipmap": False}}), X)
+    assert got["label"].tolist() == pipe.predict(X).tolist()
+
+
 def test_integer_labels_and_a_float32_network(iris):
     skl2onnx = pytest.importorskip("skl2onnx")
     X, y = iris
