@@ -172,6 +172,33 @@ static void nn_spmm_avx512_##S(const int* idx, const T* val, const Py_ssize_t* b
 }
 NN_SPMM_AVX512(double, d, 8, __mmask8)
 NN_SPMM_AVX512(float, f, 16, __mmask16)
+
+/* One row's list of its nonzeros (the twin of sparse_rows' loop in _sparse.pyx): the columns and
+   values of row[0..n) that are not 0 (NaN is not 0), in column order, compressed into a register a
+   vector at a time and stored with a mask of as many lanes (a compress straight to memory is slow on
+   some processors: AMD's Zen 4 microcodes it); returns how many. */
+#define NN_LIST_AVX512(T, S, L, M, SETZERO, MLOADU, MCMP, MCOMPRESS, MSTOREU)                      \
+__attribute__((target("avx512f")))                                                                 \
+static Py_ssize_t nn_list_row_avx512_##S(const T* row, Py_ssize_t n, int* idx, T* val) {           \
+    Py_ssize_t c = 0;                                                                              \
+    __m512i k = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);            \
+    const __m512i step = _mm512_set1_epi32(L);                                                     \
+    for (Py_ssize_t j = 0; j < n; j += L) {                                                        \
+        const M in = n - j >= L ? (M)~(M)0 : (M)((1u << (n - j)) - 1);                             \
+        const M nz = MCMP(in, MLOADU(in, row + j), SETZERO(), _CMP_NEQ_UQ);                        \
+        const int count = __builtin_popcount((unsigned)nz);                                        \
+        const M first = (M)((1u << count) - 1);                                                    \
+        MSTOREU(val + c, first, MCOMPRESS(nz, MLOADU(in, row + j)));                               \
+        _mm512_mask_storeu_epi32(idx + c, (__mmask16)first, _mm512_maskz_compress_epi32((__mmask16)nz, k)); \
+        c += count;                                                                                \
+        k = _mm512_add_epi32(k, step);                                                             \
+    }                                                                                              \
+    return c;                                                                                      \
+}
+NN_LIST_AVX512(double, d, 8, __mmask8, _mm512_setzero_pd, _mm512_maskz_loadu_pd, _mm512_mask_cmp_pd_mask,
+               _mm512_maskz_compress_pd, _mm512_mask_storeu_pd)
+NN_LIST_AVX512(float, f, 16, __mmask16, _mm512_setzero_ps, _mm512_maskz_loadu_ps, _mm512_mask_cmp_ps_mask,
+               _mm512_maskz_compress_ps, _mm512_mask_storeu_ps)
 static int nn_cpu_has_avx512f(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
@@ -183,6 +210,12 @@ static int nn_cpu_has_avx512f(void) { return 0; }
 #define nn_spmm_avx2_f nn_spmm_portable_f
 #define nn_spmm_avx512_d nn_spmm_portable_d
 #define nn_spmm_avx512_f nn_spmm_portable_f
+static Py_ssize_t nn_list_row_avx512_d(const double* row, Py_ssize_t n, int* idx, double* val) {
+    (void)row; (void)n; (void)idx; (void)val; return -1;  /* never called: no AVX-512 here */
+}
+static Py_ssize_t nn_list_row_avx512_f(const float* row, Py_ssize_t n, int* idx, float* val) {
+    (void)row; (void)n; (void)idx; (void)val; return -1;
+}
 #endif
 
 #endif  /* NN_SPARSE_H */

@@ -1,5 +1,6 @@
-/* nn_step.h: the optimizer steps' loops and the clipping's sum of squares, the twins of
-   nn.optimizers' _update and of np.dot(g, g) (nn._kernels calls them; see optimizer_step there).
+/* nn_step.h: the loops over long vectors: the optimizer steps, the clipping's sum of squares and the
+   check for inf and NaN, the twins of nn.optimizers' _update, np.dot(g, g) and np.isfinite(x).all()
+   (nn._kernels calls them; see optimizer_step there).
 
    Each loop is plain C, compiled three times on x86-64 with GCC or clang: for the baseline (SSE2),
    for AVX2 and for AVX-512F, and the widest one the processor has is chosen at run time (the wheel
@@ -53,6 +54,13 @@ ATTR static void nn_adam_##SUFFIX(T* restrict p, const T* restrict g, T* restric
         v[i] = v[i] * beta2 + one_beta2 * g[i] * g[i];                                             \
         p[i] = p[i] - step_size * m[i] / (SQRT(v[i]) * scale + eps);                               \
     }                                                                                              \
+}                                                                                                  \
+/* Whether x holds no inf or NaN: x - x is 0 exactly for a finite x, NaN otherwise; the flags are   \
+   or-ed (an integer reduction vectorises, a floating-point sum would not). */                    \
+ATTR static int nn_finite_##SUFFIX(const T* restrict x, ptrdiff_t n) {                             \
+    int bad = 0;                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) bad |= (x[i] - x[i]) != (T)0;                                \
+    return !bad;                                                                                   \
 }                                                                                                  \
 /* Eight running sums in double, added pairwise at the end (they vectorise; one sum would not). */ \
 ATTR static double nn_sumsq_##SUFFIX(const T* restrict x, ptrdiff_t n) {                           \
@@ -124,7 +132,9 @@ static void nn_adam_##S(T* p, const T* g, T* m, T* v, ptrdiff_t n, T step_size, 
                         T one_beta1, T beta2, T one_beta2, T scale, T eps) {                       \
     NN_DISPATCH(nn_adam, T, S, (p, g, m, v, n, step_size, beta1, one_beta1, beta2, one_beta2, scale, eps)) } \
 static double nn_sumsq_##S(const T* x, ptrdiff_t n) {                                              \
-    NN_DISPATCH_RETURN(nn_sumsq, S, (x, n)) }
+    NN_DISPATCH_RETURN(nn_sumsq, S, (x, n)) }                                                      \
+static int nn_finite_##S(const T* x, ptrdiff_t n) {                                                \
+    NN_DISPATCH_RETURN(nn_finite, S, (x, n)) }
 
 NN_STEP_ENTRIES(double, d)
 NN_STEP_ENTRIES(float, f)

@@ -68,7 +68,6 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
     cdef floating* out = <floating*>job.out
     cdef floating* A
     cdef floating* work = <floating*>malloc(max(job.work_size, 1) * sizeof(floating))
-    cdef int* counts = NULL
     cdef SparseBatch sp
     cdef bint ok = work != NULL
     memset(&sp, 0, sizeof(SparseBatch))
@@ -77,8 +76,7 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
         sp.val = malloc(block * n_in * sizeof(floating))
         sp.beg = <Py_ssize_t*>malloc(block * sizeof(Py_ssize_t))
         sp.end = <Py_ssize_t*>malloc(block * sizeof(Py_ssize_t))
-        counts = <int*>malloc(n_in * sizeof(int))
-        ok = sp.idx != NULL and sp.val != NULL and sp.beg != NULL and sp.end != NULL and counts != NULL
+        ok = sp.idx != NULL and sp.val != NULL and sp.beg != NULL and sp.end != NULL
     if not ok:
         nn_store(&job.failed, 2)
     else:
@@ -89,7 +87,7 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
                 nn_store(&job.failed, 1)
                 break
             if job.lists:
-                sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, counts)
+                sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, NULL)
             A = forward_rows(net, <floating*>job.theta, work, X + r * n_in, n_in, 0, rows, &sp if job.lists else NULL)
             memcpy(out + r * k, A, rows * k * sizeof(floating))
     free(work)
@@ -97,4 +95,3 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
     free(sp.val)
     free(sp.beg)
     free(sp.end)
-    free(counts)

@@ -34,6 +34,8 @@ cdef extern from "nn_step.h":
                    float one_beta1, float beta2, float one_beta2, float scale, float eps) nogil
     double nn_sumsq_d(const double* x, Py_ssize_t n) nogil
     double nn_sumsq_f(const float* x, Py_ssize_t n) nogil
+    bint nn_finite_d(const double* x, Py_ssize_t n) nogil
+    bint nn_finite_f(const float* x, Py_ssize_t n) nogil
     int nn_simd_level() nogil
     int nn_simd_available() nogil
     void nn_set_simd_level(int cap) nogil
@@ -154,12 +156,11 @@ cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, 
 
 
 cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil:
-    """Whether x[0..n) holds no inf or NaN: x - x is 0 exactly for finite x (a sum, no branch)."""
-    cdef Py_ssize_t i
-    cdef floating s = 0
-    for i in range(n):
-        s += x[i] - x[i]
-    return s == 0
+    """Whether x[0..n) holds no inf or NaN (nn_step.h: x - x is 0 exactly for a finite x)."""
+    if floating is double:
+        return nn_finite_d(x, n)
+    else:
+        return nn_finite_f(x, n)
 
 
 cdef double sum_of_squares(floating* x, Py_ssize_t n) noexcept nogil:

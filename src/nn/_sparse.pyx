@@ -23,6 +23,8 @@ cdef extern from "nn_sparse.h":
                         Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
     void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
                         Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    Py_ssize_t nn_list_row_avx512_d(const double* row, Py_ssize_t n, int* idx, double* val) nogil
+    Py_ssize_t nn_list_row_avx512_f(const float* row, Py_ssize_t n, int* idx, float* val) nogil
     void nn_spmm_avx512_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
                           Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
     void nn_spmm_avx512_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
@@ -65,23 +67,33 @@ cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
                       floating* val, Py_ssize_t* beg, Py_ssize_t* end, int* counts) noexcept nogil:
     """Rows r0..r1 of a batch (row i is X[rows[i]], or X[i] if rows is NULL) as lists of their nonzeros
     in column order: row i's at idx / val + i n_in, entries beg[i] .. end[i] - 1. counts[k] (n_in of
-    them, zeroed here) = the nonzeros these rows have in column k."""
+    them, zeroed here; NULL: not counted) = the nonzeros these rows have in column k. With AVX-512 a
+    row is compress-stored a vector at a time (nn_sparse.h), else this loop runs."""
     cdef Py_ssize_t i, k, c
     cdef floating* row
     cdef floating a
-    memset(counts, 0, n_in * sizeof(int))
+    cdef bint compress = HAS_AVX2 and simd() == 2
+    if counts != NULL:
+        memset(counts, 0, n_in * sizeof(int))
     for i in range(r0, r1):
         row = X + (rows[i] if rows != NULL else i) * n_in
         c = i * n_in
         beg[i] = c
-        for k in range(n_in):  # branch-free: every value is written, the position only moves past nonzeros
-            a = row[k]
-            idx[c] = <int>k
-            val[c] = a
-            c += a != 0
+        if compress:
+            if floating is double:
+                c += nn_list_row_avx512_d(row, n_in, idx + c, val + c)
+            else:
+                c += nn_list_row_avx512_f(row, n_in, idx + c, val + c)
+        else:
+            for k in range(n_in):  # branch-free: every value is written, the position only moves past nonzeros
+                a = row[k]
+                idx[c] = <int>k
+                val[c] = a
+                c += a != 0
         end[i] = c
-        for k in range(beg[i], c):
-            counts[idx[k]] += 1
+        if counts != NULL:
+            for k in range(beg[i], c):
+                counts[idx[k]] += 1
 
 
 cdef inline Py_ssize_t column_cut(Py_ssize_t* ptr, Py_ssize_t n_in, int t, int parts) noexcept nogil:
