@@ -77,6 +77,9 @@ def test_info_reports_the_compiled_core():
     assert result.returncode == 0
     assert "compiled core: loaded" in result.stdout
     assert f"training threads: {nn.get_num_threads()} " in result.stdout
+    from nn import _core
+    from nn.cli.diagnostics import SIMD_NAMES
+    assert f"instruction set: {SIMD_NAMES[_core.simd_level()]} " in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -38,6 +38,10 @@ def gradcheck(args):
     return 0 if worst < 1e-6 else 1
 
 
+# nn._core.simd_level()'s levels
+SIMD_NAMES = ("baseline (SSE2; portable loops)", "AVX2 with FMA", "AVX-512")
+
+
 def info(args):
     """nn info: what this install runs on."""
     import scipy
@@ -47,6 +51,9 @@ def info(args):
         from ..backends import compiled
 
         print(f"compiled core: loaded ({compiled.CORE_FILE}); thread team: {compiled.TEAM}")
+        level = compiled._core.simd_level()
+        print(f"instruction set: {SIMD_NAMES[level]} (the processor's widest: "
+              f"{SIMD_NAMES[compiled._core.simd_available()]}; chosen at run time)")
     except ImportError as exc:
         print(f"compiled core: NOT loaded ({exc})")
     print(f"default backend: {backends.resolve()}; dtypes: float64, float32")
