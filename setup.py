@@ -96,6 +96,13 @@ if team != "pthreads":
 
 ext_modules = cythonize(extensions, compiler_directives=directives, build_dir=os.path.join(build_base, "cython"),
                         include_path=["src"])
+# nn.autograd: the readable nn/autograd.py itself, compiled, with the C types of nn/autograd.pxd beside it
+# (Cython's "augmenting" .pxd: Value becomes an extension type with double fields). Python's semantics
+# throughout (division, indexing): no directive beyond the language level. Where it does not build,
+# Python imports nn/autograd.py as it is.
+ext_modules += cythonize([Extension("nn.autograd", ["nn/autograd.py"], extra_compile_args=compile_args,
+                                    extra_link_args=link_args)],
+                         compiler_directives={"language_level": 3}, build_dir=os.path.join(build_base, "cython"))
 # Set after cythonize, which makes new Extensions without the flag (Cython 3.3: optional=True given to
 # Extension is lost). Optional: a failed compile or link is a message, not the end of the install.
 for ext in ext_modules:

@@ -23,17 +23,24 @@ __all__ = ["Value", "ValueNeuron", "Layer", "MLP", "draw", "render", "zero_grad"
 class Value:
     """A scalar that remembers the operations that made it."""
 
-    __slots__ = ("data", "grad", "label", "op", "children", "local_grads", "_topo", "_g")
+    __slots__ = ("data", "grad", "label", "_op", "_constant", "children", "local_grads", "_topo", "_g")
 
-    def __init__(self, data, label="", op="", children=(), local_grads=()):
+    def __init__(self, data, label="", op="", children=(), local_grads=(), constant=None):
         self.data = data if type(data) is float else _real("data", data)  # operations make floats: no check
         self.grad = 0.0
         self.label = label
-        self.op = op
+        self._op = op
+        self._constant = constant  # a number folded into the operation (x + 2: op "+", constant 2)
         self.children = children
         self.local_grads = local_grads  # d self / d child, one per child
         self._topo = None
         self._g = 0.0
+
+    @property
+    def op(self):
+        """The operation that made this Value ("+", "*", "tanh", ...; with a constant folded in, "+2",
+        "*-1", "**2"); "" for a leaf. Written out only when asked for (drawing), not at every operation."""
+        return self._op if self._constant is None else f"{self._op}{self._constant:g}"
 
     def __repr__(self):
         label = f"{self.label!r}, " if self.label else ""
@@ -44,18 +51,18 @@ class Value:
     def __add__(self, other):
         if isinstance(other, Value):
             return Value(self.data + other.data, "", "+", (self, other), (1.0, 1.0))
-        return Value(self.data + other, "", f"+{other:g}", (self,), (1.0,))
+        return Value(self.data + other, "", "+", (self,), (1.0,), other)
 
     def __mul__(self, other):
         if isinstance(other, Value):
             return Value(self.data * other.data, "", "*", (self, other), (other.data, self.data))
-        return Value(self.data * other, "", f"*{other:g}", (self,), (float(other),))
+        return Value(self.data * other, "", "*", (self,), (float(other),), other)
 
     def __pow__(self, exponent):
         """x ** n for a number n, with d/dx = n x^(n-1); real-valued, so a negative x needs an integer n and
         x = 0 a non-negative one."""
         n = _exponent(self.data, exponent)
-        return Value(self.data ** n, "", f"**{n:g}", (self,), (_power_slope(self.data, n),))
+        return Value(self.data ** n, "", "**", (self,), (_power_slope(self.data, n),), n)
 
     def exp(self):
         """e^x, with d/dx = e^x (inf, not an OverflowError, for x above about 709.78)."""
@@ -160,9 +167,11 @@ def _real(name, value):
 
 def _exponent(base, exponent):
     """The exponent of ``base ** exponent`` (an int or a float), if the power is a real number."""
-    if isinstance(exponent, (bool, Value)) or not isinstance(exponent, numbers.Real):
-        raise TypeError(f"only number exponents (int or float) are supported, got {type(exponent).__name__}")
-    n = int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
+    n = exponent
+    if type(n) is not int and type(n) is not float:  # the usual ints and floats skip the slower checks
+        if isinstance(exponent, (bool, Value)) or not isinstance(exponent, numbers.Real):
+            raise TypeError(f"only number exponents (int or float) are supported, got {type(exponent).__name__}")
+        n = int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
     # Python would answer these with a complex number or a ZeroDivisionError.
     if base < 0 and not float(n).is_integer():
         raise ValueError(f"({base:g}) ** {n:g} is not a real number: a negative base needs an integer exponent")

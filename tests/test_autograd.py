@@ -238,3 +238,43 @@ def test_a_value_holds_a_real_number(data):
 @pytest.mark.parametrize("data", [2, np.float32(2.0), np.int64(2)])
 def test_a_value_stores_any_real_number_as_a_float(data):
     assert type(Value(data).data) is float and Value(data).data == 2.0
+
+
+def load_source_autograd():
+    """nn/autograd.py run as the plain Python it is, whatever Python imports as nn.autograd."""
+    import importlib.util
+    from pathlib import Path
+
+    import nn.autograd as imported
+    path = Path(nn.__file__).parent / "autograd.py"
+    spec = importlib.util.spec_from_file_location("nn_autograd_as_source", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return imported, module
+
+
+def test_the_compiled_autograd_is_the_source_file_compiled():
+    """Where the core is built, nn.autograd is nn/autograd.py compiled (setup.py, with nn/autograd.pxd):
+    the same numbers, bit for bit, as the file run as plain Python, over the micrograd lesson's run."""
+    imported, source = load_source_autograd()
+    if "compiled" in nn.backends.available():
+        assert imported.__file__.endswith((".so", ".pyd")), imported.__file__
+    results = []
+    for module in (imported, source):
+        model = module.MLP(3, [4, 4, 1], seed=1)
+        xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+        ys = [1.0, -1.0, -1.0, 1.0]
+        losses = []
+        for _ in range(20):
+            loss = sum(((model(x) - y) ** 2 for x, y in zip(xs, ys)), module.Value(0.0))
+            model.zero_grad()
+            loss.backward()
+            for p in model.parameters():
+                p.data -= 0.05 * p.grad
+            losses.append(loss.data)
+        results.append((losses, [p.data for p in model.parameters()], [p.grad for p in model.parameters()]))
+    assert results[0] == results[1]
+    a, b = source.Value(2.0), source.Value(-3.0)
+    L = (a * b + 10.0) * -2.0
+    L.backward()
+    assert (a.grad, b.grad, L.op) == (6.0, -4.0, "*-2")
