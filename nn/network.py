@@ -460,7 +460,8 @@ class Network:
 
     def to_torch(self):
         """A ``torch.nn.Sequential`` of Linear (weight = W.T) and activation modules with this network's
-        weights and dtype, whose forward equals ``forward`` (see nn.torch_bridge; needs PyTorch)."""
+        weights and dtype, in ``eval()`` mode: its forward equals ``forward``, dropout or not (``.train()``
+        turns its Dropout modules on; see nn.torch_bridge; needs PyTorch)."""
         from . import torch_bridge
 
         return torch_bridge.to_torch(self)
@@ -469,7 +470,7 @@ class Network:
     def from_torch(cls, module, backend=None, classes=None):
         """The network of a ``torch.nn.Sequential`` of Linear and supported activation modules (ReLU,
         LeakyReLU(0.01), Sigmoid, Tanh, Softmax(dim=-1)); anything else is a ValueError naming the module
-        and its index (see nn.torch_bridge)."""
+        and its index (see nn.torch_bridge). Called on a subclass, returns an instance of it."""
         from . import torch_bridge
 
-        return torch_bridge.from_torch(module, backend=backend, classes=classes)
+        return torch_bridge.from_torch(module, backend=backend, classes=classes, cls=cls)

@@ -4,6 +4,8 @@ A network is a ``torch.nn.Sequential`` of ``Linear`` layers, each followed by it
 (none for identity), in the network's dtype: Linear computes x @ weight.T + bias, so ``weight`` is nn's
 W transposed (W has shape (n_in, n_out), weight (n_out, n_in)). A layer's input dropout p is a
 ``Dropout(p)`` before its Linear (the same inverted dropout: active in ``train()`` mode only).
+``to_torch`` returns the module in ``eval()`` mode, computing ``net.forward``; call ``.train()`` on it
+to train on in PyTorch with its dropout active.
 
     nn            PyTorch
     identity      (nothing, or Identity)
@@ -50,7 +52,8 @@ def _activation_module(torch, name):
 def to_torch(net):
     """A ``torch.nn.Sequential`` computing ``net.forward``: per layer [Dropout(p)], Linear (weight = W.T,
     bias = b, copies), then the activation module; parameters in the network's dtype (float32 or
-    float64). Its forward in ``eval()`` mode equals ``net.forward`` (to rounding)."""
+    float64). Returned in ``eval()`` mode, so its forward equals ``net.forward`` (to rounding) with or
+    without dropout; ``module.train()`` turns its Dropout modules on to train on in PyTorch."""
     torch = _torch()
     dtype = getattr(torch, np.dtype(net.dtype).name)
     modules = []
@@ -65,7 +68,7 @@ def to_torch(net):
         activation = _activation_module(torch, layer.activation)
         if activation is not None:
             modules.append(activation)
-    return torch.nn.Sequential(*modules)
+    return torch.nn.Sequential(*modules).eval()
 
 
 def _activation_name(torch, module, where):
@@ -89,8 +92,8 @@ def _activation_name(torch, module, where):
     return None
 
 
-def from_torch(module, backend=None, classes=None):
-    """The nn.Network of a ``torch.nn.Sequential`` (see the module's table): Linear layers (without bias:
+def from_torch(module, backend=None, classes=None, cls=None):
+    """The nn.Network (or an instance of ``cls``, a subclass of it) of a ``torch.nn.Sequential`` (see the module's table): Linear layers (without bias:
     b = 0), each followed by at most one supported activation module (none: identity), Identity modules
     anywhere, and Dropout(p) right before a Linear (that layer's input dropout). Anything else is a
     ValueError naming the module and its index. The network's dtype is the parameters' (float32 or
@@ -145,7 +148,7 @@ def from_torch(module, backend=None, classes=None):
     dtype = names.pop()
     dense = [Dense(layer["W"].shape[0], layer["n_out"], layer["activation"], weights=layer["W"].astype(np.float64),
                    bias=layer["b"].astype(np.float64), dropout=layer["dropout"]) for layer in layers]
-    return Network(dense, dtype=dtype, backend=backend, classes=classes)
+    return (Network if cls is None else cls)(dense, dtype=dtype, backend=backend, classes=classes)
 
 
 _SUPPORTED = ("Sigmoid", "Tanh", "ReLU", f"LeakyReLU({LEAKY_SLOPE})", "Softmax(dim=-1)")

@@ -12,13 +12,16 @@ torch = pytest.importorskip("torch")
 TOLERANCE = {"float64": 1e-12, "float32": 1e-6}
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("output", sorted(nn.ACTIVATIONS))
 @pytest.mark.parametrize("hidden", sorted(nn.ACTIVATIONS))
-def test_to_torch_computes_forward(rng, hidden, output, dtype):
-    net = nn.Network([4, 6, 5, 3], activation=hidden, output=output, dtype=dtype, seed=1, bias_init="normal")
+def test_to_torch_computes_forward(rng, hidden, output, dtype, dropout):
+    """As returned (in eval mode: its Dropout modules pass their input through, as nn's inference does)."""
+    net = nn.Network([4, 6, 5, 3], activation=hidden, output=output, dtype=dtype, seed=1, bias_init="normal",
+                     dropout=dropout)
     module = net.to_torch()
-    assert isinstance(module, torch.nn.Sequential)
+    assert isinstance(module, torch.nn.Sequential) and not module.training
     assert {p.dtype for p in module.parameters()} == {getattr(torch, dtype)}
     for n in (1, 1000):
         X = rng.normal(size=(n, 4)).astype(dtype)
@@ -54,6 +57,24 @@ def test_round_trip_is_exact(dtype):
     assert back.sizes == net.sizes and back.activations == net.activations and back.dropouts == net.dropouts
     assert back.dtype == net.dtype
     np.testing.assert_array_equal(back.theta, net.theta)
+
+
+def test_to_torch_in_train_mode_drops_inputs():
+    net = nn.Network([nn.Dense(200, 1, "identity", dropout=0.5)], seed=0)
+    module = net.to_torch().train()
+    X = torch.ones(1, 200, dtype=torch.float64)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert module(X).item() != pytest.approx(net.forward(X.numpy()).item(), abs=1e-9)
+
+
+def test_from_torch_on_a_subclass_returns_the_subclass():
+    class Mine(nn.Network):
+        pass
+
+    net = Mine.from_torch(torch.nn.Sequential(linear(3, 2), torch.nn.Sigmoid()), backend="reference")
+    assert type(net) is Mine and net.sizes == [3, 2] and net.backend == "reference"
+    assert type(nn.Network.from_torch(net.to_torch())) is nn.Network
 
 
 def test_from_torch_reads_a_sequential_written_by_hand(rng):
