@@ -230,6 +230,8 @@ VALUE_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 
 
 class Module:
+    """The base of ValueNeuron, Layer and MLP: their parameters and zero_grad (as micrograd's Module)."""
+
     def parameters(self):
         """The Values that training updates, as a list (none here: each subclass lists its own)."""
         return []
@@ -257,6 +259,7 @@ class ValueNeuron(Module):
         return getattr(z, self.activation)()
 
     def parameters(self):
+        """The neuron's weights then its bias: n_in + 1 Values."""
         return self.w + [self.b]
 
     def __repr__(self):
@@ -275,6 +278,7 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def parameters(self):
+        """Every neuron's parameters, neuron by neuron."""
         return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self):
@@ -298,6 +302,7 @@ class MLP(Module):
         return x[0] if len(x) == 1 else x
 
     def parameters(self):
+        """Every layer's parameters, first layer first."""
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self):

@@ -87,6 +87,7 @@ class Dense:
 
     @property
     def W(self):
+        """The weights, shape (n_in, n_out): a view into the network's theta once the layer is in one."""
         return self._W
 
     @W.setter
@@ -95,6 +96,7 @@ class Dense:
 
     @property
     def b(self):
+        """The biases, shape (n_out,): a view into the network's theta once the layer is in one."""
         return self._b
 
     @b.setter
@@ -110,6 +112,7 @@ class Dense:
 
     @property
     def n_params(self):
+        """The number of parameters, n_in * n_out + n_out (W and b)."""
         return self.n_in * self.n_out + self.n_out
 
     def __repr__(self):
@@ -257,6 +260,7 @@ class Network:
 
     @property
     def activations(self):
+        """Each layer's activation name, first layer first."""
         return [layer.activation for layer in self.layers]
 
     @property
@@ -266,10 +270,12 @@ class Network:
 
     @property
     def n_inputs(self):
+        """The number of input features (the first layer's n_in)."""
         return self.layers[0].n_in
 
     @property
     def n_outputs(self):
+        """The number of outputs (the last layer's n_out)."""
         return self.layers[-1].n_out
 
     @property
@@ -308,6 +314,7 @@ class Network:
 
     @property
     def n_params(self):
+        """The number of parameters: theta's length, every layer's W and b."""
         return self._theta.size
 
     # ----- inference ------------------------------------------------------------------------------
