@@ -2,9 +2,14 @@
 
 Skips when mkdocs (the ``docs`` extra) is not installed.
 """
+import functools
+import importlib
 import importlib.util
+import inspect
 import os
 import re
+import sys
+import textwrap
 
 import pytest
 
@@ -85,3 +90,99 @@ def test_the_figure_helper_prints_an_image_through_the_callers_print():
     exec("pages.show(fig, 'a \"quoted\" figure')", {**scope, "fig": fig})
     assert len(printed) == 1
     assert printed[0].startswith('<img class="nn-figure" alt="a &quot;quoted&quot; figure" src="data:image/png;base64,')
+
+
+# ----- the API reference documents every public name --------------------------------------------------------------
+API = os.path.join(DOCS, "api")
+
+
+def directives(text):
+    """The ``::: identifier`` directives of a page of the API reference: (identifier, its YAML options)."""
+    found = []
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        match = re.match(r":::\s+(\S+)\s*$", line)
+        if match:
+            block = []
+            for following in lines[i + 1:]:
+                if following.strip() and not following.startswith((" ", "\t")):
+                    break
+                block.append(following)
+            found.append((match.group(1), yaml.safe_load(textwrap.dedent("\n".join(block))) or {}))
+    return found
+
+
+def documented(text):
+    """The dotted paths a page documents: each directive's identifier, and module.member for each name of
+    its ``members`` list (``members`` left out: the module's public functions and classes)."""
+    paths = set()
+    for identifier, options in directives(text):
+        paths.add(identifier)
+        members = (options.get("options") or {}).get("members")
+        if isinstance(members, list):
+            paths.update(f"{identifier}.{name}" for name in members)
+        elif members is None and resolve(identifier) is sys.modules.get(identifier):
+            paths.update(f"{identifier}.{name}" for name in public_names(sys.modules[identifier]))
+    return paths
+
+
+def resolve(path):
+    """The object a dotted path names (the longest importable module prefix, then attributes)."""
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:n]))
+        except ImportError:
+            continue
+        for name in parts[n:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(path)
+
+
+def public_names(module):
+    """The public functions and classes ``module`` defines (not those it imports)."""
+    return sorted(name for name, obj in vars(module).items() if not name.startswith("_")
+                  and (inspect.isclass(obj) or callable(obj) and not inspect.ismodule(obj))
+                  and getattr(obj, "__module__", None) == module.__name__)
+
+
+def api_pages():
+    texts = {}
+    for name in sorted(os.listdir(API)):
+        if name.endswith(".md"):
+            with open(os.path.join(API, name)) as f:
+                texts[name] = f.read()
+    return texts
+
+
+@functools.lru_cache(maxsize=1)
+def documented_objects():
+    return {id(resolve(path)) for text in api_pages().values() for path in documented(text)}
+
+
+def test_the_directive_parser_reads_identifiers_and_members_lists():
+    text = "# T\n\n::: nn.SGD\n\n::: nn.autograd\n    options:\n      members: [MLP, draw]\n\nprose\n"
+    assert documented(text) == {"nn.SGD", "nn.autograd", "nn.autograd.MLP", "nn.autograd.draw"}
+
+
+@pytest.mark.parametrize("name", sorted(__import__("nn").__all__) + ["Classifier", "Regressor"])
+def test_every_public_name_is_in_the_api_reference(name):
+    if name in ("Classifier", "Regressor"):
+        pytest.importorskip("sklearn")
+    import nn
+
+    found = id(getattr(nn, name)) in documented_objects()
+    assert found, f"nn.{name} is in no ::: directive or members list of docs/api"
+
+
+def test_a_module_documented_by_a_members_list_lists_every_public_function_and_class():
+    """A helper added to such a module, and left out of its list, would not be in the reference."""
+    pytest.importorskip("sklearn")
+    objects = documented_objects()
+    for page, text in api_pages().items():
+        for identifier, options in directives(text):
+            if isinstance((options.get("options") or {}).get("members"), list):
+                module = resolve(identifier)
+                missing = [name for name in public_names(module) if id(getattr(module, name)) not in objects]
+                assert not missing, f"{identifier} (docs/api/{page}): {missing} not documented"
