@@ -126,20 +126,6 @@ def test_gradcheck_command_checks_every_pair():
     assert len(result.stdout.splitlines()) == 2 + 6 * (6 + 1 + 1)
 
 
-@pytest.mark.parametrize("args", [(), ("--only", "W1", "--repeat", "1", "--json", ""), ("--help",)])
-def test_bench_says_where_the_benchmarks_went(capsys, args):
-    """The benchmarks left the installed package (their peers, PyTorch and scikit-learn, with them): nn bench,
-    whatever its options, says where they are, in one line."""
-    status, out, err = nn_main(capsys, "bench", *args)
-    assert (status, out) == (2, "")
-    assert err == f"nn bench: error: {nn.cli.BENCH_MOVED}\n" and "python bench/run.py" in err
-
-
-def test_the_help_says_where_bench_went(capsys):
-    status, out, err = nn_main(capsys, "--help")
-    assert status == 0 and "moved out of the package: python bench/run.py" in " ".join(out.split())
-
-
 def test_python_dash_m_nn_works_too():
     result = subprocess.run([sys.executable, "-m", "nn", "info"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "compiled core: loaded" in result.stdout

@@ -1,27 +1,26 @@
-"""The `nn` command: train, predict, export, gradcheck, info (`nn = "nn.cli:main"`, and `python -m nn`).
+"""The `nn` command: train, predict, export, gradcheck, bench, info (`nn = "nn.cli:main"`, and `python -m nn`).
 
 Errors are one clear line on stderr and a non-zero exit, not a traceback. The modules, each importing
 only those listed before it: options (the parser, defaults and path checks), data (what train learns
-from), figures, then the commands: train, predict, export, diagnostics (gradcheck and info); main is here.
+from), figures, then the commands: train, predict, export, diagnostics (gradcheck and info), bench;
+main is here.
 """
 import os
 import sys
 
 from ..trainer import TrainingDiverged
+from .bench import bench
 from .diagnostics import gradcheck, info
 from .export import export
 from .options import given_options, make_parser
 from .predict import predict
 from .train import INTERRUPTED, train
 
-COMMANDS = {"train": train, "predict": predict, "export": export, "gradcheck": gradcheck, "info": info}
+COMMANDS = {"train": train, "predict": predict, "export": export, "gradcheck": gradcheck, "bench": bench,
+            "info": info}
 # The user's mistakes (a bad option value, a missing or unreadable file, a full disk, no matplotlib) are one
 # line; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
-# `nn bench` ran the benchmarks until they moved to the repository's bench/ folder with the PyTorch and
-# scikit-learn runners they compare nn with (the installed package imports neither): it says where they are.
-BENCH_MOVED = ("the benchmarks are not part of the installed package: from a checkout of nn's repository, run "
-               "python bench/run.py [options] (see bench/README.md)")
 
 
 def main(argv=None):
@@ -30,9 +29,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     name = "nn"
     try:
-        if argv[:1] == ["bench"]:  # whatever its options
-            name = "nn bench"
-            raise ValueError(BENCH_MOVED)
         parser = make_parser()
         args = parser.parse_args(argv)
         if args.command is None:

@@ -1,7 +1,7 @@
-"""The options of `nn train`, `nn predict`, `nn export` and `nn gradcheck`: the parser and its argument types (they
-refuse bad values before anything is loaded), --schedule's forms, the defaults each dataset trains with
-(shown in --help), which options a command line gave (for --resume), and the checks of the paths given,
-made before the data is loaded and the network trained.
+"""The options of `nn train`, `nn predict`, `nn export`, `nn gradcheck` and `nn bench`: the parser and its
+argument types (they refuse bad values before anything is loaded), --schedule's forms, the defaults each
+dataset trains with (shown in --help), nn bench's workloads, which options a command line gave (for
+--resume), and the checks of the paths given, made before the data is loaded and the network trained.
 """
 import argparse
 import math
@@ -23,6 +23,14 @@ RESUME_TEXT = "--epochs, --checkpoint, --save, --plots and --backend"
 FILE_OPTIONS = ("target", "task", "test", "test_split", "scale", "output")  # only for --data FILE
 CHECKPOINT_NAME = "last.npz"  # in --checkpoint DIR
 PLOT_EXTRA = 'pip install "nn-lessons[plot]"'
+# nn bench's workloads, in the order they run (nn.cli.bench has a function for each)
+BENCH_WORKLOADS = {
+    "lesson": "the lessons' 2-2-1 gender network, per-sample SGD, 1000 epochs",
+    "mnist": "one MNIST epoch of 784-128-10, batch 32 and 128, float32 and float64",
+    "optimizers": "that epoch at batch 32 with momentum, RMSprop and Adam, against SGD's",
+    "inference": "net.forward on the test images (rows/s) and on one row (latency)",
+}
+REFERENCE_MAX_IMAGES = 10_000  # nn bench: the reference trains MNIST epochs of at most this many images
 
 
 # ----- the defaults each dataset trains with ----------------------------------------------------------
@@ -153,6 +161,16 @@ def parse_schedule(text):
     return name, numbers
 
 
+def _workloads(text):
+    """An argparse type: --only's comma-separated workload names, as a list in the order they run."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BENCH_WORKLOADS]
+    if unknown or not names:
+        what = f"unknown workload {unknown[0]!r}" if unknown else f"no workload in {text!r}"
+        raise argparse.ArgumentTypeError(f"{what}; expected a comma-separated list of {', '.join(BENCH_WORKLOADS)}")
+    return [name for name in BENCH_WORKLOADS if name in names]
+
+
 def _schedule(text):
     """An argparse type: a --schedule SPEC, checked, kept as text (stored as given for --resume)."""
     try:
@@ -163,7 +181,7 @@ def _schedule(text):
 
 
 def make_parser(parser_class=_Parser):
-    """The parser of every command but `nn bench` (see main). ``parser.commands``: each command's parser."""
+    """The parser of every command. ``parser.commands``: each command's parser."""
     parser = parser_class(prog="nn", description="Small neural networks from scratch.")
     parser.add_argument("--version", action="version", version=f"nn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
@@ -256,8 +274,22 @@ def make_parser(parser_class=_Parser):
                         help=f"the ONNX opset, from {MIN_OPSET} to the newest the installed onnx knows "
                              f"(default {DEFAULT_OPSET})")
 
-    sub.add_parser("bench", help="moved out of the package: python bench/run.py in a checkout of nn's repository",
-                   add_help=False)  # main says so, whatever the options
+    bench = sub.add_parser("bench", help="time nn's own workloads: the compiled core against the NumPy reference",
+                           description="Time nn's own workloads on this machine, the compiled core against the "
+                                       "NumPy reference in one process (their runs alternate; medians after a "
+                                       "warm-up). The comparisons with PyTorch, scikit-learn and JAX are in a "
+                                       "checkout of nn's repository: python bench/run.py, bench/sweep.py.")
+    bench.add_argument("--repeat", type=_integer(1), default=5, metavar="N",
+                       help="timed runs of each figure, after a warm-up (default 5)")
+    bench.add_argument("--data", metavar="DIR",
+                       help="a folder of MNIST IDX files (default: the MNIST sample bundled with nn); the "
+                            f"reference's MNIST epochs are skipped above {REFERENCE_MAX_IMAGES:,} training images")
+    bench.add_argument("--threads", type=_integer(1), default=None, metavar="N",
+                       help="the compiled backend's threads and the BLAS's (default: nn's, as nn info shows)")
+    bench.add_argument("--only", type=_workloads, default=list(BENCH_WORKLOADS), metavar="LIST",
+                       help="comma-separated workloads: " + "; ".join(f"{name}: {text}"
+                                                                       for name, text in BENCH_WORKLOADS.items()))
+    bench.add_argument("--json", metavar="FILE", help="also write the results to this file, as JSON")
     sub.add_parser("info", help="version, compiled core, dtypes, BLAS")
     parser.commands = sub.choices
     return parser
@@ -310,12 +342,24 @@ def _creatable_folder_problem(folder):
     return problem and f"cannot create folder {folder!r}: {problem}"
 
 
-def _check_save(path):
+def check_new_file(option, path, example):
+    """``option`` names a file that can be written (the folder exists and is writable): a ValueError that
+    suggests ``example`` as a name when ``path`` is a folder."""
     if os.path.isdir(path):
-        raise ValueError(f"--save: {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'model.npz')!r}")
+        raise ValueError(f"{option}: {path!r} is a folder; give a file name, e.g. {os.path.join(path, example)!r}")
     problem = _folder_problem(_parent(path))
     if problem:
-        raise ValueError(f"--save: {problem}")
+        raise ValueError(f"{option}: {problem}")
+
+
+def check_mnist_folder(option, path):
+    """``option`` names a readable folder (the IDX files in it are the loader's to check)."""
+    if not os.path.exists(path):
+        raise ValueError(f"{option}: folder {path!r} does not exist")
+    if not os.path.isdir(path):
+        raise ValueError(f"{option}: {path!r} is a file; give a folder of MNIST IDX files")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ValueError(f"{option}: folder {path!r} is not readable")
 
 
 def _check_plots(folder):
@@ -355,9 +399,9 @@ def check_paths(args):
     if getattr(args, "test", None):
         _check_table("--test", args.test)
     if getattr(args, "save", None):
-        _check_save(args.save)
+        check_new_file("--save", args.save, "model.npz")
     if getattr(args, "output", None):
-        _check_output(args.output)
+        check_new_file("--output", args.output, "predictions.csv")
     if args.plots:
         _check_plots(args.plots)
     if getattr(args, "checkpoint", None):
@@ -377,8 +421,7 @@ def _check_data(path):
         kind = "file" if tabular.table_format(path) else "folder"
         raise ValueError(f"--data: {kind} {path!r} does not exist")
     if os.path.isdir(path):
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise ValueError(f"--data: folder {path!r} is not readable")
+        check_mnist_folder("--data", path)
         return
     _check_table("--data", path)
 
@@ -393,15 +436,6 @@ def _check_table(option, path):
         raise ValueError(f"{option}: {path!r} is neither{folder} {tabular.FORMATS_TEXT}")
     if not os.access(path, os.R_OK):
         raise ValueError(f"{option}: file {path!r} is not readable")
-
-
-def _check_output(path):
-    if os.path.isdir(path):
-        raise ValueError(f"--output: {path!r} is a folder; give a file name, e.g. "
-                         f"{os.path.join(path, 'predictions.csv')!r}")
-    problem = _folder_problem(_parent(path))
-    if problem:
-        raise ValueError(f"--output: {problem}")
 
 
 def check_file_options(args, why):
