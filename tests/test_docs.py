@@ -186,3 +186,48 @@ def test_a_module_documented_by_a_members_list_lists_every_public_function_and_c
                 module = resolve(identifier)
                 missing = [name for name in public_names(module) if id(getattr(module, name)) not in objects]
                 assert not missing, f"{identifier} (docs/api/{page}): {missing} not documented"
+
+
+# ----- parts that need an optional package (docs/_lib/hooks.py) -----------------------------------------------------
+def hooks():
+    return load("hooks", os.path.join(DOCS, "_lib", "hooks.py"))
+
+
+PART = """intro
+
+<!-- needs: torch -->
+
+```python exec="on" source="above" result="text" session="s"
+import torch
+print(torch.ones(2))
+```
+
+```python exec="on" session="s"
+hidden = 1
+```
+
+<!-- end needs -->
+
+```python exec="on" session="s"
+after = 2
+```
+"""
+
+
+def test_a_part_that_needs_a_missing_package_is_shown_not_run():
+    shown = hooks().without_missing_packages(PART, "page.md", is_installed=lambda package: False)
+    assert '!!! note "PyTorch is not installed here"\n    `pip install torch` to run this part' in shown
+    assert "```python\nimport torch\nprint(torch.ones(2))\n```" in shown      # its code, as a plain block
+    assert "hidden = 1" not in shown                                          # a block without source: dropped
+    assert shown.count('exec="on"') == 1 and shown.endswith('```python exec="on" session="s"\nafter = 2\n```\n')
+    assert hooks().without_missing_packages(PART, "page.md", is_installed=lambda package: True) == PART
+
+
+@pytest.mark.parametrize("page", sorted(markdown_pages()))
+def test_every_block_that_imports_torch_is_in_a_part_that_needs_it(page):
+    with open(os.path.join(DOCS, page)) as f:
+        text = f.read()
+    outside = hooks().NEEDS.sub(lambda match: "" if match.group(1) == "torch" else match.group(0), text)
+    for _language, _options, code in hooks().EXECUTED.findall(outside):
+        assert not re.search(r"^\s*(import|from) torch\b", code, re.M), f"{page}: a block imports torch outside " \
+            "<!-- needs: torch --> ... <!-- end needs -->"

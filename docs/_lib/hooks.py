@@ -1,7 +1,22 @@
-"""MkDocs hook: make the executed pages' helper importable, keep matplotlib off any display, and time
-each page's rendering (which includes running its code blocks): NN_DOCS_TIMES=1 prints the slowest."""
+"""MkDocs hook: make the executed pages' helper importable, keep matplotlib off any display, time each
+page's rendering (which includes running its code blocks): NN_DOCS_TIMES=1 prints the slowest, and
+show, without running them, the blocks of a part of a page that needs an optional package that is not
+installed here.
+
+A page marks such a part with two HTML comments:
+
+    <!-- needs: torch -->
+    ... the blocks that import torch ...
+    <!-- end needs -->
+
+Without torch, the part's executed blocks become plain code blocks (those that show no source are
+dropped) under a note that says how to install it. CI installs every package the site needs (.ci/docs
+checks first), so there every part runs.
+"""
+import importlib.util
 import logging
 import os
+import re
 import sys
 import time
 
@@ -18,9 +33,39 @@ def on_config(config):
     return config
 
 
+# package -> (its name for readers, how to install it)
+OPTIONAL = {"torch": ("PyTorch", "pip install torch")}
+NEEDS = re.compile(r"<!-- needs: (\w+) -->\n(.*?)<!-- end needs -->", re.S)
+EXECUTED = re.compile(r"^```(\w+) ([^\n]*\bexec=\"on\"[^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+
+
+def installed(package):
+    return importlib.util.find_spec(package) is not None
+
+
+def without_missing_packages(markdown, page_name="", is_installed=installed):
+    """``markdown`` with each part that needs a package that is not installed shown, not run."""
+    def part(match):
+        package, text = match.group(1), match.group(2)
+        if is_installed(package):
+            return match.group(0)
+        name, install = OPTIONAL.get(package, (package, f"pip install {package}"))
+        log.info(f"{page_name}: {name} is not installed here: a part of the page is shown, not run")
+
+        def shown(block):
+            language, options, code = block.groups()
+            return f"```{language}\n{code}```" if 'source="' in options else ""
+
+        note = (f'!!! note "{name} is not installed here"\n    `{install}` to run this part: its code is shown '
+                "below without its output.\n\n")
+        return note + EXECUTED.sub(shown, text)
+
+    return NEEDS.sub(part, markdown)
+
+
 def on_page_markdown(markdown, page, **kwargs):
     _started[page.file.src_uri] = time.perf_counter()
-    return markdown
+    return without_missing_packages(markdown, page.file.src_uri)
 
 
 def on_page_content(html, page, **kwargs):
