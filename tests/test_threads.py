@@ -246,12 +246,13 @@ def test_joblib_workers_train_on_their_share_of_the_cores():
 
 
 @pytest.mark.parametrize("optimizer", [0, 3])  # plain SGD (in the products), Adam (from the gradient)
-@pytest.mark.parametrize("sparse", [False, True])
-def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sparse, rng):
+@pytest.mark.parametrize("sparse", [False, True])  # dense: the compact first layer (few columns in use)
+@pytest.mark.parametrize("threads, clip", [(2, 0.0), (3, 0.5)])
+def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sparse, threads, clip, rng):
     """back_off so small that the first window's check always fires: thread 0 goes on alone after 16
-    batches, mid-epoch, taking the others' shares of the epoch's loss and correct count. The result is
-    the team's (and one thread's) to rounding; back_off=0 never backs off; a huge one never does here
-    (two busy threads use more processor time than the wall time, by far)."""
+    batches, mid-epoch, running the others' parts of every phase as well as its own. The result is the
+    team's bit for bit (the same cuts of the work, the same operations), and one thread's to rounding;
+    back_off=0 never backs off; a huge one never does here."""
     if _core.TEAM == "none":
         pytest.skip("a build without a team")
     X = sparse_inputs(rng, 400, 20)
@@ -260,14 +261,16 @@ def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sp
     order = np.stack([rng.permutation(400) for _ in range(3)])  # 50 batches an epoch: a window ends mid-epoch
     hyper = np.array([0.01, 0.001 if optimizer else 0, 0, 0, 0, 0.9, 0.999, 1e-8])
     results = {}
-    for name, threads, back_off in (("one", 1, 0.0), ("team", 2, 0.0), ("alone", 2, 1e-12), ("patient", 2, 1e12)):
+    team_size = threads
+    for name, threads, back_off in (("one", 1, 0.0), ("team", team_size, 0.0), ("alone", team_size, 1e-12),
+                                    ("patient", team_size, 1e12)):
         theta = np.random.default_rng(0).normal(size=lay.n_params) * 0.3
         s1, s2 = np.zeros_like(theta), np.zeros_like(theta)
         loss_sums, correct = np.zeros(3), np.zeros(3, dtype=np.intp)
         steps = np.zeros(1, dtype=np.longlong)
         scratch = _core.TrainScratch(lay, 8, threads, sparse)
         done = _core.train(scratch, 2, optimizer, hyper, steps, theta, s1, s2, X, Y, order, loss_sums, correct,
-                           np.empty(0), 0, None, None, 0.0, None, back_off)
+                           np.empty(0), 0, None, None, clip, None, back_off)
         assert done == 3 and steps[0] == 3 * 50
         results[name] = (theta, s1, loss_sums, correct, scratch.backed_off)
     assert [results[name][4] for name in ("one", "team", "alone")] == [False, False, True]
@@ -277,6 +280,8 @@ def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sp
         for a, b in zip(results["one"][:3], results[name][:3]):
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
         np.testing.assert_array_equal(results[name][3], results["one"][3])
+    for a, b in zip(results["team"][:4], results["alone"][:4]):
+        np.testing.assert_array_equal(b, a)  # theta, the state, the losses, the correct counts
     with pytest.raises(ValueError, match="back_off must be >= 0"):
         _core.train(_core.TrainScratch(lay, 8, 2, sparse), 2, optimizer, hyper, np.zeros(1, dtype=np.longlong),
                     np.zeros(lay.n_params), np.zeros(lay.n_params), np.zeros(lay.n_params), X, Y, order, np.zeros(3),

@@ -360,8 +360,9 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     keys: each epoch's dropout key (nn.dropout), needed when the layout has dropout, unused otherwise.
     back_off: > 0 lets a team go on as one thread when sharing the batches does not pay: every 16 batches
     it compares their wall time with the processor time its threads got, and when the wall time exceeds
-    back_off times that (another process holds a core), thread 0 trains on alone (the same numbers as a
-    team, to rounding); scratch.backed_off then says so. 0: never.
+    back_off times that (another process holds a core), thread 0 trains on alone, running the parts of
+    the work the others ran (the same numbers as the team, bit for bit); scratch.backed_off then says
+    so. 0: never.
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i

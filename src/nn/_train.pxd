@@ -18,7 +18,9 @@ cdef extern from "nn_team.h":
 cdef struct Worker:
     # One thread of a training call.
     void* job                # its Job
-    int index, size          # this thread's index in the team, the team's size
+    int thread               # this thread's index in the team
+    int index, size          # the part of the work being run, and the number of parts: the team's size
+    bint alone               # thread 0 after the team backed off: it runs every part (see _train.pyx)
     int sense                # this thread's barrier sense
     long long t              # optimizer steps taken
     Py_ssize_t done          # epochs completed

@@ -3,17 +3,21 @@
 
 run_training runs a Job (the network, the data, the epochs' orders, the optimizer) on a team of threads
 (src/nn_team.h) without the GIL; each thread runs train_thread over the same batches. A batch takes one
-of three paths, each a function, made of phases that are functions too:
+of three paths:
 
 - per_sample_sgd: one sample, one thread, plain SGD and a small network: sgd_one (nn._passes);
-- dense_batch: the first layer on the batch's rows (only the columns in use, when few are);
-- sparse_batch: the first layer on each row's list of nonzeros (nn._sparse), for inputs mostly zero.
+- run_batch, dense: the first layer on the batch's rows (only the columns in use, when few are: gather);
+- run_batch, sparse: the first layer on each row's list of nonzeros (nn._sparse), for inputs mostly zero.
 
-Per batch: prepare_batch (own rows' column marks or lists of nonzeros; Ctrl-C) | sync | [dense: gather
-own rows (and a part of W_1's rows in use: | sync)] | forward_loss_deltas of own rows | sync | update
-own part of the weights (APPLY_SGD: in the products; WRITE_GRADIENT: own part of the gradient | sync |
-the optimizer's step on own part of theta). The next batch's first sync separates its reads of theta
-from this batch's updates. end_epoch adds up the threads' figures and checks theta for inf and NaN.
+The work of a call is cut into parts, as many as the team has threads when it starts, and every phase
+runs part by part: a thread of the team runs its own (w.index); a team that backs off on a busy machine
+(backs_off) leaves thread 0 alone, running every part one after the other with the same cuts: the same
+numbers, bit for bit. Per batch: prepare_batch (the parts' column marks or lists of nonzeros; Ctrl-C) |
+sync | [dense: gather the parts' rows (and parts of W_1's rows in use: | sync)] | forward_loss_deltas of
+the parts' rows | sync | update the parts of the weights (APPLY_SGD: in the products; WRITE_GRADIENT:
+the parts' gradient | sync | [clipping | sync] | the optimizer's step on the parts of theta). The next
+batch's first sync separates its reads of theta from this batch's updates. end_epoch adds up the
+parts' figures and checks theta for inf and NaN.
 """
 from cython cimport floating
 from libc.math cimport NAN, sqrt
@@ -147,7 +151,7 @@ cdef void run_training(Job* job, long long steps) noexcept nogil:
 cdef void team_body(void* arg, int index, int size) noexcept nogil:
     cdef Job* job = <Job*>arg
     cdef Worker* w = &job.scratch.workers[index]
-    w.size = size
+    w.thread, w.index, w.size, w.alone = index, index, size, False
     if job.scratch.is_double:
         w.done = train_thread(w, <double*>job.theta)
     else:
@@ -155,8 +159,20 @@ cdef void team_body(void* arg, int index, int size) noexcept nogil:
 
 
 cdef inline void sync(Worker* w) noexcept nogil:
-    if w.size > 1:
+    if w.size > 1 and not w.alone:
         nn_barrier_wait(&(<Job*>w.job).barrier, w.size, &w.sense)
+
+
+# The parts of a phase a thread runs (w.index takes each in turn): its own in a team; every part, one
+# after the other, when alone. The work is cut into w.size parts, the team's size when the call started,
+# whoever runs them: a thread alone computes exactly what the team would have, the same operations on
+# the same numbers (the same bits).
+cdef inline int first_part(Worker* w) noexcept nogil:
+    return 0 if w.alone else w.thread
+
+
+cdef inline int end_part(Worker* w) noexcept nogil:
+    return w.size if w.alone else w.thread + 1
 
 
 cdef int check_signals() noexcept nogil:
@@ -178,29 +194,35 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     cdef Py_ssize_t e, start, n, m = job.m
     cdef Py_ssize_t* rows
     cdef SparseBatch* sp
+    cdef int v
     cdef bint per_sample = (job.mode == APPLY_SGD and job.weights == NULL and w.size == 1
                             and job.n_params <= SGD_ONE_MAX_PARAMS and job.keys == NULL)
     for e in range(job.n_epochs):
-        begin_epoch(w, theta, e)
+        for v in range(first_part(w), end_part(w)):
+            w.index = v
+            begin_epoch(w, theta, e)
         start = 0
         while start < m:
+            if job.back_off > 0 and w.size > 1 and not w.alone and backs_off(w):
+                return e  # this thread leaves; thread 0 runs its parts from now on
             n = job.batch_size if start + job.batch_size <= m else m - start
-            if job.back_off > 0 and w.size > 1 and backs_off(w):
-                return e  # thread 0 goes on alone; its count of epochs is the one reported
             rows = job.order + e * m + start
             w.mask.rows = rows
             sp = &s.lists[w.batch & 1] if s.sparse and n > 1 else NULL
-            prepare_batch(w, <floating*>job.X, rows, n, sp)
+            for v in range(first_part(w), end_part(w)):
+                w.index = v
+                prepare_batch(w, <floating*>job.X, rows, n, sp)
+            w.index = w.thread
+            check_ctrl_c(w)
+            w.batch += 1
             sync(w)
             if nn_load(&job.stop):
                 w.interrupted = True
                 return e
             if n == 1 and per_sample:
                 per_sample_sgd(w, theta, rows)
-            elif sp != NULL:
-                sparse_batch(w, theta, rows, n, sp)
             else:
-                dense_batch(w, theta, rows, n)
+                run_batch(w, theta, rows, n, sp)
             start += job.batch_size
         if not end_epoch(w, theta, e):
             return e + 1
@@ -211,9 +233,9 @@ cdef bint backs_off(Worker* w) noexcept nogil:
     """Called before each batch by every thread of a team that may back off: at the first batch, start a
     window; every BACK_OFF_BATCHES batches (sync: all threads are past the last batch's updates), thread
     0 compares the window's wall time with the processor time all threads got in it (each thread's own
-    clock), and when sharing does not pay (wall > job.back_off x processor time), the team ends (sync: all see the decision):
-    thread 0 takes the others' shares of the epoch's figures and goes on with size 1, and the others
-    return True (they leave). Else a new window starts."""
+    clock), and when sharing does not pay (wall > job.back_off x processor time), the team ends (sync: all
+    see the decision): thread 0 goes on alone, running every part (the same numbers as the team), and
+    the others return True (they leave). Else a new window starts."""
     cdef Job* job = <Job*>w.job
     cdef Scratch* s = job.scratch
     cdef long long cpu = nn_thread_cpu_ns()
@@ -224,31 +246,28 @@ cdef bint backs_off(Worker* w) noexcept nogil:
     if w.batch > 0 and w.batch % BACK_OFF_BATCHES == 0:
         w.cpu_used = cpu - w.cpu_mark
         sync(w)
-        if w.index == 0:
+        if w.thread == 0:
             wall = <double>(nn_now_ns() - job.wall_mark)
             for i in range(w.size):
                 used += s.workers[i].cpu_used
             job.alone = wall > job.back_off * used
         sync(w)
         if job.alone:
-            if w.index > 0:
+            if w.thread > 0:
                 return True
-            for i in range(1, w.size):
-                s.loss_part[0] += s.loss_part[i]
-                s.correct_part[0] += s.correct_part[i]
-            w.size = 1
+            w.alone = True
             return False
     if w.batch % BACK_OFF_BATCHES == 0:
         w.cpu_mark = nn_thread_cpu_ns()
-        if w.index == 0:
+        if w.thread == 0:
             job.wall_mark = nn_now_ns()
     return False
 
 
 cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
-    """Thread 0 keeps the epoch's start in the snapshot (every thread is past the last epoch's updates);
-    each thread zeroes its share of the epoch's figures (every thread has read them: end_epoch) and
-    takes the epoch's learning rate."""
+    """Part 0 keeps the epoch's start in the snapshot (every thread is past the last epoch's updates);
+    each part zeroes its share of the epoch's figures (every thread has read them: end_epoch); the
+    thread takes the epoch's learning rate and dropout key."""
     cdef Job* job = <Job*>w.job
     w.rate = job.rates[e] if job.rates != NULL else job.hyper.learning_rate
     w.mask.key = job.keys[e] if job.keys != NULL else 0
@@ -265,8 +284,8 @@ cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
 
 
 cdef void prepare_batch(Worker* w, floating* X, Py_ssize_t* rows, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
-    """Own rows' lists of nonzeros (sparse) or marks of the columns they use (dense, two rows or more);
-    thread 0 checks for Ctrl-C before batches check_every, 2 check_every, ..."""
+    """The part's rows' lists of nonzeros (sparse) or marks of the columns they use (dense, two rows or
+    more)."""
     cdef Job* job = <Job*>w.job
     cdef Scratch* s = job.scratch
     cdef Py_ssize_t n_in = s.n_in, r0 = part(n, w.index, w.size), r1 = part(n, w.index + 1, w.size)
@@ -274,13 +293,17 @@ cdef void prepare_batch(Worker* w, floating* X, Py_ssize_t* rows, Py_ssize_t n, 
         sparse_rows(X, rows, r0, r1, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, sp.counts + w.index * n_in)
     elif n > 1:
         mark_nonzero(X, rows + r0, r1 - r0, n_in, <floating*>s.marks + w.index * n_in)
-    if w.index == 0 and job.check_every > 0:
+
+
+cdef void check_ctrl_c(Worker* w) noexcept nogil:
+    """Thread 0, before batches check_every, 2 check_every, ...: whether Ctrl-C asked to stop (job.stop)."""
+    cdef Job* job = <Job*>w.job
+    if w.thread == 0 and job.check_every > 0:
         if w.until_check == 0:
             w.until_check = job.check_every
             if check_signals():
                 nn_store(&job.stop, 1)
         w.until_check -= 1
-    w.batch += 1
 
 
 cdef void per_sample_sgd(Worker* w, floating* theta, Py_ssize_t* rows) noexcept nogil:
@@ -293,10 +316,32 @@ cdef void per_sample_sgd(Worker* w, floating* theta, Py_ssize_t* rows) noexcept 
             &job.scratch.correct_part[0])
 
 
-cdef void dense_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n) noexcept nogil:
-    """The dense path: the batch's rows gathered (only the columns in use, with those rows of W_1, when
-    few are in use; one sample is read in place, the products' loops skip its zeros), then
-    forward_loss_deltas | sync | update."""
+cdef void run_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
+    """A batch off the per-sample path, each phase on this thread's parts: [dense: gather (| sync when
+    W_1's rows in use were copied)] | forward_loss_deltas | sync | update. With sp, the first layer runs
+    on the lists of nonzeros (A0 unused)."""
+    cdef Job* job = <Job*>w.job
+    cdef Py_ssize_t n_in = job.net.sizes[0], K = n_in
+    cdef floating* A0 = <floating*>job.scratch.work + job.net.a_off[0]
+    cdef int v
+    if sp == NULL:
+        for v in range(first_part(w), end_part(w)):
+            w.index = v
+            K = gather(w, theta, rows, n, &A0)
+        if K < n_in:
+            sync(w)
+    for v in range(first_part(w), end_part(w)):
+        w.index = v
+        forward_loss_deltas(w, theta, A0, K, rows, n, sp)
+    sync(w)
+    update(w, theta, A0, K, n, sp)
+    w.index = w.thread
+
+
+cdef Py_ssize_t gather(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n, floating** A0) noexcept nogil:
+    """The dense path's inputs for the part: the batch's rows gathered (only the columns in use, with
+    those rows of W_1, when few are in use); one sample is read in place (*A0 set to it), the products'
+    loops skip its zeros. Returns K, the columns in use (every part finds the same)."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
@@ -306,35 +351,21 @@ cdef void dense_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n
     cdef floating* work = <floating*>s.work
     cdef floating* W1 = theta + net.w_off[0]
     cdef Py_ssize_t* cols = s.cols + me * n_in
-    cdef floating* A0
     cdef bint drop_inputs = job.keys != NULL and net.drop[0] > 0  # dropped in place: a copy of every column
     if n == 1 and not drop_inputs:
-        A0, K = <floating*>job.X + rows[0] * n_in, n_in
-    else:
-        A0 = work + net.a_off[0]
-        K = n_in if drop_inputs or n == 1 else columns_in_use(<floating*>s.marks, T, n_in, cols)
-        gather_rows(<floating*>job.X, rows, r0, r1, n_in, A0, cols, K)
-        if K < n_in:
-            for k in range(part(K, me, T), part(K, me + 1, T)):
-                memcpy(work + net.wc_off + k * n_1, W1 + cols[k] * n_1, n_1 * sizeof(floating))
-            sync(w)
-    forward_loss_deltas(w, theta, A0, K, rows, n, NULL)
-    sync(w)
-    update(w, theta, A0, K, cols, n, NULL)
-
-
-cdef void sparse_batch(Worker* w, floating* theta, Py_ssize_t* rows, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
-    """The sparse path: forward_loss_deltas on the lists of nonzeros | sync | update (W_1's by column)."""
-    cdef Job* job = <Job*>w.job
-    cdef floating* A0 = <floating*>job.scratch.work + job.net.a_off[0]  # not read
-    forward_loss_deltas(w, theta, A0, job.net.sizes[0], rows, n, sp)
-    sync(w)
-    update(w, theta, A0, job.net.sizes[0], job.scratch.cols + w.index * job.net.sizes[0], n, sp)
+        A0[0] = <floating*>job.X + rows[0] * n_in
+        return n_in
+    K = n_in if drop_inputs or n == 1 else columns_in_use(<floating*>s.marks, T, n_in, cols)
+    gather_rows(<floating*>job.X, rows, r0, r1, n_in, A0[0], cols, K)
+    if K < n_in:
+        for k in range(part(K, me, T), part(K, me + 1, T)):
+            memcpy(work + net.wc_off + k * n_1, W1 + cols[k] * n_1, n_1 * sizeof(floating))
+    return K
 
 
 cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* rows,
                               Py_ssize_t n, SparseBatch* sp) noexcept nogil:
-    """Own rows forward, their loss and correct predictions into own share, and their deltas."""
+    """The part's rows forward, their loss and correct predictions into the part's share, their deltas."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
@@ -344,7 +375,7 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
     cdef floating* weights = <floating*>job.weights  # one per row of X, or NULL
     cdef floating w_total = 0
     cdef floating* A
-    if weights != NULL:  # the batch's total weight, the same sum (in the same order) on every thread
+    if weights != NULL:  # the batch's total weight, the same sum (in the same order) for every part
         for q in range(n):
             w_total += weights[rows[q]]
     A = forward_rows(net, theta, <floating*>s.work, A0, K, r0, r1, sp, &w.mask if job.keys != NULL else NULL)
@@ -353,62 +384,58 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
     backward_rows(net, job.loss, theta, <floating*>s.work, Y, rows, r0, r1, n, weights, w_total, job.keys != NULL)
 
 
-cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t* cols, Py_ssize_t n,
-                 SparseBatch* sp) noexcept nogil:
-    """Own part of the batch's update. APPLY_SGD: applied in the products. WRITE_GRADIENT: own part of
-    the gradient | sync | [clipping: own part's sum of squares | sync | own part scaled] | the
-    optimizer's step on own part of theta, at the epoch's rate."""
+cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
+    """The batch's update, each phase on this thread's parts. APPLY_SGD: applied in the products.
+    WRITE_GRADIENT: the parts' gradient | sync | [clipping: the parts' sums of squares | sync | the parts
+    scaled] | the optimizer's step on the parts of theta, at the epoch's rate."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
     cdef floating* grad = <floating*>s.grad
-    cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1
+    cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1, p, n_in = net.sizes[0]
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
     cdef Hyper hyper = job.hyper
-    if job.mode == APPLY_SGD:
-        update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, APPLY_SGD,
-                    w.rate, sp != NULL, job.keys != NULL)
+    cdef bint sgd = job.mode == APPLY_SGD
+    cdef double total = 0, scale
+    cdef int v
+    for v in range(first_part(w), end_part(w)):
+        w.index = v
+        update_part(net, theta, <floating*>s.work, A0, K, s.cols + v * n_in, n, v, w.size, grad,
+                    APPLY_SGD if sgd else WRITE_GRADIENT, w.rate if sgd else 0, sp != NULL, job.keys != NULL)
         if sp != NULL:
-            sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1)
+            if sgd:
+                sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1)
+            else:
+                sparse_update(w, sp, n, grad + net.w_off[0], 1, 0)
+    if sgd:
         return
-    update_part(net, theta, <floating*>s.work, A0, K, cols, n, w.index, w.size, grad, WRITE_GRADIENT, 0,
-                sp != NULL, job.keys != NULL)
-    if sp != NULL:
-        sparse_update(w, sp, n, grad + net.w_off[0], 1, 0)
     sync(w)
     w.t += 1
-    p0, p1 = part(P, w.index, w.size), part(P, w.index + 1, w.size)
     if job.clip_norm > 0:
-        clip_part(w, grad, p0, p1)
+        # Clipping by the global L2 norm (PyTorch's clip_grad_norm_): the parts' sums of squares, added in
+        # part order (the same norm on every thread), scale each part by min(1, clip_norm / (norm + 1e-6)).
+        for v in range(first_part(w), end_part(w)):
+            p0, p1 = part(P, v, w.size), part(P, v + 1, w.size)
+            s.norm_part[v] = sum_of_squares(grad + p0, p1 - p0)
+        sync(w)
+        for v in range(w.size):
+            total += s.norm_part[v]
+        scale = job.clip_norm / (sqrt(total) + 1e-6)
+        if scale < 1 or scale != scale:  # a NaN norm makes the gradient NaN, as PyTorch's does
+            for v in range(first_part(w), end_part(w)):
+                for p in range(part(P, v, w.size), part(P, v + 1, w.size)):
+                    grad[p] = grad[p] * <floating>scale
     hyper.learning_rate = w.rate
-    optimizer_step(job.optimizer, &hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
-                   s2 + p0 if n_state == 2 else NULL, p1 - p0)
-
-
-cdef void clip_part(Worker* w, floating* grad, Py_ssize_t p0, Py_ssize_t p1) noexcept nogil:
-    """Gradient clipping by the global L2 norm (PyTorch's clip_grad_norm_): every thread sums the squares
-    of its part of the gradient, then (sync) adds up the parts in thread order, so that all compute the
-    same norm, and scales its part by min(1, clip_norm / (norm + 1e-6))."""
-    cdef Job* job = <Job*>w.job
-    cdef Scratch* s = job.scratch
-    cdef double total = 0, norm, scale
-    cdef Py_ssize_t p
-    cdef int i
-    s.norm_part[w.index] = sum_of_squares(grad + p0, p1 - p0)
-    sync(w)
-    for i in range(w.size):
-        total += s.norm_part[i]
-    norm = sqrt(total)
-    scale = job.clip_norm / (norm + 1e-6)
-    if scale < 1 or scale != scale:  # a NaN norm makes the gradient NaN, as PyTorch's does
-        for p in range(p0, p1):
-            grad[p] = grad[p] * <floating>scale
+    for v in range(first_part(w), end_part(w)):
+        p0, p1 = part(P, v, w.size), part(P, v + 1, w.size)
+        optimizer_step(job.optimizer, &hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
+                       s2 + p0 if n_state == 2 else NULL, p1 - p0)
 
 
 cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out, floating alpha,
                         int mode) noexcept nogil:
-    """This thread's part of W_1's update from the batch's lists of nonzeros: its columns' rows of out
+    """The part's share of W_1's update from the batch's lists of nonzeros: its columns' rows of out
     get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
@@ -422,18 +449,19 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
 
 
 cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
-    """The epoch's figures (thread 0 writes them) from every thread's share, once all updates are in;
+    """The epoch's figures (thread 0 writes them) from every part's share, once all updates are in;
     whether the epoch's loss is finite and theta too (else its loss is NaN)."""
     cdef Job* job = <Job*>w.job
     cdef Scratch* s = job.scratch
     cdef Py_ssize_t P = job.n_params, correct = 0, p0, p1
     cdef double total = 0
-    cdef int i
+    cdef int i, v
     if job.mode == APPLY_SGD:
         w.t += (job.m + job.batch_size - 1) // job.batch_size
-    sync(w)  # every thread's share of the epoch is in, and every update
-    p0, p1 = part(P, w.index, w.size), part(P, w.index + 1, w.size)
-    s.theta_finite[w.index] = all_finite(theta + p0, p1 - p0)
+    sync(w)  # every part's share of the epoch is in, and every update
+    for v in range(first_part(w), end_part(w)):
+        p0, p1 = part(P, v, w.size), part(P, v + 1, w.size)
+        s.theta_finite[v] = all_finite(theta + p0, p1 - p0)
     for i in range(w.size):
         total += s.loss_part[i]
         correct += s.correct_part[i]
@@ -441,7 +469,7 @@ cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
     for i in range(w.size):
         if not s.theta_finite[i]:
             total = NAN
-    if w.index == 0:
+    if w.thread == 0:
         job.epoch_loss[e] = total
         job.epoch_correct[e] = correct
     return total - total == 0  # not NaN or inf
