@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import os
 import re
+import subprocess
 import sys
 import textwrap
 
@@ -62,6 +63,28 @@ def test_every_lesson_executes_code_and_asserts_its_numbers(page):
     blocks = re.findall(r'```python exec="on"[^\n]*\n(.*?)```', text, re.S)
     assert blocks, f"{page} executes no code"
     assert any("assert" in block for block in blocks), f"{page} asserts none of its numbers"
+
+
+# The lessons' worked numbers, each checked by an assert in an executed block of its page (a number only
+# printed, or written in the prose, would not fail the build when it changes).
+ASSERTED_NUMBERS = [
+    ("lessons/neuron.md", '"0.9990889488"'),                                  # the neuron's output, 10 digits
+    ("lessons/neuron.md", "0.7216"),                                          # the 2-2-1 network's output
+    ("lessons/value.md", "(a.grad, b.grad, c.grad, f.grad) == (6.0, -4.0, -2.0, 4.0)"),
+    ("lessons/value.md", "L.data == -8.0"),
+]
+
+
+def executed_blocks(page):
+    with open(os.path.join(DOCS, page)) as f:
+        return re.findall(r'^```python [^\n]*exec="on"[^\n]*\n(.*?)^```', f.read(), re.S | re.M)
+
+
+@pytest.mark.parametrize("page, number", ASSERTED_NUMBERS)
+def test_the_lessons_numbers_are_asserted_in_executed_blocks(page, number):
+    asserted = [line for block in executed_blocks(page) for line in block.split("\n")
+                if line.lstrip().startswith("assert") and number in line]
+    assert asserted, f"{page}: no executed block asserts {number}"
 
 
 def load(name, path):
@@ -231,3 +254,34 @@ def test_every_block_that_imports_torch_is_in_a_part_that_needs_it(page):
     for _language, _options, code in hooks().EXECUTED.findall(outside):
         assert not re.search(r"^\s*(import|from) torch\b", code, re.M), f"{page}: a block imports torch outside " \
             "<!-- needs: torch --> ... <!-- end needs -->"
+
+
+# ----- a failing block fails the strict build ------------------------------------------------------------------------
+def small_site(folder, code):
+    """A one-page mkdocs project with mkdocs.yml's markdown extensions and markdown-exec plugin, whose page
+    executes ``code``."""
+    main = config()
+    plugin = next(p for p in main["plugins"] if isinstance(p, dict) and "markdown-exec" in p)
+    site = {"site_name": "t", "docs_dir": "docs", "strict": True, "markdown_extensions": main["markdown_extensions"],
+            "plugins": [plugin]}
+    (folder / "docs").mkdir(parents=True)
+    (folder / "mkdocs.yml").write_text(yaml.safe_dump(site))
+    (folder / "docs" / "index.md").write_text(f'# Page\n\n```python exec="on" source="above" result="text"\n{code}\n```\n')
+    return folder
+
+
+def build(folder):
+    # Not -q: it filters out the warnings that --strict counts, and a failing block then exits 0.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(folder / "mkdocs.yml"),
+                           "-d", str(folder / "site")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_failing_code_block_fails_the_strict_build(tmp_path):
+    pytest.importorskip("markdown_exec")
+    passing = build(small_site(tmp_path / "passing", 'print(6 * 7)\nassert 6 * 7 == 42'))
+    assert passing.returncode == 0, passing.stderr
+    assert "42" in (tmp_path / "passing" / "site" / "index.html").read_text()
+    failing = build(small_site(tmp_path / "failing", 'print("before")\nassert 6 * 7 == 41, "the lesson is wrong"'))
+    assert failing.returncode != 0
+    assert "the lesson is wrong" in failing.stderr + failing.stdout
