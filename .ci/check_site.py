@@ -10,7 +10,9 @@ Selenium Manager never downloads a driver), and fails on:
 - any SEVERE message in the browser's console (a script error, a resource that failed to load);
 - any broken image (an <img> that is not ``complete`` with a ``naturalWidth`` > 0 once the page loaded);
 - any internal link to a page or file the site does not have, or to an anchor its target page lacks;
-- a request the site makes to another host (the site must work offline: no fonts or scripts from a CDN).
+- a request the site makes to another host (the site must work offline: no fonts or scripts from a CDN);
+- with CI=true, a Value lesson without its drawn graph (an inline <svg> of Graphviz's nodes: without
+  Graphviz the page shows the graph's DOT text instead).
 
 Then it writes screenshots of the home page and of one lesson into --screenshots (default
 site-screenshots/) and prints where they are. Without chromium or chromedriver it exits 1 when CI=true
@@ -20,6 +22,7 @@ import argparse
 import functools
 import http.server
 import os
+import re
 import shutil
 import sys
 import threading
@@ -30,6 +33,8 @@ CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = {"home.png": "", "lesson-gender.png": "lessons/gender/"}  # name -> page (relative URL)
 MIN_PAGES = 10  # fewer means the walk (or the build) went wrong
+GRAPH_PAGE = "lessons/value/"  # draws nn.Value's graph with Graphviz
+DRAWN_GRAPH = re.compile(r'<figure class="nn-figure"[^>]*>\s*<svg\b.*?class="node"', re.S)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -62,6 +67,19 @@ def target_file(folder, path):
     if os.path.isdir(local):
         local = os.path.join(local, "index.html")
     return local if os.path.isfile(local) else None
+
+
+def has_drawn_graph(folder, page=GRAPH_PAGE):
+    """Whether ``page`` of the built site holds a graph drawn as SVG (a figure whose <svg> has nodes)."""
+    local = target_file(folder, page)
+    if local is None:
+        return False
+    with open(local, encoding="utf-8") as f:
+        return DRAWN_GRAPH.search(f.read()) is not None
+
+
+def ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def browser():
@@ -112,13 +130,16 @@ def requested_hosts(driver):
     return hosts
 
 
-def check(folder, screenshots):
+def check(folder, screenshots, require_graph=False):
     server = serve(folder)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     problems, anchors_wanted, ids_of = [], [], {}
     all_pages = pages(folder)
     if len(all_pages) < MIN_PAGES:
         problems.append(f"only {len(all_pages)} pages found in {folder} (expected at least {MIN_PAGES})")
+    if require_graph and not has_drawn_graph(folder):
+        problems.append(f"{GRAPH_PAGE}: the nn.Value graph is not drawn (no <svg> of its nodes: the page shows "
+                        "the DOT text, Graphviz's dot was missing at build time; apt-get install graphviz)")
     problems += [f"the page {page} to screenshot is not in the site" for page in SCREENSHOTS.values()
                  if page not in all_pages]
     driver = browser()
@@ -176,7 +197,7 @@ def main():
                                      ("chromedriver", os.path.exists(CHROMEDRIVER))) if not ok]
     if missing:
         message = f"browser check: {' and '.join(missing)} not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if ci():
             print(message + "; CI requires it", file=sys.stderr)
             return 1
         print(message + "; skipped")
@@ -185,7 +206,7 @@ def main():
         print(f"browser check: {args.site}/index.html does not exist: build the site first (mkdocs build)",
               file=sys.stderr)
         return 1
-    problems = check(args.site, args.screenshots)
+    problems = check(args.site, args.screenshots, require_graph=ci())
     for problem in problems:
         print("  " + problem, file=sys.stderr)
     if problems:

@@ -104,6 +104,18 @@ def test_the_browser_check_walks_every_page_and_resolves_links(tmp_path):
     assert check_site.target_file(str(tmp_path), "/lessons/nope/") is None
 
 
+def test_the_browser_check_finds_the_value_lessons_drawn_graph(tmp_path):
+    check_site = load("check_site", os.path.join(ROOT, ".ci", "check_site.py"))
+    page = tmp_path / "lessons" / "value" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<svg class="md-icon"></svg><pre><code>digraph { "a" [label="a | data 2.0"] }</code></pre>')
+    assert not check_site.has_drawn_graph(str(tmp_path))     # an icon and the DOT text: no graph
+    page.write_text('<figure class="nn-figure" role="img" aria-label="g"><svg width="8pt">'
+                    '<g id="node1" class="node"><title>a</title></g></svg></figure>')
+    assert check_site.has_drawn_graph(str(tmp_path))
+    assert not check_site.has_drawn_graph(str(tmp_path / "nowhere"))
+
+
 def test_the_figure_helper_prints_an_image_through_the_callers_print():
     pytest.importorskip("matplotlib")
     pages = load("pages", os.path.join(DOCS, "_lib", "pages.py"))
