@@ -297,3 +297,26 @@ def test_a_failing_code_block_fails_the_strict_build(tmp_path):
     failing = build(small_site(tmp_path / "failing", 'print("before")\nassert 6 * 7 == 41, "the lesson is wrong"'))
     assert failing.returncode != 0
     assert "the lesson is wrong" in failing.stderr + failing.stdout
+
+
+# ----- blocks included from other files of the repository (docs/_lib/hooks.py) -------------------------------------
+def test_an_include_takes_blocks_of_a_section_by_its_heading(tmp_path, monkeypatch):
+    module = hooks()
+    (tmp_path / "OTHER.md").write_text("# Title\n\n## Speed\n\nintro [a link](x.md)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+                                      "```\nraw\n\nstill raw\n```\n\n### Deeper\n\nmore\n\n## Next\n\nnot this\n")
+    monkeypatch.setattr(module, "ROOT", str(tmp_path))
+    page = 'before\n\n<!-- include: OTHER.md, section "## Speed", blocks 2-3 -->\n\nafter\n'
+    assert module.with_includes(page) == "before\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\nraw\n\nstill raw\n```\n\nafter\n"
+    assert "more" in module.with_includes(page.replace("blocks 2-3", "blocks 5-5"))   # a subsection belongs to it
+    with pytest.raises(ValueError, match="has 5 blocks, not 5-6"):
+        module.with_includes(page.replace("blocks 2-3", "blocks 5-6"))
+    with pytest.raises(ValueError, match="no heading ## 'Sped'"):
+        module.with_includes(page.replace("Speed", "Sped"))
+
+
+@pytest.mark.parametrize("page", sorted(markdown_pages()))
+def test_every_include_finds_its_blocks(page):
+    with open(os.path.join(DOCS, page)) as f:
+        text = f.read()
+    included = hooks().with_includes(text)
+    assert "<!-- include:" not in included, f"{page}: an include comment is not in the form the hook reads"
