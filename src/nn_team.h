@@ -78,18 +78,6 @@ static inline long long nn_now_ns(void) {
 #endif
 }
 
-/* The processor time the calling thread has used, in ns; -1 where it cannot be read (no team then, or
-   no per-thread clock: the team never backs off, see _train.pyx). */
-static inline long long nn_thread_cpu_ns(void) {
-#if defined(CLOCK_THREAD_CPUTIME_ID) && (defined(NN_TEAM_PTHREADS) || defined(NN_TEAM_OMP))
-    struct timespec t;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0)
-        return -1;
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-#else
-    return -1;
-#endif
-}
 typedef struct { int count; int sense; int sleepers; } nn_barrier;
 
 /* Wait until all n threads of the team have called it; local_sense is the caller's own (starts 0). */

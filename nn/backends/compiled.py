@@ -40,10 +40,11 @@ TEAM_MIN_WORK = 400_000
 # sparse_first_layer), and a batch's lists hold at most this many entries.
 SPARSE_DENSITY = 0.3
 SPARSE_MAX_ENTRIES = 1 << 22
-# A team of the default size goes on as one thread when a window of its batches took more wall time than
-# this times the processor time its threads got (another process holds a core: see _core.train's
-# back_off). A thread count set by nn.set_num_threads or NN_NUM_THREADS is kept throughout.
-BACK_OFF = 0.85
+# A team of the default size tries, each long epoch, 16 batches with thread 0 alone after 16 as a team, and
+# goes on alone when that took less than this fraction of the team's time (another process holds a core,
+# or the batches are too small to share; the same numbers either way: see _core.train's back_off). A
+# thread count set by nn.set_num_threads or NN_NUM_THREADS is kept throughout.
+BACK_OFF = 0.97
 
 
 @functools.lru_cache(maxsize=None)

@@ -358,11 +358,12 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     clip_norm: > 0 scales each batch's gradient g by min(1, clip_norm / (||g|| + 1e-6)) before the
     optimizer's step (PyTorch's clip_grad_norm_); 0 leaves it.
     keys: each epoch's dropout key (nn.dropout), needed when the layout has dropout, unused otherwise.
-    back_off: > 0 lets a team go on as one thread when sharing the batches does not pay: every 16 batches
-    it compares their wall time with the processor time its threads got, and when the wall time exceeds
-    back_off times that (another process holds a core), thread 0 trains on alone, running the parts of
-    the work the others ran (the same numbers as the team, bit for bit); scratch.backed_off then says
-    so. 0: never.
+    back_off: > 0 lets a team go on as one thread when that is faster: in an epoch of 64 batches or more
+    it times 16 batches as a team and the next 16 with thread 0 alone (running every thread's part of
+    the work: the same numbers, bit for bit), and when alone took less than back_off times the team's
+    time (another process holds a core, or the batches are too small to share), thread 0 trains on
+    alone for the rest of the call; scratch.backed_off then says so. Else it tries again next epoch.
+    0: never tries.
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i

@@ -29,8 +29,6 @@ cdef struct Worker:
     double rate              # the learning rate of the current epoch
     Masking mask             # the current batch's dropout (the epoch's key, the batch's rows)
     bint interrupted
-    long long cpu_mark       # back-off: this thread's processor time at the window's start (ns)
-    long long cpu_used       # back-off: its processor time over the last window
 
 
 cdef struct Scratch:
@@ -79,9 +77,10 @@ cdef struct Job:
     Py_ssize_t* epoch_correct
     nn_barrier barrier
     int stop                 # set by thread 0 on Ctrl-C
-    double back_off          # > 0: the team goes on as thread 0 alone when sharing does not pay (backs_off)
-    bint alone               # it did (thread 0 decides, after a barrier)
-    long long wall_mark      # back-off: the window's start (ns, thread 0)
+    double back_off          # > 0: thread 0 goes on alone when that is faster than the team (_train.trial)
+    bint alone               # it does (thread 0 decides, the others read it after a barrier)
+    long long wall_mark      # the trial's current window's start (ns, thread 0)
+    long long team_ns        # the team's window's wall time (ns)
 
 
 cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,

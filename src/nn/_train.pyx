@@ -10,9 +10,9 @@ of three paths:
 - run_batch, sparse: the first layer on each row's list of nonzeros (nn._sparse), for inputs mostly zero.
 
 The work of a call is cut into parts, as many as the team has threads when it starts, and every phase
-runs part by part: a thread of the team runs its own (w.index); a team that backs off on a busy machine
-(backs_off) leaves thread 0 alone, running every part one after the other with the same cuts: the same
-numbers, bit for bit. Per batch: prepare_batch (the parts' column marks or lists of nonzeros; Ctrl-C) |
+runs part by part: a thread of the team runs its own (w.index); thread 0 alone runs every part one after
+the other with the same cuts: the same numbers, bit for bit. So a team may try whether thread 0 alone is
+faster (trial: on a busy machine, or batches too small to share) and back off for the rest of the call. Per batch: prepare_batch (the parts' column marks or lists of nonzeros; Ctrl-C) |
 sync | [dense: gather the parts' rows (and parts of W_1's rows in use: | sync)] | forward_loss_deltas of
 the parts' rows | sync | update the parts of the weights (APPLY_SGD: in the products; WRITE_GRADIENT:
 the parts' gradient | sync | [clipping | sync] | the optimizer's step on the parts of theta). The next
@@ -42,7 +42,6 @@ cdef extern from "nn_team.h":
     int nn_load(int* p) nogil
     void nn_store(int* p, int v) nogil
     long long nn_now_ns() nogil
-    long long nn_thread_cpu_ns() nogil
 
 # The thread team's implementation in this build: "pthreads", "openmp" or "none" (see nn_team.h).
 TEAM = NN_TEAM_KIND.decode()
@@ -52,12 +51,9 @@ TEAM = NN_TEAM_KIND.decode()
 # 287 ms per epoch of 20,000 samples).
 cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
 
-# A team that may back off (job.back_off > 0) compares, every BACK_OFF_BATCHES batches, the wall time
-# those batches took with the processor time its threads got meanwhile: when the wall time exceeds
-# job.back_off times the processor time, sharing the batches does not pay (on a quiet machine two
-# threads take about 0.55-0.7 of it; when another process holds a core, a thread waits for one that is
-# not running and the wall time reaches or passes it), and thread 0 goes on alone.
-cdef Py_ssize_t BACK_OFF_BATCHES = 16
+# A team that may back off (job.back_off > 0) times a window of TRIAL batches as a team and the next one
+# with thread 0 alone, and keeps the faster (see trial).
+cdef Py_ssize_t TRIAL = 16
 
 
 # ----- the scratch ----------------------------------------------------------------------------------
@@ -191,7 +187,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     then NaN: the epoch's last update overflowed), stop (the epoch's start is in snapshot, when given)."""
     cdef Job* job = <Job*>w.job
     cdef Scratch* s = job.scratch
-    cdef Py_ssize_t e, start, n, m = job.m
+    cdef Py_ssize_t e, start, n, m = job.m, skip
     cdef Py_ssize_t* rows
     cdef SparseBatch* sp
     cdef int v
@@ -203,8 +199,13 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             begin_epoch(w, theta, e)
         start = 0
         while start < m:
-            if job.back_off > 0 and w.size > 1 and not w.alone and backs_off(w):
-                return e  # this thread leaves; thread 0 runs its parts from now on
+            if job.back_off > 0 and w.size > 1 and not job.alone:
+                skip = trial(w, start // job.batch_size, (m + job.batch_size - 1) // job.batch_size)
+                if skip < 0:
+                    if nn_load(&job.stop):
+                        w.interrupted = True
+                    return e  # this thread leaves: thread 0 runs its parts from now on, or Ctrl-C
+                start += skip * job.batch_size
             n = job.batch_size if start + job.batch_size <= m else m - start
             rows = job.order + e * m + start
             w.mask.rows = rows
@@ -218,6 +219,8 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             sync(w)
             if nn_load(&job.stop):
                 w.interrupted = True
+                if w.alone and not job.alone:  # Ctrl-C in a trial: the others wait in trial(); release them
+                    nn_barrier_wait(&job.barrier, w.size, &w.sense)
                 return e
             if n == 1 and per_sample:
                 per_sample_sgd(w, theta, rows)
@@ -229,39 +232,41 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
     return job.n_epochs
 
 
-cdef bint backs_off(Worker* w) noexcept nogil:
-    """Called before each batch by every thread of a team that may back off: at the first batch, start a
-    window; every BACK_OFF_BATCHES batches (sync: all threads are past the last batch's updates), thread
-    0 compares the window's wall time with the processor time all threads got in it (each thread's own
-    clock), and when sharing does not pay (wall > job.back_off x processor time), the team ends (sync: all
-    see the decision): thread 0 goes on alone, running every part (the same numbers as the team), and
-    the others return True (they leave). Else a new window starts."""
+cdef Py_ssize_t trial(Worker* w, Py_ssize_t b, Py_ssize_t batches) noexcept nogil:
+    """Before batch b of an epoch of `batches`, in a team that may back off (job.back_off > 0): in an epoch
+    of at least 4 windows of TRIAL batches, the team times its first window; then thread 0 runs the
+    second window alone, running every part (the same numbers), while the others wait at the barrier.
+    If alone took less than job.back_off times the team's time (another process holds a core, or the
+    batches are too small to share), thread 0 goes on alone for the rest of the call and the others
+    leave; else the team goes on, and tries again next epoch. Returns the batches this thread is to skip
+    (the trial's, for the threads that waited), or -1 when it is to leave (alone chosen, or Ctrl-C)."""
     cdef Job* job = <Job*>w.job
-    cdef Scratch* s = job.scratch
-    cdef long long cpu = nn_thread_cpu_ns()
-    cdef double wall, used = 0
-    cdef int i
-    if cpu < 0:  # no per-thread clock: never back off
-        return False
-    if w.batch > 0 and w.batch % BACK_OFF_BATCHES == 0:
-        w.cpu_used = cpu - w.cpu_mark
-        sync(w)
+    cdef long long now
+    if batches < 4 * TRIAL or (b != 0 and b != TRIAL and b != 2 * TRIAL):
+        return 0
+    now = nn_now_ns()
+    if b == 0:
         if w.thread == 0:
-            wall = <double>(nn_now_ns() - job.wall_mark)
-            for i in range(w.size):
-                used += s.workers[i].cpu_used
-            job.alone = wall > job.back_off * used
-        sync(w)
-        if job.alone:
-            if w.thread > 0:
-                return True
-            w.alone = True
-            return False
-    if w.batch % BACK_OFF_BATCHES == 0:
-        w.cpu_mark = nn_thread_cpu_ns()
+            job.wall_mark = now
+        return 0
+    if b == TRIAL and not w.alone:
+        sync(w)  # the team's window is done
         if w.thread == 0:
+            job.team_ns = nn_now_ns() - job.wall_mark
             job.wall_mark = nn_now_ns()
-    return False
+            w.alone = True
+            return 0
+        nn_barrier_wait(&job.barrier, w.size, &w.sense)  # until thread 0's window alone ends
+        if nn_load(&job.stop) or job.alone:
+            return -1
+        w.batch += TRIAL
+        w.t = job.scratch.workers[0].t
+        return TRIAL
+    if b == 2 * TRIAL and w.alone:  # thread 0, at the end of its window alone
+        job.alone = now - job.wall_mark < job.back_off * job.team_ns
+        w.alone = job.alone
+        nn_barrier_wait(&job.barrier, w.size, &w.sense)
+    return 0
 
 
 cdef void begin_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
