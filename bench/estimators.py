@@ -6,7 +6,6 @@ and the cost of one 32-row partial_fit call against one batch inside fit.
 """
 import argparse
 import os
-import platform
 import time
 import warnings
 
@@ -17,19 +16,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 import nn
+from nn.cli.diagnostics import processor
 from nn.datasets import load_mnist
-
-
-def processor():
-    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def median_seconds(run, repeat):

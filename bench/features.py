@@ -10,7 +10,6 @@ Run from a checkout (see bench/README.md); the data defaults to ../shared/data/m
 the bundled sample.
 """
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 import nn
 from nn import schedules
+from nn.cli.diagnostics import processor
 from nn.datasets import load_mnist
 
 HERE = Path(__file__).resolve().parent
@@ -46,16 +46,6 @@ def one_epoch(X, y, dtype, batch_size, dropout, schedule, clip_norm, optimizer="
     start = time.perf_counter()
     trainer.fit(X, y, epochs=1, verbose=False)
     return time.perf_counter() - start
-
-
-def processor():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):

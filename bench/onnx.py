@@ -12,7 +12,6 @@ onnxruntime's session uses --threads intra-op threads (1: a single sample has no
 """
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,24 +20,13 @@ import numpy as np
 
 import nn
 from nn import backends
+from nn.cli.diagnostics import processor
 from nn.datasets import load_mnist
 
 # bench/ is on sys.path when this script runs: "import onnx" would find this very file. Drop it first.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-
-
-def processor():
-    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def session(model, threads):

@@ -25,6 +25,7 @@ products), torch.set_num_threads(1). All threads: nn's default (the BLAS's threa
 torch's default.
 """
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -37,6 +38,7 @@ import numpy as np
 
 import nn
 from nn.backends import compiled
+from nn.cli.diagnostics import processor
 from nn.datasets import load_mnist
 
 from peers import torch_network, try_import
@@ -51,16 +53,6 @@ OPTIMIZERS = {  # name: (nn optimizer, torch optimizer class name and arguments)
 }
 DENSE_SHAPES = [([784, 512, 512, 10], 64), ([1024, 1024, 1024, 10], 128), ([2048, 2048, 10], 256)]
 DENSE_ROWS = 2048
-
-
-def processor():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_flags():
@@ -97,15 +89,8 @@ class Threads:
             self.torch.set_num_threads(self.default_torch)
 
 
-def alternate(runs, repeat):
-    """{name: median seconds}: every run() once to warm up, then `repeat` rounds of each in turn."""
-    for run in runs.values():
-        run()
-    times = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, run in runs.items():
-            times[name].append(run())
-    return {name: float(np.median(t)) for name, t in times.items()}
+# {name: median seconds}: every run() once to warm up, then `repeat` rounds of each in turn (nn bench's)
+alternate = importlib.import_module("nn.cli.bench").alternate
 
 
 # ----- the engines -----------------------------------------------------------------------------------

@@ -46,6 +46,15 @@ def write(path, arrays, classes=None, metadata=None):
               "metadata": np.array(json.dumps(metadata or {}, allow_nan=False))}
     if classes is not None:
         arrays["classes"] = np.asarray(classes)
+    write_atomically(path, lambda stream: np.savez(stream, **arrays))
+
+
+def write_atomically(path, write):
+    """Call ``write(stream)`` on a temp file beside ``path`` (``.{name}.{pid}.nn-save.tmp``), flush it to
+    disk, then rename it over ``path``: a failure leaves no file, or the old one. The file keeps the mode
+    of the file it replaces; a new one gets 0o666 less the umask. Temp files of ``path`` left by saves
+    that were killed are removed first. (Model files and ONNX exports, nn.onnx_export.write_model.)"""
+    path = os.fspath(path)
     with _SAVE_LOCK:  # one save at a time in this process: a temp file with our pid is never in use
         _remove_stale_temp_files(path)
         tmp = _temp_file_name(path, os.getpid())
@@ -54,7 +63,7 @@ def write(path, arrays, classes=None, metadata=None):
             with os.fdopen(fd, "wb") as f:
                 if os.path.exists(path):
                     os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-                np.savez(f, **arrays)
+                write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)

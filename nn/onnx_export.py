@@ -35,15 +35,13 @@ what nn's does for every caller; Squeeze, Gather and ArgMax have their current f
 every onnxruntime since 1.7 runs it) to the newest the installed onnx knows; ``DEFAULT_OPSET`` 17
 (onnxruntime >= 1.11 and most other runtimes).
 """
-import contextlib
 import json
 import os
-import secrets
 
 import numpy as np
 
-from . import __version__
-from .functions import ACTIVATIONS, LEAKY_SLOPE
+from . import __version__, modelfile
+from .functions import LEAKY_SLOPE
 
 MIN_OPSET = 13
 DEFAULT_OPSET = 17
@@ -306,21 +304,7 @@ def write_model(model, path):
     renamed over ``path``, so a failure (a full disk, a model too big to serialize) leaves no file, or the
     old one. A new file gets 0o666 less the umask, a replaced one keeps its mode."""
     path = _check_path(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            if os.path.exists(path):
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            _serialize(model, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    modelfile.write_atomically(path, lambda stream: _serialize(model, stream))
 
 
 def __getattr__(name):

@@ -36,7 +36,7 @@ from ..datasets import gender, load_mnist
 from ..network import Network
 from ..optimizers import SGD, Adam, Momentum, RMSprop
 from ..trainer import Trainer
-from .diagnostics import SIMD_NAMES
+from .diagnostics import SIMD_NAMES, processor
 from .options import REFERENCE_MAX_IMAGES, check_mnist_folder, check_new_file
 
 # How much work each figure is: the real workloads' sizes. The tests make them tiny.
@@ -241,18 +241,6 @@ DATA_KINDS = {"lesson": (), "mnist": ("train",), "optimizers": ("train",), "infe
 
 
 # ----- the machine and the table -------------------------------------------------------------------------
-def processor():
-    """The processor's model name (/proc/cpuinfo), else what platform knows of it."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown processor"
-
-
 def machine(available):
     """What the figures were measured with: nn, the backends, the processor, its instruction set in use,
     the threads, NumPy."""

@@ -2,6 +2,7 @@
 `nn info` (version, compiled core, default backend, BLAS and threads).
 """
 import os
+import platform
 
 import numpy as np
 
@@ -38,6 +39,19 @@ def gradcheck(args):
     return 0 if worst < 1e-6 else 1
 
 
+def processor():
+    """The processor's model name (/proc/cpuinfo), else what the platform module knows of it: the name
+    every benchmark prints beside its figures (nn bench, nn info, the scripts in the repository's bench/)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown processor"
+
+
 # nn._core.simd_level()'s levels
 SIMD_NAMES = ("baseline (SSE2; portable loops)", "AVX2 with FMA", "AVX-512")
 
@@ -51,6 +65,7 @@ def info(args):
         from ..backends import compiled
 
         print(f"compiled core: loaded ({compiled.CORE_FILE}); thread team: {compiled.TEAM}")
+        print(f"processor: {processor()}, {os.cpu_count()} logical cores")
         level = compiled._core.simd_level()
         print(f"instruction set: {SIMD_NAMES[level]} (the processor's widest: "
               f"{SIMD_NAMES[compiled._core.simd_available()]}; chosen at run time)")
