@@ -80,6 +80,8 @@ def test_info_reports_the_compiled_core():
     from nn import _core
     from nn.cli.diagnostics import SIMD_NAMES
     assert f"instruction set: {SIMD_NAMES[_core.simd_level()]} " in result.stdout
+    from nn.cli.diagnostics import processor
+    assert f"processor: {processor()}, " in result.stdout and processor()
 
 
 @pytest.mark.parametrize("args, message", [
