@@ -296,7 +296,7 @@ def test_only_the_default_thread_count_backs_off(team, monkeypatch, rng):
     X, y = rng.normal(size=(1280, 30)), rng.integers(0, 3, size=1280)  # 80 batches: a trial
 
     def backed_off():
-        net = nn.Network([30, 16, 3], seed=0)
+        net = nn.Network([30, 16, 3], seed=0, backend="compiled")
         nn.Trainer(net, optimizer=nn.SGD(0.1), batch_size=16, seed=0).fit(X, y, epochs=1, verbose=False)
         return [s.backed_off for s in compiled._caches[net]["train"].values()]
 
@@ -323,7 +323,7 @@ rng = np.random.default_rng(0)
 X, y = rng.normal(size=(512, 20)), rng.integers(0, 3, size=512)  # 64 batches of 8: a quarter of them alone
 random.seed(1)
 for i in range(12):
-    net = nn.Network([20, 16, 3], seed=i)
+    net = nn.Network([20, 16, 3], seed=i, backend="compiled")
     trainer = nn.Trainer(net, optimizer=nn.Adam(1e-3), batch_size=8, seed=i)
     history = fit_until_ctrl_c(trainer, X, y, after=random.uniform(0.05, 0.3), verbose=False)
     assert history.interrupted and np.isfinite(net.theta).all()
