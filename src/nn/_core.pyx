@@ -349,7 +349,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     should be set to one thread of its own meanwhile (the caller's job).
 
     scratch.sparse: the first layer of batches of two or more rows runs on each row's list of nonzeros
-    (spmm: AVX2 / FMA when SPARSE_KERNELS, else portable loops), for inputs that are mostly zeros.
+    (spmm: AVX-512 or AVX2 / FMA when SPARSE_KERNELS, else portable loops), for inputs that are mostly zeros.
 
     weights: one sample weight per row of X (or None): each batch's loss is sum(w_i l_i) / sum(w_i), and
     epoch_loss holds the sum over the epoch of w_i l_i.
