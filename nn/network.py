@@ -345,14 +345,17 @@ class Network:
 
     def predict(self, X):
         """Classes (argmax of softmax; sigmoid > 0.5) for classifiers, as ``classes`` labels when set, else
-        ids; output values for regressors. With one output the result is 1-D (one value per sample)."""
+        ids; output values for regressors. With one output the result is 1-D (one value per sample).
+        Several sigmoid outputs are yes/no answers, one per output: the result is their 0/1 matrix
+        (``classes``, when set, name the outputs: the columns)."""
         A = self.forward(X)
         if self.output == "softmax":
             ids = A.argmax(axis=-1)
         elif self.output == "sigmoid":
             ids = (A > 0.5).astype(np.int64)
-            if self.n_outputs == 1:
-                ids = ids[..., 0]
+            if self.n_outputs > 1:
+                return ids
+            ids = ids[..., 0]
         else:
             return A[..., 0] if self.n_outputs == 1 else A
         return ids if self._classes is None else self._classes[ids]

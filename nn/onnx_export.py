@@ -214,12 +214,13 @@ def to_onnx(net, path=None, opset=DEFAULT_OPSET, input_scaling=None):
     tensor_type = onnx.helper.np_dtype_to_tensor_dtype(dtype)
     A = network_nodes(graph, net, X)
     if net.is_classifier:
-        outputs = [onnx.helper.make_tensor_value_info(CLASSIFIER_OUTPUTS[0], _label_type(net.classes),
+        named = net.classes is not None and not (net.output == "sigmoid" and net.n_outputs > 1)  # as predict
+        outputs = [onnx.helper.make_tensor_value_info(CLASSIFIER_OUTPUTS[0], _label_type(net.classes if named else None),
                                                       [BATCH] if net.n_outputs == 1 or net.output == "softmax"
                                                       else [BATCH, net.n_outputs]),
                    onnx.helper.make_tensor_value_info(CLASSIFIER_OUTPUTS[1], tensor_type, [BATCH, net.n_outputs])]
         ids = class_ids(graph, net, A)
-        graph.node("Identity", [labels(graph, ids, net.classes) if net.classes is not None else ids],
+        graph.node("Identity", [labels(graph, ids, net.classes) if named else ids],
                    output=CLASSIFIER_OUTPUTS[0])
         graph.node("Identity", [A], output=CLASSIFIER_OUTPUTS[1])
     else:

@@ -367,3 +367,17 @@ def test_forward_reports_nan_and_inf_on_the_fast_path(backend, bad):
         X.reshape(-1)[-1] = bad
         with pytest.raises(ValueError, match="X contains NaN or infinite values"):
             net.forward(X)
+
+
+def test_several_sigmoid_outputs_predict_a_yes_or_no_per_output(rng):
+    """Multi-label: each sigmoid output answers on its own; the classes name the outputs (the columns), so
+    the prediction is the 0/1 matrix, not labels picked by 0 and 1."""
+    net = nn.Network([4, 3], output="sigmoid", seed=2, bias_init="normal")
+    X = rng.normal(size=(50, 4))
+    expected = (net.forward(X) > 0.5).astype(np.int64)
+    np.testing.assert_array_equal(net.predict(X), expected)
+    net.classes = ["red", "green", "blue"]
+    np.testing.assert_array_equal(net.predict(X), expected)
+    one = nn.Network([4, 1], output="sigmoid", seed=2)
+    one.classes = ["no", "yes"]  # one output: its two answers are the classes
+    assert set(one.predict(X)) <= {"no", "yes"}

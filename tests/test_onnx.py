@@ -102,12 +102,16 @@ def test_labels_are_the_networks_classes(rng, kind, shape):
         np.testing.assert_array_equal(got["label"], expected)
 
 
-def test_several_sigmoid_outputs_give_a_label_per_output(rng):
+@pytest.mark.parametrize("classes", [None, ["red", "green", "blue"]])
+def test_several_sigmoid_outputs_give_a_label_per_output(rng, classes):
+    """Several sigmoid outputs: a 0/1 answer per output (classes, when set, name the outputs)."""
     net = nn.Network([4, 3], output="sigmoid", seed=2, bias_init="normal")
+    net.classes = classes
     X = inputs(rng, 200, 4, "float64")
     got = run(net.to_onnx(), X)
-    assert got["label"].shape == (200, 3)
+    assert got["label"].shape == (200, 3) and got["label"].dtype == np.int64
     np.testing.assert_array_equal(got["label"], net.predict(X))
+    np.testing.assert_array_equal(got["label"], (net.forward(X) > 0.5).astype(np.int64))
 
 
 def test_sigmoid_label_is_probability_above_one_half_as_nn_predicts():
