@@ -292,6 +292,8 @@ def test_a_team_that_backs_off_goes_on_alone_with_the_same_numbers(optimizer, sp
 def test_only_the_default_thread_count_backs_off(team, monkeypatch, rng):
     """The default team may back off (here made to, at its first trial); a count set by set_num_threads
     or NN_NUM_THREADS is kept for the whole fit."""
+    if _core.TEAM == "none":
+        pytest.skip("a build without a team")
     monkeypatch.setattr(compiled, "BACK_OFF", 1e12)
     X, y = rng.normal(size=(1280, 30)), rng.integers(0, 3, size=1280)  # 80 batches: a trial
 
