@@ -166,6 +166,8 @@ def test_training_memory_does_not_grow(batch_size, inputs, rng):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer keeps freed memory resident (its quarantine) to catch use after free")
 def test_core_scratch_is_freed_after_every_call(rng):
     """The core's own scratch (malloc'd per train call: the lists of nonzeros, about 6 MB here, and the
     threads' shares) is freed: 40 more fits leave the resident size where it was."""
