@@ -77,12 +77,7 @@ def _convert_classifier(scope, operator, container):
     (skl2onnx's get_label_classes: option nocl gives the ids)."""
     from skl2onnx.common.utils_classifier import get_label_classes
 
-    onnx = _onnx()
-    estimator, net = _network_of(operator, container)
-    graph = _Skl2onnxGraph(scope, container)
-    dtype = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(net.dtype))
-    X = _cast_to(graph, operator.inputs[0].full_name, dtype, _tensor_type(operator.inputs[0]))
-    A = network_nodes(graph, net, X)
+    estimator, net, graph, dtype, A = _network_graph(scope, operator, container)
     ids = class_ids(graph, net, A)
     if net.n_outputs == 1:  # two classes, one sigmoid output: predict_proba is [1 - A, A]
         one = graph.constant("one", np.array(1, dtype=np.dtype(net.dtype)))
@@ -100,15 +95,20 @@ def _convert_classifier(scope, operator, container):
     graph.node("Identity", [labels(graph, ids, classes)], output=label.full_name)
 
 
+def _network_graph(scope, operator, container):
+    """(estimator, its network, the graph, the network's ONNX dtype, the output layer's node): the
+    operator's input cast to the network's dtype and run through its layers, as both converters start."""
+    estimator, net = _network_of(operator, container)
+    graph = _Skl2onnxGraph(scope, container)
+    dtype = _onnx().helper.np_dtype_to_tensor_dtype(np.dtype(net.dtype))
+    X = _cast_to(graph, operator.inputs[0].full_name, dtype, _tensor_type(operator.inputs[0]))
+    return estimator, net, graph, dtype, network_nodes(graph, net, X)
+
+
 def _convert_regressor(scope, operator, container):
     """skl2onnx converter of a fitted nn.Regressor: output (batch, n_targets), its predict (2-D, as
     skl2onnx's regressors), in the type skl2onnx declared (the input's)."""
-    onnx = _onnx()
-    _, net = _network_of(operator, container)
-    graph = _Skl2onnxGraph(scope, container)
-    dtype = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(net.dtype))
-    X = _cast_to(graph, operator.inputs[0].full_name, dtype, _tensor_type(operator.inputs[0]))
-    A = network_nodes(graph, net, X)
+    _, net, graph, dtype, A = _network_graph(scope, operator, container)
     output = operator.outputs[0]
     graph.node("Identity", [_cast_to(graph, A, _tensor_type(output), dtype)], output=output.full_name)
 
