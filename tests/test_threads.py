@@ -345,3 +345,52 @@ def test_ctrl_c_during_trials_never_hangs(tmp_path):
     done = subprocess.run([sys.executable, "-c", CTRL_C_IN_TRIALS], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).parent)
     assert done.returncode == 0 and "no hang" in done.stdout, done.stderr[-2000:]
+
+
+FUSED_OPTIMIZERS = {
+    "momentum": lambda: nn.Momentum(0.05, momentum=0.9),
+    "nesterov": lambda: nn.Momentum(0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: nn.RMSprop(0.01),
+    "adam": lambda: nn.Adam(0.01),
+    "adam, weight decay": lambda: nn.Adam(0.01, weight_decay=1e-3),
+    "sgd, weight decay": lambda: nn.SGD(0.1, weight_decay=1e-3),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", list(FUSED_OPTIMIZERS))
+def test_the_fused_first_layer_step_gives_the_same_bits(team, monkeypatch, rng, name, dtype, threads):
+    """On the sparse path, W_1's step taken a block of rows at a time as the rows of its gradient are made
+    (and skipped for rows untouched so far) gives the same weights and state, bit for bit, as the step from
+    the whole gradient. The inputs have columns always zero (their rows are skipped) and columns zero in a
+    first fit only (their state starts at zero, then moves in a second)."""
+    X = sparse_inputs(rng, 257, 40)  # columns 0-12 always zero; a last batch of one row (no lists)
+    first = X.copy()
+    first[:, 13:17] = 0
+    X[:, 13:17] = rng.normal(size=(257, 4))
+    y = rng.integers(0, 3, size=257)
+    team(threads)
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setattr(compiled, "FUSED_STEP", fused)
+        net = nn.Network([40, 24, 3], dtype=dtype, seed=1, backend="compiled")
+        assert compiled.sparse_first_layer(net, first.astype(dtype), 16)
+        trainer = nn.Trainer(net, optimizer=FUSED_OPTIMIZERS[name](), batch_size=16, seed=2)
+        start = net.theta.copy()
+        trainer.fit(first.astype(dtype), y, epochs=2, verbose=False)
+        after_first = net.theta.copy()
+        trainer.fit(X.astype(dtype), y, epochs=1, verbose=False)
+        results[fused] = (after_first, net.theta.copy(),
+                          {k: [a.copy() for a in v] for k, v in trainer.optimizer.state.items()})
+    for a, b in zip(results[False][:2], results[True][:2]):
+        np.testing.assert_array_equal(b, a)
+    for key, arrays in results[False][2].items():
+        for a, b in zip(arrays, results[True][2][key]):
+            np.testing.assert_array_equal(b, a)
+    unused, late = slice(0, 13 * 24), slice(13 * 24, 17 * 24)  # rows of W_1 (theta starts with W_1)
+    if "decay" not in name:  # those rows have had nothing to learn
+        np.testing.assert_array_equal(results[True][0][unused], start[unused])
+        np.testing.assert_array_equal(results[True][0][late], start[late])
+        np.testing.assert_array_equal(results[True][1][unused], start[unused])
+    assert (results[True][1][late] != start[late]).all()  # learnt in the second fit

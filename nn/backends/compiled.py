@@ -45,6 +45,10 @@ SPARSE_MAX_ENTRIES = 1 << 22
 # or the batches are too small to share; the same numbers either way: see _core.train's back_off). A
 # thread count set by nn.set_num_threads or NN_NUM_THREADS is kept throughout.
 BACK_OFF = 0.97
+# On the sparse path, every optimizer but plain SGD takes W_1's step a few rows at a time, as the rows of
+# its gradient are made (_core.train's fused); the same bits as the step from the whole gradient (False,
+# for the tests that compare them).
+FUSED_STEP = True
 
 
 @functools.lru_cache(maxsize=None)
@@ -281,7 +285,8 @@ def train_epochs(net, X, Y, loss, optimizer, orders, batch_size, snapshot=None, 
             done = _core.train(scratch, LOSS_CODES[loss], code, hyper_values(optimizer), steps, theta, state1,
                                state2, X, Y, orders, loss_sums, corrects, empty if snapshot is None else snapshot.vector,
                                check_every, None if weights is None else _contiguous(net, weights), rates,
-                               float(clip_norm or 0), keys, 0.0 if num_threads_is_set() else BACK_OFF)
+                               float(clip_norm or 0), keys, 0.0 if num_threads_is_set() else BACK_OFF,
+                               FUSED_STEP)
     except _core.Interrupted as exc:
         exc.completed = (loss_sums[:exc.epochs_done], corrects[:exc.epochs_done])
         raise

@@ -313,7 +313,7 @@ cdef class TrainScratch:
         if sparse:
             times(times(batch_size, n_in, "a sparse batch"), sizeof(double), "a sparse batch")
         threads = <int>min(threads, batch_size)
-        if scratch_init(&self.s, lay.work_size, lay.n_params, n_in, batch_size, threads, sparse,
+        if scratch_init(&self.s, lay.work_size, lay.n_params, n_in, lay.sizes[1], batch_size, threads, sparse,
                         dtype == "float64") != 0:
             raise MemoryError()
         self.lay, self.batch_size, self.threads, self.sparse, self.dtype = lay, batch_size, threads, sparse, dtype
@@ -332,7 +332,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
           const Py_ssize_t[:, ::1] order not None, double[::1] epoch_loss not None,
           Py_ssize_t[::1] epoch_correct not None, floating[::1] snapshot not None, Py_ssize_t check_every=0,
           const floating[::1] weights=None, const double[::1] rates=None, double clip_norm=0,
-          const uint64_t[::1] keys=None, double back_off=0):
+          const uint64_t[::1] keys=None, double back_off=0, bint fused=True):
     """Train for order.shape[0] epochs, epoch e visiting rows order[e] in batches of scratch.batch_size,
     without the GIL, on scratch.threads threads. Updates theta, the optimizer state and steps[0] (steps
     taken) in place; fills epoch_loss (sum over the epoch's samples of each one's loss) and epoch_correct.
@@ -364,6 +364,10 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     time (another process holds a core, or the batches are too small to share), thread 0 trains on
     alone for the rest of the call; scratch.backed_off then says so. Else it tries again next epoch.
     0: never tries.
+    fused: on the sparse path with an optimizer other than plain SGD and no clipping, W_1's step is taken
+    a few rows at a time as each part makes them (one pass over W_1 and its state, while the rows of the
+    gradient are in cache), not from the whole gradient afterwards; the same bits either way (False: the
+    tests' way to compare).
     """
     cdef _Layout lay = scratch.lay
     cdef Py_ssize_t P = theta.shape[0], n_epochs = order.shape[0], m = order.shape[1], i
@@ -426,6 +430,7 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
     job.rates = &rates[0] if rates is not None else NULL
     job.keys = &keys[0] if lay.net.any_drop else NULL
     job.clip_norm = clip_norm
+    job.fused = fused and scratch.sparse and job.mode == WRITE_GRADIENT and clip_norm == 0
     if not back_off >= 0:
         raise ValueError(f"back_off must be >= 0, got {back_off}")
     job.back_off = back_off

@@ -63,8 +63,18 @@ cdef inline Py_ssize_t n_state_arrays(int optimizer) noexcept nogil:
 
 cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, floating* A, int lda,
                floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil
+cdef struct StepConsts:
+    # One optimizer step's constants (step_consts), in double: each is rounded to theta's dtype where used.
+    int optimizer
+    bint nesterov
+    double lr, wd, mu, rho, one_rho, beta1, one_beta1, beta2, one_beta2, eps, step_size, scale
+
+
 cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, floating* g,
                          floating* s1, floating* s2, Py_ssize_t size) noexcept nogil
+cdef void step_consts(int optimizer, Hyper* hyper, long long t, StepConsts* c) noexcept nogil
+cdef void step_with(StepConsts* c, floating* p, floating* g, floating* s1, floating* s2,
+                    Py_ssize_t size) noexcept nogil
 cdef bint all_finite(floating* x, Py_ssize_t n) noexcept nogil
 cdef double sum_of_squares(floating* x, Py_ssize_t n) noexcept nogil
 

@@ -119,25 +119,47 @@ cdef void gemm(char trans_a, char trans_b, int M, int N, int K, floating alpha, 
 cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, floating* g,
                          floating* s1, floating* s2, Py_ssize_t size) noexcept nogil:
     """One update of p (size) from g, as nn.optimizers; t is the step number (from 1), s1/s2 the state.
+    The same as step_consts, then step_with (which runs a step on several pieces of theta)."""
+    cdef StepConsts c
+    step_consts(optimizer, hyper, t, &c)
+    step_with(&c, p, g, s1, s2, size)
+
+
+cdef void step_consts(int optimizer, Hyper* hyper, long long t, StepConsts* c) noexcept nogil:
+    """The constants of step t (from 1) of the optimizer: Adam's bias corrections folded into two
+    (nn.optimizers.Adam computes them alike)."""
+    c.optimizer, c.nesterov = optimizer, hyper.nesterov
+    c.lr, c.wd, c.mu = hyper.learning_rate, hyper.weight_decay, hyper.momentum
+    c.rho, c.one_rho = hyper.rho, 1 - hyper.rho
+    c.beta1, c.one_beta1, c.beta2, c.one_beta2 = hyper.beta1, 1 - hyper.beta1, hyper.beta2, 1 - hyper.beta2
+    c.eps = hyper.eps
+    c.step_size = hyper.learning_rate / (1 - pow(hyper.beta1, <double>t))
+    c.scale = 1 / sqrt(1 - pow(hyper.beta2, <double>t))
+
+
+cdef void step_with(StepConsts* c, floating* p, floating* g, floating* s1, floating* s2,
+                    Py_ssize_t size) noexcept nogil:
+    """One update of p (size) from g (scratch: weight decay is added to it) and the state s1/s2, with the
+    step's constants c.
 
     The loops are in src/nn_step.h, compiled for the baseline, AVX2 and AVX-512 (the widest the
     processor has runs; the same bits from each). Every constant is rounded to theta's dtype first and
     every operation is one of that dtype, as NumPy computes the reference's ``p -= rate * g`` (a Python
-    float times a float32 array is float32 arithmetic): the same roundings in float32 as the reference."""
-    cdef floating lr = <floating>hyper.learning_rate, wd = <floating>hyper.weight_decay
-    cdef floating mu = <floating>hyper.momentum, rho = <floating>hyper.rho, one_rho = <floating>(1 - hyper.rho)
-    cdef floating beta1 = <floating>hyper.beta1, beta2 = <floating>hyper.beta2, eps = <floating>hyper.eps
-    cdef floating one_beta1 = <floating>(1 - hyper.beta1), one_beta2 = <floating>(1 - hyper.beta2)
-    # Adam's bias corrections folded into two constants (nn.optimizers.Adam computes them alike)
-    cdef floating step_size = <floating>(hyper.learning_rate / (1 - pow(hyper.beta1, <double>t)))
-    cdef floating scale = <floating>(1 / sqrt(1 - pow(hyper.beta2, <double>t)))
+    float times a float32 array is float32 arithmetic): the same roundings in float32 as the reference.
+    Each element's update depends on that element alone: a step run piece by piece gives the same bits."""
+    cdef floating lr = <floating>c.lr, wd = <floating>c.wd
+    cdef floating mu = <floating>c.mu, rho = <floating>c.rho, one_rho = <floating>c.one_rho
+    cdef floating beta1 = <floating>c.beta1, beta2 = <floating>c.beta2, eps = <floating>c.eps
+    cdef floating one_beta1 = <floating>c.one_beta1, one_beta2 = <floating>c.one_beta2
+    cdef floating step_size = <floating>c.step_size, scale = <floating>c.scale
+    cdef int optimizer = c.optimizer
     if floating is double:
         if wd != 0:
             nn_decay_d(g, p, size, wd)
         if optimizer == SGD:
             nn_sgd_d(p, g, size, lr)
         elif optimizer == MOMENTUM:
-            nn_momentum_d(p, g, s1, size, lr, mu, hyper.nesterov)
+            nn_momentum_d(p, g, s1, size, lr, mu, c.nesterov)
         elif optimizer == RMSPROP:
             nn_rmsprop_d(p, g, s1, size, lr, rho, one_rho, eps)
         elif optimizer == ADAM:
@@ -148,7 +170,7 @@ cdef void optimizer_step(int optimizer, Hyper* hyper, long long t, floating* p, 
         if optimizer == SGD:
             nn_sgd_f(p, g, size, lr)
         elif optimizer == MOMENTUM:
-            nn_momentum_f(p, g, s1, size, lr, mu, hyper.nesterov)
+            nn_momentum_f(p, g, s1, size, lr, mu, c.nesterov)
         elif optimizer == RMSPROP:
             nn_rmsprop_f(p, g, s1, size, lr, rho, one_rho, eps)
         elif optimizer == ADAM:

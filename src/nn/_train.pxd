@@ -50,6 +50,8 @@ cdef struct Scratch:
     Py_ssize_t* sp_fill      # threads x n_in: scratch
     int* sp_crow             # batch_size x n_in: the batch's nonzeros by column (row, value)
     void* sp_cval
+    void* step_rows          # sparse: threads x step_size, each thread's rows of W_1's gradient (fused_step)
+    Py_ssize_t step_size     # elements: STEP_BLOCK, or one row of W_1 if longer
     Worker* workers          # threads
 
 
@@ -77,6 +79,8 @@ cdef struct Job:
     Py_ssize_t* epoch_correct
     nn_barrier barrier
     int stop                 # set by thread 0 on Ctrl-C
+    bint fused               # sparse, not plain SGD, not clipped: W_1's step taken from its gradient's
+                             # rows as they are made (fused_step), not from grad
     double back_off          # > 0: thread 0 goes on alone when that is faster than the team (_train.trial)
     bint alone               # it does (thread 0 decides, the others read it after a barrier)
     long long wall_mark      # the trial's current window's start (ns, thread 0)
@@ -84,6 +88,7 @@ cdef struct Job:
 
 
 cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,
-                      Py_ssize_t batch_size, int threads, bint sparse, bint is_double) noexcept nogil
+                      Py_ssize_t n_hidden, Py_ssize_t batch_size, int threads, bint sparse,
+                      bint is_double) noexcept nogil
 cdef void scratch_free(Scratch* s) noexcept nogil
 cdef void run_training(Job* job, long long steps) noexcept nogil

@@ -25,8 +25,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
 
-from nn._kernels cimport (ADAM, SGD, Hyper, all_finite, count_correct, loss_total, n_state_arrays, optimizer_step,
-                          sum_of_squares)
+from nn._kernels cimport (ADAM, SGD, Hyper, StepConsts, all_finite, count_correct, loss_total, n_state_arrays,
+                          optimizer_step, step_consts, step_with, sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
 from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, spmm
@@ -55,10 +55,15 @@ cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
 # with thread 0 alone, and keeps the faster (see trial).
 cdef Py_ssize_t TRIAL = 16
 
+# The fused step (fused_step) makes W_1's gradient this many elements at a time (whole rows; one row if
+# a row is longer): 16 KB in float64, in the first-level cache while the step reads it.
+cdef Py_ssize_t STEP_BLOCK = 2048
+
 
 # ----- the scratch ----------------------------------------------------------------------------------
 cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,
-                      Py_ssize_t batch_size, int threads, bint sparse, bint is_double) noexcept nogil:
+                      Py_ssize_t n_hidden, Py_ssize_t batch_size, int threads, bint sparse,
+                      bint is_double) noexcept nogil:
     """Allocate s (zeroed by the caller) for these sizes (the caller checked that none overflows):
     0, or -1 when memory runs out (s is then freed)."""
     cdef size_t item = sizeof(double) if is_double else sizeof(float)
@@ -90,7 +95,10 @@ cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_
         s.sp_fill = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
         s.sp_crow = <int*>malloc(batch_size * n_in * sizeof(int))
         s.sp_cval = malloc(batch_size * n_in * item)
-        ok = ok and s.sp_ptr != NULL and s.sp_fill != NULL and s.sp_crow != NULL and s.sp_cval != NULL
+        s.step_size = max(STEP_BLOCK, n_hidden)  # n_hidden <= n_params: no overflow
+        s.step_rows = malloc(threads * s.step_size * item)
+        ok = (ok and s.sp_ptr != NULL and s.sp_fill != NULL and s.sp_crow != NULL and s.sp_cval != NULL
+              and s.step_rows != NULL)
     if not ok:
         scratch_free(s)
         return -1
@@ -119,6 +127,7 @@ cdef void scratch_free(Scratch* s) noexcept nogil:
     free(s.sp_fill)
     free(s.sp_crow)
     free(s.sp_cval)
+    free(s.step_rows)
     memset(s, 0, sizeof(Scratch))
 
 
@@ -391,28 +400,37 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
 
 cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
     """The batch's update, each phase on this thread's parts. APPLY_SGD: applied in the products.
-    WRITE_GRADIENT: the parts' gradient | sync | [clipping: the parts' sums of squares | sync | the parts
-    scaled] | the optimizer's step on the parts of theta, at the epoch's rate."""
+    WRITE_GRADIENT: the parts' gradient (fused, lists of nonzeros: with W_1's step) | sync | [clipping: the parts' sums of
+    squares | sync | the parts scaled] | the optimizer's step on the parts of theta (fused: of theta after
+    W_1), at the epoch's rate."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
     cdef floating* grad = <floating*>s.grad
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1, p, n_in = net.sizes[0]
+    cdef bint fused = job.fused and sp != NULL  # (a batch of one row has no lists)
+    cdef Py_ssize_t first = n_in * net.sizes[1] if fused else 0  # theta before it has had its step
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
     cdef Hyper hyper = job.hyper
+    cdef StepConsts consts
     cdef bint sgd = job.mode == APPLY_SGD
     cdef double total = 0, scale
     cdef int v
+    hyper.learning_rate = w.rate
+    if not sgd:
+        step_consts(job.optimizer, &hyper, w.t + 1, &consts)
     for v in range(first_part(w), end_part(w)):
         w.index = v
         update_part(net, theta, <floating*>s.work, A0, K, s.cols + v * n_in, n, v, w.size, grad,
                     APPLY_SGD if sgd else WRITE_GRADIENT, w.rate if sgd else 0, sp != NULL, job.keys != NULL)
         if sp != NULL:
             if sgd:
-                sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1)
+                sparse_update(w, sp, n, theta + net.w_off[0], <floating>(-w.rate), 1, NULL)
+            elif fused:
+                sparse_update(w, sp, n, theta + net.w_off[0], 1, 0, &consts)
             else:
-                sparse_update(w, sp, n, grad + net.w_off[0], 1, 0)
+                sparse_update(w, sp, n, grad + net.w_off[0], 1, 0, NULL)
     if sgd:
         return
     sync(w)
@@ -431,26 +449,67 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
             for v in range(first_part(w), end_part(w)):
                 for p in range(part(P, v, w.size), part(P, v + 1, w.size)):
                     grad[p] = grad[p] * <floating>scale
-    hyper.learning_rate = w.rate
     for v in range(first_part(w), end_part(w)):
-        p0, p1 = part(P, v, w.size), part(P, v + 1, w.size)
-        optimizer_step(job.optimizer, &hyper, w.t, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
-                       s2 + p0 if n_state == 2 else NULL, p1 - p0)
+        p0, p1 = first + part(P - first, v, w.size), first + part(P - first, v + 1, w.size)
+        step_with(&consts, theta + p0, grad + p0, s1 + p0 if n_state >= 1 else NULL,
+                  s2 + p0 if n_state == 2 else NULL, p1 - p0)
 
 
 cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out, floating alpha,
-                        int mode) noexcept nogil:
+                        int mode, StepConsts* consts) noexcept nogil:
     """The part's share of W_1's update from the batch's lists of nonzeros: its columns' rows of out
-    get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added."""
+    get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added. With consts (mode 0, out = W_1),
+    the fused step: the rows of the gradient are made a block at a time (s.step_size elements) into the
+    thread's own scratch, and the optimizer's step taken on those rows of W_1 and its state, while they
+    are in cache; one pass over them, and the same numbers as the step from the whole gradient."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
-    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, c, e, o, block
     cdef Py_ssize_t* ptr = s.sp_ptr + w.index * (n_in + 1)
-    sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val, sp.beg, sp.end, ptr,
-                   s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
-    spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>s.work + net.d_off[0],
-         n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
+    cdef floating* g = <floating*>s.step_rows + w.thread * s.step_size
+    cdef floating* s1 = <floating*>job.s1
+    cdef floating* s2 = <floating*>job.s2
+    sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val,
+                   sp.beg, sp.end, ptr, s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
+    if consts == NULL:
+        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>s.work + net.d_off[0],
+             n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
+        return
+    block = max(1, s.step_size // max(n_out, 1))
+    c = c0
+    while c < c1:
+        if untouched(consts, ptr, c, s1, s2, net.w_off[0] + c * n_out, n_out):
+            c += 1
+            continue
+        e = c + 1  # a run of rows to step, up to a block
+        while e < c1 and e - c < block and not untouched(consts, ptr, e, s1, s2, net.w_off[0] + e * n_out, n_out):
+            e += 1
+        o = net.w_off[0] + c * n_out
+        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c, ptr + c + 1, e - c, <floating*>s.work + net.d_off[0],
+             n_out, n_out, g, n_out, 1, 0, False)
+        step_with(consts, out + c * n_out, g, s1 + o if s1 != NULL else NULL, s2 + o if s2 != NULL else NULL,
+                  (e - c) * n_out)
+        c = e
+
+
+cdef inline bint untouched(StepConsts* consts, Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2,
+                           Py_ssize_t o, Py_ssize_t n) noexcept nogil:
+    """Whether row k of W_1 (at o in theta) is left as it is by this step, exactly: no nonzero in its
+    column this batch (a zero gradient), no weight decay, and all its state zero (an input that has been
+    zero in every batch so far: MNIST's border pixels). Every optimizer's step then adds exactly zero to
+    the row and leaves its state zero (the state is never -0: it starts +0, and +0 plus -0 is +0)."""
+    cdef Py_ssize_t j
+    if ptr[k] != ptr[k + 1] or consts.wd != 0 or s1 == NULL:
+        return False
+    for j in range(n):
+        if s1[o + j] != 0:
+            return False
+    if s2 != NULL:
+        for j in range(n):
+            if s2[o + j] != 0:
+                return False
+    return True
 
 
 cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
