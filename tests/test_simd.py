@@ -128,3 +128,40 @@ def test_the_products_on_lists_of_nonzeros_at_every_level(levels, dtype, N, tran
     if 2 in results:
         vectorised = N // (32 if dtype == np.float64 else 64) * (32 if dtype == np.float64 else 64)
         np.testing.assert_array_equal(results[2][:, :vectorised], results[1][:, :vectorised])
+
+
+@pytest.fixture
+def slices():
+    """spmm_slice(size) for the test; the default restored afterwards."""
+    default = _core.spmm_slice()
+    yield _core.spmm_slice
+    _core.spmm_slice(default)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_out", [63, 64, 65, 100, 128, 129, 200, 257, 300])
+def test_a_wide_first_layer_read_a_packed_slice_at_a_time_gives_the_same_bits(levels, slices, dtype, n_out):
+    """Inference on lists of nonzeros reads a wide W_1 a packed slice of columns at a time (more than two
+    slices wide: 32 doubles or 64 floats each at the default 256 bytes): at every level, the same bits as
+    reading W_1 whole (each column's sum the same FMAs in the same order), and the reference's numbers."""
+    rng = np.random.default_rng(n_out)
+    net = nn.Network([50, n_out, 7], dtype=np.dtype(dtype).name, seed=n_out, backend="reference")
+    X = rng.standard_normal((70, 50)).astype(dtype)
+    X[rng.random(X.shape) < 0.7] = 0
+    X[3] = 0  # an empty list
+    codes = np.array([_core.ACTIVATION_NAMES.index(a) for a in net.activations], dtype=np.intp)
+    lay = _core.layout(np.array(net.sizes, dtype=np.intp), codes, 16, True)
+    expected = nn.backends.reference.forward(net, X)[-1]
+    for level in levels:
+        _core.simd_level(level)
+        outputs = {}
+        for size in (256, 512, 1 << 20):
+            slices(size)
+            outputs[size] = np.full((70, 7), np.nan, dtype=dtype)
+            assert _core.forward_output(lay, net.theta, X, outputs[size], 2, True)
+        for size in (256, 512):
+            np.testing.assert_array_equal(outputs[size], outputs[1 << 20], err_msg=f"level {level}, {size} bytes")
+        tol = 1e-12 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(outputs[256], expected, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="multiple of 256"):
+        slices(100)

@@ -25,6 +25,7 @@ from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free,
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
                          backprop_inplace, loss_and_delta, matmul, simd_available, simd_level, squares, step)
+from nn._passes import spmm_slice
 from nn._sparse import SPARSE_KERNELS, sparse_matmul
 from nn._train import TEAM
 

@@ -4,7 +4,8 @@ forward (nn.backends.reference.forward, its last layer).
 
 The rows go in blocks of `block` (the layout's batch): each block is checked for inf and NaN, optionally
 turned into lists of its rows' nonzeros (nn._sparse: for inputs that are mostly zeros, the first layer
-then reads only W_1's rows in use, its sums kept in registers), run forward through every layer
+then reads only W_1's rows in use, its sums kept in registers; a wide W_1 is read a packed slice of
+columns at a time, which stays in cache), run forward through every layer
 (nn._passes.forward_rows), and its output rows copied out. A team of threads (src/nn_team.h) takes
 contiguous runs of blocks, each thread with scratch of its own, so the blocks' answers do not depend on
 the thread count. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
@@ -14,7 +15,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from nn._kernels cimport all_finite
-from nn._passes cimport Net, forward_rows, part
+from nn._passes cimport Net, forward_rows, pack_slices, part, slice_columns
 from nn._sparse cimport SparseBatch, sparse_rows
 
 cdef extern from "nn_team.h":
@@ -30,6 +31,7 @@ cdef struct Inference:
     void* out                # n x sizes[L]
     Py_ssize_t n, block, work_size
     bint lists, is_double
+    void* W1_slices          # lists, W_1 wider than two slices: W_1 packed a slice at a time (pack_slices), or NULL
     int failed               # 0; 1: a block holds inf or NaN; 2: a thread's scratch could not be had
 
 
@@ -39,15 +41,26 @@ cdef int run_inference(Net* net, void* theta, void* X, void* out, Py_ssize_t n, 
     an inference layout of that batch, already checked), on up to `threads` threads (at most one per
     block). Returns 0; 1 when X holds an inf or NaN (out is then incomplete); 2 when memory ran out."""
     cdef Inference job
-    cdef Py_ssize_t blocks = (n + block - 1) // block
+    cdef Py_ssize_t blocks = (n + block - 1) // block, n_in = net.sizes[0], n_out = net.sizes[1]
+    cdef size_t item = sizeof(double) if is_double else sizeof(float)
     job.net, job.theta, job.X, job.out = net, theta, X, out
     job.n, job.block, job.work_size, job.lists, job.is_double, job.failed = n, block, work_size, lists, is_double, 0
+    job.W1_slices = NULL
+    if lists and slice_columns(n_out, item) < n_out:  # W_1's size: it is in theta
+        job.W1_slices = malloc(n_in * n_out * item)
+        if job.W1_slices == NULL:
+            return 2
+        if is_double:
+            pack_slices(<double*>theta + net.w_off[0], n_in, n_out, <double*>job.W1_slices)
+        else:
+            pack_slices(<float*>theta + net.w_off[0], n_in, n_out, <float*>job.W1_slices)
     if threads > blocks:
         threads = <int>blocks
     if threads <= 1:
         inference_body(&job, 0, 1)
     else:
         nn_run_team(inference_body, &job, threads)
+    free(job.W1_slices)
     return job.failed
 
 
@@ -88,7 +101,8 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
                 break
             if job.lists:
                 sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, NULL)
-            A = forward_rows(net, <floating*>job.theta, work, X + r * n_in, n_in, 0, rows, &sp if job.lists else NULL)
+            A = forward_rows(net, <floating*>job.theta, work, X + r * n_in, n_in, 0, rows, &sp if job.lists else NULL,
+                             NULL, <floating*>job.W1_slices)
             memcpy(out + r * k, A, rows * k * sizeof(floating))
     free(work)
     free(sp.idx)

@@ -55,7 +55,10 @@ cdef void gather_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
 cdef void drop_rows(floating* A, floating* out, floating* M, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
                     Py_ssize_t* rows, uint64_t key, Py_ssize_t offset, Py_ssize_t stride, double p) noexcept nogil
 cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
-                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=*, Masking* mask=*) noexcept nogil
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=*, Masking* mask=*,
+                            floating* W1_slices=*) noexcept nogil
+cdef Py_ssize_t slice_columns(Py_ssize_t n_out, size_t item) noexcept nogil
+cdef void pack_slices(floating* W1, Py_ssize_t n_in, Py_ssize_t n_out, floating* out) noexcept nogil
 cdef void backward_rows(Net* net, int loss, floating* theta, floating* work, floating* Y, Py_ssize_t* rows,
                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, floating* W, floating w_total,
                         bint masked=*) noexcept nogil

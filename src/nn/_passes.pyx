@@ -25,6 +25,30 @@ cdef extern from "nn_random.h":
 # (MNIST: about 2/3 of the pixels at batch 128), when at most this fraction of them do.
 cdef double COMPACT_LIMIT = 0.85
 
+# Inference's first layer on lists of nonzeros runs on slices of W_1's columns of this many bytes a row,
+# packed (pack_slices), when W_1 is more than twice as wide: 32 doubles, 64 floats, multiples of the AVX2
+# kernel's chunk, so that every column's sum is the same FMAs in the same order.
+cdef Py_ssize_t SPMM_SLICE = 256
+
+
+cdef Py_ssize_t slice_columns(Py_ssize_t n_out, size_t item) noexcept nogil:
+    """The columns of W_1 in a slice (pack_slices): all of them, unless more than two slices' worth."""
+    cdef Py_ssize_t step = SPMM_SLICE // <Py_ssize_t>item
+    return n_out if n_out <= 2 * step else step
+
+
+cdef void pack_slices(floating* W1, Py_ssize_t n_in, Py_ssize_t n_out, floating* out) noexcept nogil:
+    """W_1 (n_in x n_out) into out (as many elements) a slice of slice_columns at a time: the slice of
+    columns c.. (w of them) is at out + c n_in, its rows w apart. A slice read by many rows then stays in
+    the second-level cache: W_1's own rows, n_out apart, map a slice onto few of the cache's sets when
+    n_out x the item is a multiple of 4 KB (784-512-512-10)."""
+    cdef Py_ssize_t step = slice_columns(n_out, sizeof(floating)), c = 0, w, j
+    while c < n_out:
+        w = min(step, n_out - c)
+        for j in range(n_in):
+            memcpy(out + c * n_in + j * w, W1 + j * n_out + c, w * sizeof(floating))
+        c += step
+
 
 cdef void mark_nonzero(floating* X, Py_ssize_t* rows, Py_ssize_t n, Py_ssize_t n_in,
                        floating* mark) noexcept nogil:
@@ -91,14 +115,16 @@ cdef void drop_rows(floating* A, floating* out, floating* M, Py_ssize_t r0, Py_s
 
 
 cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating* A0, Py_ssize_t K,
-                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL, Masking* mask=NULL) noexcept nogil:
+                            Py_ssize_t r0, Py_ssize_t r1, SparseBatch* sp=NULL, Masking* mask=NULL,
+                            floating* W1_slices=NULL) noexcept nogil:
     """Every layer's output for rows r0..r1 of a batch whose inputs are A0 (row i at A0 + i K); returns
     the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
     work + wc_off the matching rows of W_1. With sp, the inputs are sp's lists of nonzeros instead (A0
-    unused), and the first layer runs on them (spmm). With mask (training with dropout), each layer's
+    unused), and the first layer runs on them (spmm), reading W_1 from W1_slices when given (W_1 as
+    pack_slices packs it: the same sums). With mask (training with dropout), each layer's
     input is dropped out first (drop_rows): the first layer's in place in A0 (its own copy of the
     rows, all columns), the others' into work + k_off[l], the multipliers into work + m_off[l]."""
-    cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0
+    cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0, c, step
     cdef floating* A_prev = A0 + r0 * K
     cdef floating* A
     cdef floating* W
@@ -115,7 +141,14 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
                           mask.key, net.in_off[l], net.stride, net.drop[l])
                 A_prev = work + net.k_off[l] + r0 * n_in
         if nr > 0:
-            if l == 0 and sp != NULL:
+            if l == 0 and sp != NULL and W1_slices != NULL:
+                step = slice_columns(n_out, sizeof(floating))
+                c = 0
+                while c < n_out:
+                    spmm(sp.idx, <floating*>sp.val, sp.beg + r0, sp.end + r0, nr, W1_slices + c * n_in,
+                         min(step, n_out - c), min(step, n_out - c), A + c, n_out, 1, 0, False)
+                    c += step
+            elif l == 0 and sp != NULL:
                 spmm(sp.idx, <floating*>sp.val, sp.beg + r0, sp.end + r0, nr, W, n_out, n_out, A, n_out, 1, 0,
                      False)
             elif l == 0:
@@ -289,3 +322,14 @@ cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating*
     loss_sum[0] += loss_total(loss, work + net.a_off[L], y, NULL, 1, net.sizes[L], NULL)
     correct[0] += count_correct(<int>net.acts[L - 1], work + net.a_off[L], y, NULL, 1, net.sizes[L])
 
+
+
+def spmm_slice(Py_ssize_t size=-1):
+    """The bytes of a row of W_1 that the first layer's product on lists of nonzeros reads per slice
+    (size > 0 sets it, for the benchmark that compares them; a multiple of 256); returns it."""
+    global SPMM_SLICE
+    if size != -1:
+        if size <= 0 or size % 256:
+            raise ValueError(f"size must be a positive multiple of 256, got {size}")
+        SPMM_SLICE = size
+    return SPMM_SLICE
