@@ -8,7 +8,9 @@ process (the engines' runs alternate, so that a busy moment of the machine falls
 Sections (each run with one thread and with all threads, float32 and float64, unless said):
   mnist       784-128-10 SGD 0.1, one epoch over the MNIST training images, batch 32 and 128
   optimizers  the same at batch 32 with momentum, RMSprop and Adam: each epoch against nn's plain SGD
-              epoch, and against PyTorch's epoch with the same optimizer
+              epoch, and against PyTorch's epoch with the same optimizer; with one thread, also the
+              optimizer's steps alone (nn._core.step over every parameter, once a batch) added to the SGD
+              epoch: the least the optimizer can cost
   dense       784-512-512-10 batch 64, 1024-1024-1024-10 batch 128, 2048-2048-10 batch 256, dense random
               inputs (2,048 rows); the epoch's achieved GFLOP/s against this machine's large GEMM
   inference   net.forward on 10,000 MNIST test images (784-128-10 and 784-512-512-10) against PyTorch's
@@ -193,7 +195,31 @@ def section_optimizers(ctx, rows):
                 r = row("optimizers", f"784-128-10 b32 {o} epoch", dtype, threads,
                         {"nn": t[f"nn {o}"], **({"torch": t[f"torch {o}"]} if ctx["torch"] else {})})
                 r["vs_sgd"] = t[f"nn {o}"] / t["nn sgd"]
+                if threads == 1:
+                    # the step alone, once per batch over every parameter: its cost over SGD's epoch is the
+                    # least this optimizer can add (RMSprop and Adam: a square root and a division each)
+                    r["step_alone"] = step_epoch(o, dtype, [784, 128, 10], len(X), 32, ctx["repeat"])
+                    r["floor"] = 1 + r["step_alone"] / t["nn sgd"]
                 rows.append(r)
+
+
+def step_epoch(optimizer, dtype, sizes, m, batch, repeat):
+    """Seconds of an epoch's optimizer steps alone (nn._core.step on all the parameters, once per batch of
+    an epoch of m rows): the work an optimizer adds to the products, its gradient assumed made."""
+    from nn import _core
+    n = nn.Network(sizes, dtype=dtype, seed=0).n_params
+    rng = np.random.default_rng(0)
+    p, g, s1, s2 = (rng.random(n).astype(dtype) for _ in range(4))
+    opt = OPTIMIZERS[optimizer][0]()
+    hyper = np.array([float(getattr(opt, name, 0) or 0) for name in _core.HYPER_NAMES])
+    code, steps = _core.OPTIMIZER_NAMES.index(optimizer), (m + batch - 1) // batch
+
+    def run():
+        start = time.perf_counter()
+        for t in range(1, steps + 1):
+            _core.step(code, hyper, t, p, g, s1, s2)
+        return time.perf_counter() - start
+    return alternate({"step": run}, repeat)["step"]
 
 
 def section_dense(ctx, rows):
@@ -356,7 +382,7 @@ def print_table(rows):
             continue
         other = ""
         if "vs_sgd" in r:
-            other = f"{r['vs_sgd']:.2f}x nn SGD"
+            other = f"{r['vs_sgd']:.2f}x nn SGD" + (f" (the step alone: {r['floor']:.2f}x)" if "floor" in r else "")
         if "gflops" in r:
             other = f"{r['gflops']:.0f} GFLOP/s (GEMM {r['gemm_gflops']:.0f})"
         torch = f"{ms(r['torch']):>10s} {r['torch'] / r['nn']:7.2f}x" if "torch" in r else f"{'':>10s} {'':>8s}"

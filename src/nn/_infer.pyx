@@ -24,6 +24,11 @@ cdef extern from "nn_team.h":
     void nn_store(int* p, int v) nogil
 
 
+# W_1 is packed for calls of at least this many rows: packing copies W_1 once, the rows read it (n_in x n_out
+# against rows x nonzeros x n_out); a call of a few rows (latency) reads W_1 in place.
+cdef Py_ssize_t PACK_MIN_ROWS = 64
+
+
 cdef struct Inference:
     Net* net
     void* theta
@@ -46,7 +51,7 @@ cdef int run_inference(Net* net, void* theta, void* X, void* out, Py_ssize_t n, 
     job.net, job.theta, job.X, job.out = net, theta, X, out
     job.n, job.block, job.work_size, job.lists, job.is_double, job.failed = n, block, work_size, lists, is_double, 0
     job.W1_slices = NULL
-    if lists and slice_columns(n_out, item) < n_out:  # W_1's size: it is in theta
+    if lists and n >= PACK_MIN_ROWS and slice_columns(n_out, item) < n_out:  # W_1's size: it is in theta
         job.W1_slices = malloc(n_in * n_out * item)
         if job.W1_slices == NULL:
             return 2
