@@ -186,9 +186,12 @@ def test_forward_output_equals_reference(data, dtype, n, block, threads, lists):
 def test_forward_output_refuses_inf_and_nan_in_any_block(threads):
     lay = _core.layout(np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp), 4, True)
     for row in (0, 5, 9):
-        X = np.ones((10, 3))
-        X[row, 1] = np.nan
-        assert not _core.forward_output(lay, np.zeros(lay.n_params), X, np.zeros((10, 2)), threads, True)
+        for bad in (np.nan, np.inf, -np.inf):
+            for lists in (True, False):  # with lists, the check reads them (every value not zero)
+                X = np.zeros((10, 3))
+                X[:, 0] = 1
+                X[row, 1] = bad
+                assert not _core.forward_output(lay, np.zeros(lay.n_params), X, np.zeros((10, 2)), threads, lists)
     with pytest.raises(ValueError, match="threads must be in"):
         _core.forward_output(lay, np.zeros(lay.n_params), np.ones((2, 3)), np.zeros((2, 2)), 0)
 

@@ -2,7 +2,7 @@
 """nn._infer: a network's outputs for many rows (nn._core.forward_output), the twin of the reference's
 forward (nn.backends.reference.forward, its last layer).
 
-The rows go in blocks of `block` (the layout's batch): each block is checked for inf and NaN, optionally
+The rows go in blocks of `block` (the layout's batch): each block is checked for inf and NaN (its lists of nonzeros, when it has them: X read once), optionally
 turned into lists of its rows' nonzeros (nn._sparse: for inputs that are mostly zeros, the first layer
 then reads only W_1's rows in use, its sums kept in registers; a wide W_1 is read a packed slice of
 columns at a time, which stays in cache), run forward through every layer
@@ -81,7 +81,8 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
     """Thread `index` of `size`: its contiguous run of blocks, with its own scratch."""
     cdef Net* net = job.net
     cdef Py_ssize_t n_in = net.sizes[0], k = net.sizes[net.n_layers], block = job.block
-    cdef Py_ssize_t blocks = (job.n + block - 1) // block, b, r, rows
+    cdef Py_ssize_t blocks = (job.n + block - 1) // block, b, r, rows, i
+    cdef bint finite
     cdef Py_ssize_t b0 = part(blocks, index, size), b1 = part(blocks, index + 1, size)
     cdef floating* out = <floating*>job.out
     cdef floating* A
@@ -101,11 +102,17 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
         for b in range(b0, b1):
             r = b * block
             rows = min(block, job.n - r)
-            if not all_finite(X + r * n_in, rows * n_in):
+            if job.lists:
+                # the lists hold every value that is not zero, inf and NaN included: X is read once
+                sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, NULL)
+                finite = True
+                for i in range(rows):
+                    finite = finite and all_finite(<floating*>sp.val + sp.beg[i], sp.end[i] - sp.beg[i])
+            else:
+                finite = all_finite(X + r * n_in, rows * n_in)
+            if not finite:
                 nn_store(&job.failed, 1)
                 break
-            if job.lists:
-                sparse_rows(X + r * n_in, NULL, 0, rows, n_in, sp.idx, <floating*>sp.val, sp.beg, sp.end, NULL)
             A = forward_rows(net, <floating*>job.theta, work, X + r * n_in, n_in, 0, rows, &sp if job.lists else NULL,
                              NULL, <floating*>job.W1_slices)
             memcpy(out + r * k, A, rows * k * sizeof(floating))
