@@ -55,9 +55,12 @@ typedef void (*nn_team_body)(void* arg, int index, int size);
 #ifdef NN_ATOMICS
 static inline int nn_load(int* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void nn_store(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+/* *p += v, returning the value before: a team's threads take the next piece of work from a counter */
+static inline long long nn_fetch_add(long long* p, long long v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
 #else  /* one thread only: nothing to order */
 static inline int nn_load(int* p) { return *(volatile int*)p; }
 static inline void nn_store(int* p, int v) { *(volatile int*)p = v; }
+static inline long long nn_fetch_add(long long* p, long long v) { long long old = *p; *p = old + v; return old; }
 #endif
 
 static inline void nn_yield(void) {

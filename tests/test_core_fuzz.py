@@ -182,6 +182,25 @@ def test_forward_output_equals_reference(data, dtype, n, block, threads, lists):
     close(out, reference.forward(net, X)[-1], dtype, 10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lists", [True, False])
+def test_forward_output_is_the_same_bits_on_any_number_of_threads(dtype, lists):
+    """The threads take blocks from a shared counter (which thread runs which block varies from call to
+    call): every block's answer is computed alone, so any thread count gives the same bits; also with
+    W_1 wide enough to be packed in slices (150 columns, 100 rows)."""
+    rng = np.random.default_rng(3)
+    for sizes in ([30, 12, 4], [30, 150, 4]):
+        lay = _core.layout(np.array(sizes, dtype=np.intp), np.array([1, 5], dtype=np.intp), 8, True)
+        theta = rng.standard_normal(lay.n_params).astype(dtype)
+        X = rng.standard_normal((100, 30)).astype(dtype) * (rng.random((100, 30)) < 0.3)
+        outs = []
+        for threads in (1, 2, 3, 5, 1, 3):
+            outs.append(np.full((100, 4), np.nan, dtype=dtype))
+            assert _core.forward_output(lay, theta, X, outs[-1], threads, lists)
+        for out in outs[1:]:
+            np.testing.assert_array_equal(out, outs[0])
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_forward_output_refuses_inf_and_nan_in_any_block(threads):
     lay = _core.layout(np.array([3, 4, 2], dtype=np.intp), np.array([1, 5], dtype=np.intp), 4, True)

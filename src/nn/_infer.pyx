@@ -7,21 +7,23 @@ turned into lists of its rows' nonzeros (nn._sparse: for inputs that are mostly 
 then reads only W_1's rows in use, its sums kept in registers; a wide W_1 is read a packed slice of
 columns at a time, which stays in cache), run forward through every layer
 (nn._passes.forward_rows), and its output rows copied out. A team of threads (src/nn_team.h) takes
-contiguous runs of blocks, each thread with scratch of its own, so the blocks' answers do not depend on
-the thread count. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
+the blocks one at a time from a shared counter (a slower core takes fewer), each thread with scratch of
+its own, so the blocks' answers do not depend on the thread count or on which thread ran them. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
 """
 from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from nn._kernels cimport all_finite
-from nn._passes cimport Net, forward_rows, pack_slices, part, slice_columns
+from nn._passes cimport Net, forward_rows, pack_slices, slice_columns
 from nn._sparse cimport SparseBatch, sparse_rows
 
 cdef extern from "nn_team.h":
     ctypedef void (*nn_team_body)(void* arg, int index, int size) noexcept nogil
     int nn_run_team(nn_team_body body, void* arg, int n) nogil
     void nn_store(int* p, int v) nogil
+    int nn_load(int* p) nogil
+    long long nn_fetch_add(long long* p, long long v) nogil
 
 
 # W_1 is packed for calls of at least this many rows: packing copies W_1 once, the rows read it (n_in x n_out
@@ -38,6 +40,7 @@ cdef struct Inference:
     bint lists, is_double
     void* W1_slices          # lists, W_1 wider than two slices: W_1 packed a slice at a time (pack_slices), or NULL
     int failed               # 0; 1: a block holds inf or NaN; 2: a thread's scratch could not be had
+    long long next_block     # the next block a thread takes (nn_fetch_add)
 
 
 cdef int run_inference(Net* net, void* theta, void* X, void* out, Py_ssize_t n, Py_ssize_t block,
@@ -50,7 +53,7 @@ cdef int run_inference(Net* net, void* theta, void* X, void* out, Py_ssize_t n, 
     cdef size_t item = sizeof(double) if is_double else sizeof(float)
     job.net, job.theta, job.X, job.out = net, theta, X, out
     job.n, job.block, job.work_size, job.lists, job.is_double, job.failed = n, block, work_size, lists, is_double, 0
-    job.W1_slices = NULL
+    job.W1_slices, job.next_block = NULL, 0
     if lists and n >= PACK_MIN_ROWS and slice_columns(n_out, item) < n_out:  # W_1's size: it is in theta
         job.W1_slices = malloc(n_in * n_out * item)
         if job.W1_slices == NULL:
@@ -78,12 +81,12 @@ cdef void inference_body(void* arg, int index, int size) noexcept nogil:
 
 
 cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcept nogil:
-    """Thread `index` of `size`: its contiguous run of blocks, with its own scratch."""
+    """Thread `index` of `size`, with its own scratch: the next block not yet taken, until none is left
+    (a core that runs slower, another process on it, takes fewer), or a block holds inf or NaN."""
     cdef Net* net = job.net
     cdef Py_ssize_t n_in = net.sizes[0], k = net.sizes[net.n_layers], block = job.block
     cdef Py_ssize_t blocks = (job.n + block - 1) // block, b, r, rows, i
     cdef bint finite
-    cdef Py_ssize_t b0 = part(blocks, index, size), b1 = part(blocks, index + 1, size)
     cdef floating* out = <floating*>job.out
     cdef floating* A
     cdef floating* work = <floating*>malloc(max(job.work_size, 1) * sizeof(floating))
@@ -99,7 +102,10 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
     if not ok:
         nn_store(&job.failed, 2)
     else:
-        for b in range(b0, b1):
+        while True:
+            b = <Py_ssize_t>nn_fetch_add(&job.next_block, 1)
+            if b >= blocks or nn_load(&job.failed) != 0:
+                break
             r = b * block
             rows = min(block, job.n - r)
             if job.lists:
