@@ -50,7 +50,7 @@ cdef struct Scratch:
     Py_ssize_t* sp_fill      # threads x n_in: scratch
     int* sp_crow             # batch_size x n_in: the batch's nonzeros by column (row, value)
     void* sp_cval
-    void* step_rows          # sparse: threads x step_size, each thread's rows of W_1's gradient (fused_step)
+    void* step_rows          # sparse: threads x step_size, each thread's rows of W_1's gradient (the fused step)
     Py_ssize_t step_size     # elements: STEP_BLOCK, or one row of W_1 if longer
     Worker* workers          # threads
 
@@ -80,7 +80,7 @@ cdef struct Job:
     nn_barrier barrier
     int stop                 # set by thread 0 on Ctrl-C
     bint fused               # sparse, not plain SGD, not clipped: W_1's step taken from its gradient's
-                             # rows as they are made (fused_step), not from grad
+                             # rows as they are made (sparse_update), not from grad
     double back_off          # > 0: thread 0 goes on alone when that is faster than the team (_train.trial)
     bint alone               # it does (thread 0 decides, the others read it after a barrier)
     long long wall_mark      # the trial's current window's start (ns, thread 0)

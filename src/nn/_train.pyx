@@ -55,8 +55,9 @@ cdef Py_ssize_t SGD_ONE_MAX_PARAMS = 16384
 # with thread 0 alone, and keeps the faster (see trial).
 cdef Py_ssize_t TRIAL = 16
 
-# The fused step (fused_step) makes W_1's gradient this many elements at a time (whole rows; one row if
-# a row is longer): 16 KB in float64, in the first-level cache while the step reads it.
+# The fused step (sparse_update with the step's constants) makes W_1's gradient this many elements at a
+# time (whole rows; one row if a row is longer): 16 KB in float64, in the first-level cache while the step
+# reads it.
 cdef Py_ssize_t STEP_BLOCK = 2048
 
 
@@ -409,7 +410,7 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
     cdef floating* grad = <floating*>s.grad
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1, p, n_in = net.sizes[0]
     cdef bint fused = job.fused and sp != NULL  # (a batch of one row has no lists)
-    cdef Py_ssize_t first = n_in * net.sizes[1] if fused else 0  # theta before it has had its step
+    cdef Py_ssize_t first = n_in * net.sizes[1] if fused else 0  # W_1 (first in theta) has had its step
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
     cdef Hyper hyper = job.hyper
