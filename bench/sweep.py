@@ -10,7 +10,8 @@ Sections (each run with one thread and with all threads, float32 and float64, un
   optimizers  the same at batch 32 with momentum, RMSprop and Adam: each epoch against nn's plain SGD
               epoch, and against PyTorch's epoch with the same optimizer; with one thread, also the
               optimizer's steps alone (nn._core.step over every parameter, once a batch) added to the SGD
-              epoch: the least the optimizer can cost
+              epoch: about what the optimizer adds (less the rows of inputs always zero, which training
+              skips)
   dense       784-512-512-10 batch 64, 1024-1024-1024-10 batch 128, 2048-2048-10 batch 256, dense random
               inputs (2,048 rows); the epoch's achieved GFLOP/s against this machine's large GEMM
   inference   net.forward on 10,000 MNIST test images (784-128-10 and 784-512-512-10) against PyTorch's
@@ -196,8 +197,9 @@ def section_optimizers(ctx, rows):
                         {"nn": t[f"nn {o}"], **({"torch": t[f"torch {o}"]} if ctx["torch"] else {})})
                 r["vs_sgd"] = t[f"nn {o}"] / t["nn sgd"]
                 if threads == 1:
-                    # the step alone, once per batch over every parameter: its cost over SGD's epoch is the
-                    # least this optimizer can add (RMSprop and Adam: a square root and a division each)
+                    # the step alone, once per batch over every parameter: about what this optimizer adds to
+                    # SGD's epoch (RMSprop and Adam: a square root and a division each; training skips the
+                    # rows of W_1 whose inputs were always zero, MNIST's 88 border pixels)
                     r["step_alone"] = step_epoch(o, dtype, [784, 128, 10], len(X), 32, ctx["repeat"])
                     r["floor"] = 1 + r["step_alone"] / t["nn sgd"]
                 rows.append(r)

@@ -146,7 +146,7 @@ def test_a_wide_first_layer_read_a_packed_slice_at_a_time_gives_the_same_bits(le
     reading W_1 whole (each column's sum the same FMAs in the same order), and the reference's numbers."""
     rng = np.random.default_rng(n_out)
     net = nn.Network([50, n_out, 7], dtype=np.dtype(dtype).name, seed=n_out, backend="reference")
-    X = rng.standard_normal((70, 50)).astype(dtype)
+    X = rng.standard_normal((70, 50)).astype(dtype)  # 70 rows: packed from 64 (_infer.PACK_MIN_ROWS)
     X[rng.random(X.shape) < 0.7] = 0
     X[3] = 0  # an empty list
     codes = np.array([_core.ACTIVATION_NAMES.index(a) for a in net.activations], dtype=np.intp)

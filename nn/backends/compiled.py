@@ -45,9 +45,9 @@ SPARSE_MAX_ENTRIES = 1 << 22
 # or the batches are too small to share; the same numbers either way: see _core.train's back_off). A
 # thread count set by nn.set_num_threads or NN_NUM_THREADS is kept throughout.
 BACK_OFF = 0.97
-# On the sparse path, every optimizer but plain SGD takes W_1's step a few rows at a time, as the rows of
-# its gradient are made (_core.train's fused); the same bits as the step from the whole gradient (False,
-# for the tests that compare them).
+# On the sparse path without clipping, every optimizer but plain SGD takes W_1's step a few rows at a
+# time, as the rows of its gradient are made (_core.train's fused); the same bits as the step from the
+# whole gradient (False, for the tests that compare them).
 FUSED_STEP = True
 
 

@@ -2,13 +2,14 @@
 """nn._infer: a network's outputs for many rows (nn._core.forward_output), the twin of the reference's
 forward (nn.backends.reference.forward, its last layer).
 
-The rows go in blocks of `block` (the layout's batch): each block is checked for inf and NaN (its lists of nonzeros, when it has them: X read once), optionally
-turned into lists of its rows' nonzeros (nn._sparse: for inputs that are mostly zeros, the first layer
-then reads only W_1's rows in use, its sums kept in registers; a wide W_1 is read a packed slice of
-columns at a time, which stays in cache), run forward through every layer
-(nn._passes.forward_rows), and its output rows copied out. A team of threads (src/nn_team.h) takes
-the blocks one at a time from a shared counter (a slower core takes fewer), each thread with scratch of
-its own, so the blocks' answers do not depend on the thread count or on which thread ran them. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
+The rows go in blocks of `block` (the layout's batch): each block is optionally turned into lists of
+its rows' nonzeros (nn._sparse: for inputs that are mostly zeros, the first layer then reads only W_1's
+rows in use, its sums kept in registers; a wide W_1 is read a packed slice of columns at a time, which
+stays in cache), checked for inf and NaN (on its lists, when it has them: X is read once), run forward
+through every layer (nn._passes.forward_rows), and its output rows copied out. A team of threads
+(src/nn_team.h) takes the blocks one at a time from a shared counter (a slower core takes fewer), each
+thread with scratch of its own, so the blocks' answers do not depend on the thread count or on which
+thread ran them. The products call BLAS from every thread: the caller sets it to one thread meanwhile.
 """
 from cython cimport floating
 from libc.stdlib cimport free, malloc

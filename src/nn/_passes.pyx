@@ -325,8 +325,9 @@ cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating*
 
 
 def spmm_slice(Py_ssize_t size=-1):
-    """The bytes of a row of W_1 that the first layer's product on lists of nonzeros reads per slice
-    (size > 0 sets it, for the benchmark that compares them; a multiple of 256); returns it."""
+    """The bytes of a row of W_1 that inference's first layer on lists of nonzeros reads per slice (size >
+    0 sets it, for the tests and benchmarks that compare them: not while an inference runs; a multiple
+    of 256); returns it."""
     global SPMM_SLICE
     if size != -1:
         if size <= 0 or size % 256:

@@ -12,16 +12,18 @@ of three paths:
 The work of a call is cut into parts, as many as the team has threads when it starts, and every phase
 runs part by part: a thread of the team runs its own (w.index); thread 0 alone runs every part one after
 the other with the same cuts: the same numbers, bit for bit. So a team may try whether thread 0 alone is
-faster (trial: on a busy machine, or batches too small to share) and back off for the rest of the call. Per batch: prepare_batch (the parts' column marks or lists of nonzeros; Ctrl-C) |
-sync | [dense: gather the parts' rows (and parts of W_1's rows in use: | sync)] | forward_loss_deltas of
-the parts' rows | sync | update the parts of the weights (APPLY_SGD: in the products; WRITE_GRADIENT:
-the parts' gradient | sync | [clipping | sync] | the optimizer's step on the parts of theta). The next
-batch's first sync separates its reads of theta from this batch's updates. end_epoch adds up the
-parts' figures and checks theta for inf and NaN.
+faster (trial: on a busy machine, or batches too small to share) and back off for the rest of the call.
+Per batch: prepare_batch (the parts' column marks or lists of nonzeros; Ctrl-C) | sync | [dense:
+gather the parts' rows (and parts of W_1's rows in use: | sync)] | forward_loss_deltas of the parts'
+rows | sync | update the parts of the weights (APPLY_SGD: in the products; WRITE_GRADIENT: the parts'
+gradient, on the sparse path with W_1's step fused into it | sync | [clipping | sync] | the optimizer's
+step on the parts of theta). The next batch's first sync separates its reads of theta from this batch's
+updates. end_epoch adds up the parts' figures and checks theta for inf and NaN.
 """
 from cython cimport floating
-from libc.math cimport NAN, sqrt
+from libc.math cimport NAN, signbit, sqrt
 from libc.stdlib cimport calloc, free, malloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Clear
 
@@ -96,8 +98,9 @@ cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_
         s.sp_fill = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
         s.sp_crow = <int*>malloc(batch_size * n_in * sizeof(int))
         s.sp_cval = malloc(batch_size * n_in * item)
-        s.step_size = max(STEP_BLOCK, n_hidden)  # n_hidden <= n_params: no overflow
-        s.step_rows = malloc(threads * s.step_size * item)
+        s.step_size = max(STEP_BLOCK, n_hidden)
+        if s.step_size <= PY_SSIZE_T_MAX // <Py_ssize_t>item // threads:  # else too large: out of memory
+            s.step_rows = malloc(threads * s.step_size * item)
         ok = (ok and s.sp_ptr != NULL and s.sp_fill != NULL and s.sp_crow != NULL and s.sp_cval != NULL
               and s.step_rows != NULL)
     if not ok:
@@ -401,16 +404,16 @@ cdef void forward_loss_deltas(Worker* w, floating* theta, floating* A0, Py_ssize
 
 cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssize_t n, SparseBatch* sp) noexcept nogil:
     """The batch's update, each phase on this thread's parts. APPLY_SGD: applied in the products.
-    WRITE_GRADIENT: the parts' gradient (fused, lists of nonzeros: with W_1's step) | sync | [clipping: the parts' sums of
-    squares | sync | the parts scaled] | the optimizer's step on the parts of theta (fused: of theta after
-    W_1), at the epoch's rate."""
+    WRITE_GRADIENT: the parts' gradient (fused, lists of nonzeros: with W_1's step) | sync | [clipping:
+    the parts' sums of squares | sync | the parts scaled] | the optimizer's step on the parts of theta
+    (fused: of theta after W_1), at the epoch's rate."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
     cdef floating* grad = <floating*>s.grad
     cdef Py_ssize_t P = job.n_params, n_state = n_state_arrays(job.optimizer), p0, p1, p, n_in = net.sizes[0]
     cdef bint fused = job.fused and sp != NULL  # (a batch of one row has no lists)
-    cdef Py_ssize_t first = n_in * net.sizes[1] if fused else 0  # W_1 (first in theta) has had its step
+    cdef Py_ssize_t first = net.w_off[0] + n_in * net.sizes[1] if fused else 0  # W_1 (first) has had its step
     cdef floating* s1 = <floating*>job.s1
     cdef floating* s2 = <floating*>job.s2
     cdef Hyper hyper = job.hyper
@@ -469,8 +472,10 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
     cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, c, e, o, block
     cdef Py_ssize_t* ptr = s.sp_ptr + w.index * (n_in + 1)
     cdef floating* g = <floating*>s.step_rows + w.thread * s.step_size
-    cdef floating* s1 = <floating*>job.s1
-    cdef floating* s2 = <floating*>job.s2
+    cdef Py_ssize_t n_state = n_state_arrays(job.optimizer)
+    cdef floating* s1 = <floating*>job.s1 if n_state >= 1 else NULL
+    cdef floating* s2 = <floating*>job.s2 if n_state == 2 else NULL
+    cdef bint may_skip
     sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val,
                    sp.beg, sp.end, ptr, s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
     if consts == NULL:
@@ -478,13 +483,15 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
              n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
         return
     block = max(1, s.step_size // max(n_out, 1))
+    may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
     c = c0
     while c < c1:
-        if untouched(consts, ptr, c, s1, s2, net.w_off[0] + c * n_out, n_out):
+        if may_skip and untouched(ptr, c, s1, s2, net.w_off[0] + c * n_out, n_out):
             c += 1
             continue
         e = c + 1  # a run of rows to step, up to a block
-        while e < c1 and e - c < block and not untouched(consts, ptr, e, s1, s2, net.w_off[0] + e * n_out, n_out):
+        while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, s1, s2, net.w_off[0] + e * n_out,
+                                                                       n_out)):
             e += 1
         o = net.w_off[0] + c * n_out
         spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c, ptr + c + 1, e - c, <floating*>s.work + net.d_off[0],
@@ -494,21 +501,35 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
         c = e
 
 
-cdef inline bint untouched(StepConsts* consts, Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2,
-                           Py_ssize_t o, Py_ssize_t n) noexcept nogil:
-    """Whether row k of W_1 (at o in theta) is left as it is by this step, exactly: no nonzero in its
-    column this batch (a zero gradient), no weight decay, and all its state zero (an input that has been
-    zero in every batch so far: MNIST's border pixels). Every optimizer's step then adds exactly zero to
-    the row and leaves its state zero (the state is never -0: it starts +0, and +0 plus -0 is +0)."""
+cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
+    """Whether the step (no weight decay) leaves an element with a zero gradient and +0 state exactly as
+    it is: its constants, rounded to theta's dtype, make the step's term +0 (not NaN, as 0 / 0 with an
+    eps that rounds to 0 would, nor -0). Tried on p = -0, the one value that p - (+0) could change."""
+    cdef floating p[1]
+    cdef floating g[1]
+    cdef floating m[1]
+    cdef floating v[1]
+    p[0], g[0], m[0], v[0] = -0.0, 0, 0, 0
+    step_with(consts, p, g, m, v, 1)
+    return (p[0] == 0 and signbit(p[0]) and m[0] == 0 and not signbit(m[0]) and v[0] == 0
+            and not signbit(v[0]))
+
+
+cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2, Py_ssize_t o,
+                           Py_ssize_t n) noexcept nogil:
+    """Whether row k of W_1 (at o in theta) is left as it is by a step whose zero term is none
+    (zero_step_is_none): no nonzero in its column this batch (a zero gradient) and all its state +0 (an
+    input that has been zero in every batch so far: MNIST's border pixels; the state this core writes is
+    never -0, but one restored from a checkpoint could be, and the step would turn it into +0)."""
     cdef Py_ssize_t j
-    if ptr[k] != ptr[k + 1] or consts.wd != 0 or s1 == NULL:
+    if ptr[k] != ptr[k + 1]:
         return False
     for j in range(n):
-        if s1[o + j] != 0:
+        if s1[o + j] != 0 or signbit(s1[o + j]):
             return False
     if s2 != NULL:
         for j in range(n):
-            if s2[o + j] != 0:
+            if s2[o + j] != 0 or signbit(s2[o + j]):
                 return False
     return True
 
