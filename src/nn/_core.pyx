@@ -436,8 +436,8 @@ def train(TrainScratch scratch not None, int loss, int optimizer, const double[:
         raise ValueError(f"back_off must be >= 0, got {back_off}")
     job.back_off = back_off
     job.theta, job.X, job.Y = &theta[0], <void*>&X[0, 0], <void*>&Y[0, 0]
-    job.s1 = &state1[0] if state1.shape[0] else NULL
-    job.s2 = &state2[0] if state2.shape[0] else NULL
+    job.s1 = &state1[0] if n_state >= 1 else NULL  # (an array the optimizer does not use is never read)
+    job.s2 = &state2[0] if n_state == 2 else NULL
     job.snapshot = &snapshot[0] if snapshot.shape[0] else NULL
     job.weights = <void*>&weights[0] if weights is not None else NULL
     job.order, job.n_epochs, job.m, job.batch_size, job.n_params = <Py_ssize_t*>&order[0, 0], n_epochs, m, \
