@@ -2,6 +2,8 @@
 the first layer's products on them."""
 from cython cimport floating
 
+from nn._kernels cimport StepConsts
+
 cdef struct SparseBatch:
     # A batch's inputs as lists of their nonzeros (sparse_rows): row i's at idx / val + i n_in, entries
     # beg[i] .. end[i] - 1; counts: the nonzeros per column of each thread's rows (threads x n_in).
@@ -19,3 +21,6 @@ cdef void sparse_rows(floating* X, Py_ssize_t* rows, Py_ssize_t r0, Py_ssize_t r
 cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i, int parts, Py_ssize_t n,
                          int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t* ptr,
                          Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil
+cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0, Py_ssize_t c1, floating* delta,
+                      Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
+                      StepConsts* consts) noexcept nogil

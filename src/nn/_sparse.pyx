@@ -2,16 +2,17 @@
 """nn._sparse: the first layer of training on inputs that are mostly zeros (MNIST: 19% nonzero). A
 batch's rows become lists of their nonzeros (sparse_rows); the forward product runs on those lists
 (spmm), and W_1's update on the same nonzeros listed by column (sparse_columns), the columns cut between
-a team's threads by nonzero count. The kernels are C, in src/nn_sparse.h (AVX-512, or AVX2 / FMA, when the
+a team's threads by nonzero count; for the optimizers with a step, that step fused in (sparse_step). The kernels are C, in src/nn_sparse.h (AVX-512, or AVX2 / FMA, when the
 processor has them, else portable loops). The NumPy twin is the dense product (nn.functions); the
 tests pair them through ``sparse_matmul``.
 """
 from cython cimport floating
 from libc.limits cimport INT_MAX
+from libc.math cimport signbit
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
-from nn._kernels cimport simd, times
+from nn._kernels cimport StepConsts, simd, step_with, times
 
 cdef extern from "nn_sparse.h":
     bint nn_cpu_has_avx2_fma() nogil
@@ -141,6 +142,62 @@ cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i,
             crow[q] = <int>i
             cval[q] = val[e]
             e += 1
+
+
+cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0, Py_ssize_t c1, floating* delta,
+                      Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
+                      StepConsts* consts) noexcept nogil:
+    """The fused step of W_1's rows c0..c1 (W, n_out columns; the optimizer's state s1 / s2 laid out alike,
+    or NULL): their gradient, A_0^T delta (the columns' lists crow / cval, ptr: sparse_columns), made a
+    block of whole rows at a time into g (g_size elements, at least one row), and the optimizer's step
+    taken on those rows while they are in cache: one pass over W_1 and its state, the same numbers as
+    the step from the whole gradient. Rows left exactly as they are by the step (untouched) are skipped."""
+    cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e
+    cdef bint may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
+    while c < c1:
+        if may_skip and untouched(ptr, c, s1, s2, c * n_out, n_out):
+            c += 1
+            continue
+        e = c + 1  # a run of rows to step, up to a block
+        while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, s1, s2, e * n_out, n_out)):
+            e += 1
+        spmm(crow, cval, ptr + c, ptr + c + 1, e - c, delta, n_out, n_out, g, n_out, 1, 0, False)
+        step_with(consts, W + c * n_out, g, s1 + c * n_out if s1 != NULL else NULL,
+                  s2 + c * n_out if s2 != NULL else NULL, (e - c) * n_out)
+        c = e
+
+
+cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
+    """Whether the step (no weight decay) leaves an element with a zero gradient and +0 state exactly as
+    it is: its constants, rounded to theta's dtype, make the step's term +0 (not NaN, as 0 / 0 with an
+    eps that rounds to 0 would, nor -0). Tried on p = -0, the one value that p - (+0) could change."""
+    cdef floating p[1]
+    cdef floating g[1]
+    cdef floating m[1]
+    cdef floating v[1]
+    p[0], g[0], m[0], v[0] = -0.0, 0, 0, 0
+    step_with(consts, p, g, m, v, 1)
+    return (p[0] == 0 and signbit(p[0]) and m[0] == 0 and not signbit(m[0]) and v[0] == 0
+            and not signbit(v[0]))
+
+
+cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2, Py_ssize_t o,
+                           Py_ssize_t n) noexcept nogil:
+    """Whether row k of W_1 (its state at o) is left as it is by a step whose zero term is none
+    (zero_step_is_none): no nonzero in its column this batch (a zero gradient) and all its state +0 (an
+    input that has been zero in every batch so far: MNIST's border pixels; the state this core writes is
+    never -0, but one restored from a checkpoint could be, and the step would turn it into +0)."""
+    cdef Py_ssize_t j
+    if ptr[k] != ptr[k + 1]:
+        return False
+    for j in range(n):
+        if s1[o + j] != 0 or signbit(s1[o + j]):
+            return False
+    if s2 != NULL:
+        for j in range(n):
+            if s2[o + j] != 0 or signbit(s2[o + j]):
+                return False
+    return True
 
 
 def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,

@@ -21,7 +21,7 @@ step on the parts of theta). The next batch's first sync separates its reads of 
 updates. end_epoch adds up the parts' figures and checks theta for inf and NaN.
 """
 from cython cimport floating
-from libc.math cimport NAN, signbit, sqrt
+from libc.math cimport NAN, sqrt
 from libc.stdlib cimport calloc, free, malloc
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy, memset
@@ -31,7 +31,7 @@ from nn._kernels cimport (ADAM, SGD, Hyper, StepConsts, all_finite, count_correc
                           optimizer_step, step_consts, step_with, sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
-from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, spmm
+from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, sparse_step, spmm
 
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
@@ -463,75 +463,23 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
                         int mode, StepConsts* consts) noexcept nogil:
     """The part's share of W_1's update from the batch's lists of nonzeros: its columns' rows of out
     get (mode 0) A_0^T delta_1 or (mode 1) alpha A_0^T delta_1 added. With consts (mode 0, out = W_1),
-    the fused step: the rows of the gradient are made a block at a time (s.step_size elements) into the
-    thread's own scratch, and the optimizer's step taken on those rows of W_1 and its state, while they
-    are in cache; one pass over them, and the same numbers as the step from the whole gradient."""
+    the fused step (nn._sparse.sparse_step), with the thread's own scratch for the gradient's rows."""
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
-    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, c, e, o, block
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, n_state = n_state_arrays(job.optimizer)
     cdef Py_ssize_t* ptr = s.sp_ptr + w.index * (n_in + 1)
-    cdef floating* g = <floating*>s.step_rows + w.thread * s.step_size
-    cdef Py_ssize_t n_state = n_state_arrays(job.optimizer)
-    cdef floating* s1 = <floating*>job.s1 if n_state >= 1 else NULL
-    cdef floating* s2 = <floating*>job.s2 if n_state == 2 else NULL
-    cdef bint may_skip
+    cdef floating* delta = <floating*>s.work + net.d_off[0]
     sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val,
                    sp.beg, sp.end, ptr, s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
     if consts == NULL:
-        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, <floating*>s.work + net.d_off[0],
-             n_out, n_out, out + c0 * n_out, n_out, alpha, mode, False)
-        return
-    block = max(1, s.step_size // max(n_out, 1))
-    may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
-    c = c0
-    while c < c1:
-        if may_skip and untouched(ptr, c, s1, s2, net.w_off[0] + c * n_out, n_out):
-            c += 1
-            continue
-        e = c + 1  # a run of rows to step, up to a block
-        while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, s1, s2, net.w_off[0] + e * n_out,
-                                                                       n_out)):
-            e += 1
-        o = net.w_off[0] + c * n_out
-        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c, ptr + c + 1, e - c, <floating*>s.work + net.d_off[0],
-             n_out, n_out, g, n_out, 1, 0, False)
-        step_with(consts, out + c * n_out, g, s1 + o if s1 != NULL else NULL, s2 + o if s2 != NULL else NULL,
-                  (e - c) * n_out)
-        c = e
-
-
-cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
-    """Whether the step (no weight decay) leaves an element with a zero gradient and +0 state exactly as
-    it is: its constants, rounded to theta's dtype, make the step's term +0 (not NaN, as 0 / 0 with an
-    eps that rounds to 0 would, nor -0). Tried on p = -0, the one value that p - (+0) could change."""
-    cdef floating p[1]
-    cdef floating g[1]
-    cdef floating m[1]
-    cdef floating v[1]
-    p[0], g[0], m[0], v[0] = -0.0, 0, 0, 0
-    step_with(consts, p, g, m, v, 1)
-    return (p[0] == 0 and signbit(p[0]) and m[0] == 0 and not signbit(m[0]) and v[0] == 0
-            and not signbit(v[0]))
-
-
-cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2, Py_ssize_t o,
-                           Py_ssize_t n) noexcept nogil:
-    """Whether row k of W_1 (at o in theta) is left as it is by a step whose zero term is none
-    (zero_step_is_none): no nonzero in its column this batch (a zero gradient) and all its state +0 (an
-    input that has been zero in every batch so far: MNIST's border pixels; the state this core writes is
-    never -0, but one restored from a checkpoint could be, and the step would turn it into +0)."""
-    cdef Py_ssize_t j
-    if ptr[k] != ptr[k + 1]:
-        return False
-    for j in range(n):
-        if s1[o + j] != 0 or signbit(s1[o + j]):
-            return False
-    if s2 != NULL:
-        for j in range(n):
-            if s2[o + j] != 0 or signbit(s2[o + j]):
-                return False
-    return True
+        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, delta, n_out, n_out,
+             out + c0 * n_out, n_out, alpha, mode, False)
+    else:
+        sparse_step(s.sp_crow, <floating*>s.sp_cval, ptr, c0, c1, delta, n_out, out,
+                    <floating*>job.s1 + net.w_off[0] if n_state >= 1 else NULL,
+                    <floating*>job.s2 + net.w_off[0] if n_state == 2 else NULL,
+                    <floating*>s.step_rows + w.thread * s.step_size, s.step_size, consts)
 
 
 cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
