@@ -27,8 +27,8 @@ cdef extern from "nn_team.h":
     long long nn_fetch_add(long long* p, long long v) nogil
 
 
-# W_1 is packed for calls of at least this many rows: packing copies W_1 once, the rows read it (n_in x n_out
-# against rows x nonzeros x n_out); a call of a few rows (latency) reads W_1 in place.
+# W_1 is packed for calls of at least this many rows: packing copies W_1 once, the rows read it (n_in x
+# n_out against rows x nonzeros x n_out); a call of a few rows (latency) reads W_1 in place.
 cdef Py_ssize_t PACK_MIN_ROWS = 64
 
 
@@ -39,7 +39,7 @@ cdef struct Inference:
     void* out                # n x sizes[L]
     Py_ssize_t n, block, work_size
     bint lists, is_double
-    void* W1_slices          # lists, W_1 wider than two slices: W_1 packed a slice at a time (pack_slices), or NULL
+    void* W1_slices          # lists, W_1 wider than two slices: W_1 packed by slices (pack_slices), or NULL
     int failed               # 0; 1: a block holds inf or NaN; 2: a thread's scratch could not be had
     long long next_block     # the next block a thread takes (nn_fetch_add)
 

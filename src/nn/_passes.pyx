@@ -121,9 +121,9 @@ cdef floating* forward_rows(Net* net, floating* theta, floating* work, floating*
     the output layer's rows. K < sizes[0]: A0 holds only the first layer's columns in use, and
     work + wc_off the matching rows of W_1. With sp, the inputs are sp's lists of nonzeros instead (A0
     unused), and the first layer runs on them (spmm), reading W_1 from W1_slices when given (W_1 as
-    pack_slices packs it: the same sums). With mask (training with dropout), each layer's
-    input is dropped out first (drop_rows): the first layer's in place in A0 (its own copy of the
-    rows, all columns), the others' into work + k_off[l], the multipliers into work + m_off[l]."""
+    pack_slices packs it: the same sums). With mask (training with dropout), each layer's input is
+    dropped out first (drop_rows): the first layer's in place in A0 (its own copy of the rows, all
+    columns), the others' into work + k_off[l], the multipliers into work + m_off[l]."""
     cdef Py_ssize_t l, n_in, n_out, nr = r1 - r0, c, step
     cdef floating* A_prev = A0 + r0 * K
     cdef floating* A
@@ -321,7 +321,6 @@ cdef void sgd_one(Net* net, int loss, floating* theta, floating* work, floating*
             W[j] = W[j] - <floating>rate * delta[j]
     loss_sum[0] += loss_total(loss, work + net.a_off[L], y, NULL, 1, net.sizes[L], NULL)
     correct[0] += count_correct(<int>net.acts[L - 1], work + net.a_off[L], y, NULL, 1, net.sizes[L])
-
 
 
 def spmm_slice(Py_ssize_t size=-1):

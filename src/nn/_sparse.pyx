@@ -2,8 +2,9 @@
 """nn._sparse: the first layer of training on inputs that are mostly zeros (MNIST: 19% nonzero). A
 batch's rows become lists of their nonzeros (sparse_rows); the forward product runs on those lists
 (spmm), and W_1's update on the same nonzeros listed by column (sparse_columns), the columns cut between
-a team's threads by nonzero count; for the optimizers with a step, that step fused in (sparse_step). The kernels are C, in src/nn_sparse.h (AVX-512, or AVX2 / FMA, when the
-processor has them, else portable loops). The NumPy twin is the dense product (nn.functions); the
+a team's threads by nonzero count; for the optimizers with a step, that step fused in (sparse_step).
+The kernels are C, in src/nn_sparse.h (AVX-512, or AVX2 / FMA, when the processor has them, else
+portable loops). The NumPy twin is the dense product (nn.functions); the
 tests pair them through ``sparse_matmul``.
 """
 from cython cimport floating
