@@ -25,6 +25,8 @@ cdef extern from "nn_sparse.h":
                         Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
     void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
                         Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    bint nn_all_plus_zero_d(const double* x, Py_ssize_t n) nogil
+    bint nn_all_plus_zero_f(const float* x, Py_ssize_t n) nogil
     Py_ssize_t nn_list_row_avx512_d(const double* row, Py_ssize_t n, int* idx, double* val) nogil
     Py_ssize_t nn_list_row_avx512_f(const float* row, Py_ssize_t n, int* idx, float* val) nogil
     void nn_spmm_avx512_d(int* idx, double* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, double* B,
@@ -155,12 +157,16 @@ cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0,
     the step from the whole gradient. Rows left exactly as they are by the step (untouched) are skipped."""
     cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e
     cdef bint may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
+    cdef bint skip_e = False  # whether row e, where the last run stopped, is to be skipped
     while c < c1:
-        if may_skip and untouched(ptr, c, s1, s2, c * n_out, n_out):
-            c += 1
+        if skip_e or (may_skip and untouched(ptr, c, s1, s2, c * n_out, n_out)):
+            c, skip_e = c + 1, False
             continue
-        e = c + 1  # a run of rows to step, up to a block
-        while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, s1, s2, e * n_out, n_out)):
+        e = c + 1  # a run of rows to step, up to a block (each row tested once)
+        while e < c1 and e - c < block:
+            skip_e = may_skip and untouched(ptr, e, s1, s2, e * n_out, n_out)
+            if skip_e:
+                break
             e += 1
         spmm(crow, cval, ptr + c, ptr + c + 1, e - c, delta, n_out, n_out, g, n_out, 1, 0, False)
         step_with(consts, W + c * n_out, g, s1 + c * n_out if s1 != NULL else NULL,
@@ -188,17 +194,12 @@ cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating
     (zero_step_is_none): no nonzero in its column this batch (a zero gradient) and all its state +0 (an
     input that has been zero in every batch so far: MNIST's border pixels; the state this core writes is
     never -0, but one restored from a checkpoint could be, and the step would turn it into +0)."""
-    cdef Py_ssize_t j
     if ptr[k] != ptr[k + 1]:
         return False
-    for j in range(n):
-        if s1[o + j] != 0 or signbit(s1[o + j]):
-            return False
-    if s2 != NULL:
-        for j in range(n):
-            if s2[o + j] != 0 or signbit(s2[o + j]):
-                return False
-    return True
+    if floating is double:
+        return nn_all_plus_zero_d(s1 + o, n) and (s2 == NULL or nn_all_plus_zero_d(s2 + o, n))
+    else:
+        return nn_all_plus_zero_f(s1 + o, n) and (s2 == NULL or nn_all_plus_zero_f(s2 + o, n))
 
 
 def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,
