@@ -23,4 +23,6 @@ cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i,
                          Py_ssize_t* fill, int* crow, floating* cval, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil
 cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0, Py_ssize_t c1, floating* delta,
                       Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
-                      StepConsts* consts) noexcept nogil
+                      unsigned char* zero_rows, StepConsts* consts) noexcept nogil
+cdef void zero_state_rows(floating* s1, floating* s2, Py_ssize_t n_rows, Py_ssize_t n_out,
+                          unsigned char* zero_rows) noexcept nogil

@@ -149,29 +149,51 @@ cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i,
 
 cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0, Py_ssize_t c1, floating* delta,
                       Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
-                      StepConsts* consts) noexcept nogil:
+                      unsigned char* zero_rows, StepConsts* consts) noexcept nogil:
     """The fused step of W_1's rows c0..c1 (W, n_out columns; the optimizer's state s1 / s2 laid out alike,
     or NULL): their gradient, A_0^T delta (the columns' lists crow / cval, ptr: sparse_columns), made a
     block of whole rows at a time into g (g_size elements, at least one row), and the optimizer's step
     taken on those rows while they are in cache: one pass over W_1 and its state, the same numbers as
-    the step from the whole gradient. Rows left exactly as they are by the step (untouched) are skipped."""
+    the step from the whole gradient. Rows the step would leave exactly as they are are skipped: their
+    column has no nonzero this batch (a zero gradient) and zero_rows says their state is +0 (see
+    zero_state_rows; a row stepped here is no longer known to be, and its flag is cleared)."""
     cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e
     cdef bint may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
-    cdef bint skip_e = False  # whether row e, where the last run stopped, is to be skipped
     while c < c1:
-        if skip_e or (may_skip and untouched(ptr, c, s1, s2, c * n_out, n_out)):
-            c, skip_e = c + 1, False
+        if may_skip and untouched(ptr, c, zero_rows):
+            c += 1
             continue
-        e = c + 1  # a run of rows to step, up to a block (each row tested once)
-        while e < c1 and e - c < block:
-            skip_e = may_skip and untouched(ptr, e, s1, s2, e * n_out, n_out)
-            if skip_e:
-                break
+        e = c + 1  # a run of rows to step, up to a block
+        while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, zero_rows)):
             e += 1
         spmm(crow, cval, ptr + c, ptr + c + 1, e - c, delta, n_out, n_out, g, n_out, 1, 0, False)
         step_with(consts, W + c * n_out, g, s1 + c * n_out if s1 != NULL else NULL,
                   s2 + c * n_out if s2 != NULL else NULL, (e - c) * n_out)
+        memset(zero_rows + c, 0, e - c)
         c = e
+
+
+cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, unsigned char* zero_rows) noexcept nogil:
+    """Whether row k of W_1 is left as it is by a step whose zero term is none (zero_step_is_none): no
+    nonzero in its column this batch and its state +0 (an input zero in every batch so far: MNIST's border
+    pixels)."""
+    return ptr[k] == ptr[k + 1] and zero_rows[k]
+
+
+cdef void zero_state_rows(floating* s1, floating* s2, Py_ssize_t n_rows, Py_ssize_t n_out,
+                          unsigned char* zero_rows) noexcept nogil:
+    """zero_rows[k] = 1 when row k of the state s1 (n_rows x n_out; and of s2, unless NULL) is all +0, bit
+    for bit, else 0; s1 NULL: all 0. The state this core writes is never -0, but one restored from a
+    checkpoint could be, and the step would turn it into +0: such a row is stepped."""
+    cdef Py_ssize_t k, o
+    for k in range(n_rows):
+        o = k * n_out
+        if s1 == NULL:
+            zero_rows[k] = 0
+        elif floating is double:
+            zero_rows[k] = nn_all_plus_zero_d(s1 + o, n_out) and (s2 == NULL or nn_all_plus_zero_d(s2 + o, n_out))
+        else:
+            zero_rows[k] = nn_all_plus_zero_f(s1 + o, n_out) and (s2 == NULL or nn_all_plus_zero_f(s2 + o, n_out))
 
 
 cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
@@ -186,20 +208,6 @@ cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
     step_with(consts, p, g, m, v, 1)
     return (p[0] == 0 and signbit(p[0]) and m[0] == 0 and not signbit(m[0]) and v[0] == 0
             and not signbit(v[0]))
-
-
-cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, floating* s1, floating* s2, Py_ssize_t o,
-                           Py_ssize_t n) noexcept nogil:
-    """Whether row k of W_1 (its state at o) is left as it is by a step whose zero term is none
-    (zero_step_is_none): no nonzero in its column this batch (a zero gradient) and all its state +0 (an
-    input that has been zero in every batch so far: MNIST's border pixels; the state this core writes is
-    never -0, but one restored from a checkpoint could be, and the step would turn it into +0)."""
-    if ptr[k] != ptr[k + 1]:
-        return False
-    if floating is double:
-        return nn_all_plus_zero_d(s1 + o, n) and (s2 == NULL or nn_all_plus_zero_d(s2 + o, n))
-    else:
-        return nn_all_plus_zero_f(s1 + o, n) and (s2 == NULL or nn_all_plus_zero_f(s2 + o, n))
 
 
 def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,

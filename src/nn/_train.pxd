@@ -52,6 +52,8 @@ cdef struct Scratch:
     void* sp_cval
     void* step_rows          # sparse: threads x step_size, each thread's rows of W_1's gradient (the fused step)
     Py_ssize_t step_size     # elements: STEP_BLOCK, or one row of W_1 if longer
+    unsigned char* zero_rows # sparse: n_in, 1 for each row of W_1 whose optimizer state is known to be +0
+                             # (the fused step may skip it; see nn._sparse.sparse_step)
     Worker* workers          # threads
 
 

@@ -31,7 +31,7 @@ from nn._kernels cimport (ADAM, SGD, Hyper, StepConsts, all_finite, count_correc
                           optimizer_step, step_consts, step_with, sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
-from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, sparse_step, spmm
+from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, sparse_step, spmm, zero_state_rows
 
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
@@ -98,11 +98,12 @@ cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_
         s.sp_fill = <Py_ssize_t*>malloc(threads * n_in * sizeof(Py_ssize_t))
         s.sp_crow = <int*>malloc(batch_size * n_in * sizeof(int))
         s.sp_cval = malloc(batch_size * n_in * item)
+        s.zero_rows = <unsigned char*>malloc(max(n_in, 1))
         s.step_size = max(STEP_BLOCK, n_hidden)
         if s.step_size <= PY_SSIZE_T_MAX // <Py_ssize_t>item // threads:  # else too large: out of memory
             s.step_rows = malloc(threads * s.step_size * item)
         ok = (ok and s.sp_ptr != NULL and s.sp_fill != NULL and s.sp_crow != NULL and s.sp_cval != NULL
-              and s.step_rows != NULL)
+              and s.step_rows != NULL and s.zero_rows != NULL)
     if not ok:
         scratch_free(s)
         return -1
@@ -132,6 +133,7 @@ cdef void scratch_free(Scratch* s) noexcept nogil:
     free(s.sp_crow)
     free(s.sp_cval)
     free(s.step_rows)
+    free(s.zero_rows)
     memset(s, 0, sizeof(Scratch))
 
 
@@ -154,7 +156,21 @@ cdef void run_training(Job* job, long long steps) noexcept nogil:
     job.barrier.count = job.barrier.sense = job.barrier.sleepers = 0
     job.stop = 0
     job.alone = False
+    if job.fused:  # which rows of W_1 start with +0 state (read once here, then kept by the fused step)
+        if s.is_double:
+            zero_state_rows(<double*>state_of(job.s1, job.net.w_off[0], sizeof(double)),
+                            <double*>state_of(job.s2, job.net.w_off[0], sizeof(double)),
+                            job.net.sizes[0], job.net.sizes[1], s.zero_rows)
+        else:
+            zero_state_rows(<float*>state_of(job.s1, job.net.w_off[0], sizeof(float)),
+                            <float*>state_of(job.s2, job.net.w_off[0], sizeof(float)),
+                            job.net.sizes[0], job.net.sizes[1], s.zero_rows)
     nn_run_team(team_body, job, s.threads)
+
+
+cdef inline void* state_of(void* state, Py_ssize_t offset, size_t item) noexcept nogil:
+    """A state array's entries from offset on (items of `item` bytes), or NULL for no array."""
+    return <char*>state + offset * <Py_ssize_t>item if state != NULL else NULL
 
 
 cdef void team_body(void* arg, int index, int size) noexcept nogil:
@@ -437,6 +453,8 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
                 sparse_update(w, sp, n, grad + net.w_off[0], 1, 0, NULL)
     if sgd:
         return
+    if job.fused and not fused and w.thread == 0:  # W_1's whole step below: its rows' state no longer known
+        memset(s.zero_rows, 0, n_in)
     sync(w)
     w.t += 1
     if job.clip_norm > 0:
@@ -479,7 +497,7 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
         sparse_step(s.sp_crow, <floating*>s.sp_cval, ptr, c0, c1, delta, n_out, out,
                     <floating*>job.s1 + net.w_off[0] if n_state >= 1 else NULL,
                     <floating*>job.s2 + net.w_off[0] if n_state == 2 else NULL,
-                    <floating*>s.step_rows + w.thread * s.step_size, s.step_size, consts)
+                    <floating*>s.step_rows + w.thread * s.step_size, s.step_size, s.zero_rows, consts)
 
 
 cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
