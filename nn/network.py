@@ -202,7 +202,7 @@ class Network:
     def _allocate(self):
         """One flat theta; each layer's W and b become views into it (keeping given values).
         Returns [(W given, b given), ...] per layer."""
-        self._theta = np.zeros(layout.n_params(self.sizes), dtype=self.dtype)
+        self._theta = layout.zeros(layout.n_params(self.sizes), self.dtype)
         given = [(layer.W is not None, layer.b is not None) for layer in self.layers]
         for i, (layer, (W, b)) in enumerate(zip(self.layers, layout.layer_views(self.sizes, self._theta))):
             if layer.W is not None:
@@ -248,8 +248,11 @@ class Network:
     # ----- copies: pickle and deepcopy -------------------------------------------------------------
     def __setstate__(self, state):
         # Pickle and deepcopy turn the layers' views into arrays of their own; theta holds the same
-        # values, so the layers are made views into it again.
+        # values, so the layers are made views into it again (theta on a cache line again: layout.zeros).
         self.__dict__.update(state)
+        if not layout.is_aligned(self._theta):
+            theta, self._theta = self._theta, layout.zeros(self._theta.size, self._theta.dtype)
+            self._theta[...] = theta
         self._bind_layers()
 
     # ----- shape and parameters -------------------------------------------------------------------
