@@ -64,7 +64,7 @@ else:
 
 # The core's modules (src/nn/*.pyx, interfaces in the .pxd beside them, C in src/*.h), in the order of
 # their imports: each cimports only those before it. nn._core holds the entry points.
-MODULES = ["_kernels", "_sparse", "_passes", "_train", "_infer", "_core"]
+MODULES = ["_kernels", "_sparse", "_passes", "_train", "_scratch", "_infer", "_core"]
 extensions = [Extension(f"nn.{name}", [f"src/nn/{name}.pyx"], include_dirs=["src"], extra_compile_args=compile_args,
                         extra_link_args=link_args) for name in MODULES]
 

@@ -21,7 +21,8 @@ from nn._kernels cimport (ADAM, CROSS_ENTROPY, SGD, SOFTMAX, Hyper, check_codes,
                           loss_total, n_state_arrays, plus, times)
 from nn._passes cimport APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, drop_rows, forward_rows, update_part
 from nn._infer cimport run_inference
-from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training, scratch_free, scratch_init
+from nn._scratch cimport scratch_free, scratch_init
+from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training
 
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
                          backprop_inplace, loss_and_delta, matmul, simd_available, simd_level, squares, step)

@@ -33,7 +33,7 @@ cdef struct Worker:
 
 cdef struct Scratch:
     # Everything a training call writes besides theta, the optimizer's state and the results: made once
-    # per network, batch size and thread count (scratch_init; nn._core.TrainScratch owns one).
+    # per network, batch size and thread count (nn._scratch.scratch_init; nn._core.TrainScratch owns one).
     Py_ssize_t work_size, n_params, n_in, batch_size
     int threads
     bint sparse, is_double
@@ -89,8 +89,4 @@ cdef struct Job:
     long long team_ns        # the team's window's wall time (ns)
 
 
-cdef int scratch_init(Scratch* s, Py_ssize_t work_size, Py_ssize_t n_params, Py_ssize_t n_in,
-                      Py_ssize_t n_hidden, Py_ssize_t batch_size, int threads, bint sparse,
-                      bint is_double) noexcept nogil
-cdef void scratch_free(Scratch* s) noexcept nogil
 cdef void run_training(Job* job, long long steps) noexcept nogil
