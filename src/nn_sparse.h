@@ -218,6 +218,16 @@ static Py_ssize_t nn_list_row_avx512_f(const float* row, Py_ssize_t n, int* idx,
 }
 #endif
 
+/* A hint that the cache line at p is read soon (no fault, whatever p is; nothing where the compiler
+   has no such builtin). */
+static inline void nn_prefetch_line(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
 /* Whether x[0 .. n - 1] are all +0, bit for bit (-0 is not): their bit patterns or-ed, read through
    memcpy (no aliasing question; the compiler makes it a vector load), so the loop vectorises. The fused
    step's test of a row whose state it may skip (_sparse.untouched). */

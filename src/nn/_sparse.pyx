@@ -25,6 +25,7 @@ cdef extern from "nn_sparse.h":
                         Py_ssize_t ldb, Py_ssize_t N, double* out, Py_ssize_t ldo, double alpha, int mode) nogil
     void nn_spmm_avx2_f(int* idx, float* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, float* B,
                         Py_ssize_t ldb, Py_ssize_t N, float* out, Py_ssize_t ldo, float alpha, int mode) nogil
+    void nn_prefetch_line(const void* p) nogil
     bint nn_all_plus_zero_d(const double* x, Py_ssize_t n) nogil
     bint nn_all_plus_zero_f(const float* x, Py_ssize_t n) nogil
     Py_ssize_t nn_list_row_avx512_d(const double* row, Py_ssize_t n, int* idx, double* val) nogil
@@ -149,7 +150,7 @@ cdef void sparse_columns(int* counts, int n_counts, Py_ssize_t n_in, int part_i,
 
 cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0, Py_ssize_t c1, floating* delta,
                       Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
-                      unsigned char* zero_rows, StepConsts* consts) noexcept nogil:
+                      unsigned char* zero_rows, StepConsts* consts, Prefetch* pf) noexcept nogil:
     """The fused step of W_1's rows c0..c1 (W, n_out columns; the optimizer's state s1 / s2 laid out alike,
     or NULL): their gradient, A_0^T delta (the columns' lists crow / cval, ptr: sparse_columns), made a
     block of whole rows at a time into g (g_size elements, at least one row), and the optimizer's step
@@ -157,7 +158,7 @@ cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0,
     the step from the whole gradient. Rows the step would leave exactly as they are are skipped: their
     column has no nonzero this batch (a zero gradient) and zero_rows says their state is +0 (see
     zero_state_rows; a row stepped here is no longer known to be, and its flag is cleared)."""
-    cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e
+    cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e, r, o
     cdef bint may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
     while c < c1:
         if may_skip and untouched(ptr, c, zero_rows):
@@ -167,10 +168,33 @@ cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0,
         while e < c1 and e - c < block and not (may_skip and untouched(ptr, e, zero_rows)):
             e += 1
         spmm(crow, cval, ptr + c, ptr + c + 1, e - c, delta, n_out, n_out, g, n_out, 1, 0, False)
-        step_with(consts, W + c * n_out, g, s1 + c * n_out if s1 != NULL else NULL,
-                  s2 + c * n_out if s2 != NULL else NULL, (e - c) * n_out)
+        for r in range(c, e):  # a row at a time, the next batch's rows asked for in between
+            o = r * n_out
+            step_with(consts, W + o, g + (r - c) * n_out, s1 + o if s1 != NULL else NULL,
+                      s2 + o if s2 != NULL else NULL, n_out)
+            prefetch_lines(pf, r + 1 - c0, c1 - c0)
         memset(zero_rows + c, 0, e - c)
         c = e
+    prefetch_lines(pf, 1, 1)  # (rows skipped at the end)
+
+
+cdef void prefetch_init(Prefetch* p, const void* X, Py_ssize_t row_bytes, Py_ssize_t* rows,
+                        Py_ssize_t n) noexcept nogil:
+    """p for X's rows rows[0 .. n - 1] (rows NULL or n 0: nothing), row_bytes each, none asked for yet."""
+    p.X, p.rows, p.row_bytes, p.done = <const char*>X, rows, row_bytes, 0
+    p.per_row = (row_bytes + 63) // 64
+    p.lines = n * p.per_row if rows != NULL else 0
+
+
+cdef void prefetch_lines(Prefetch* p, Py_ssize_t done, Py_ssize_t total) noexcept nogil:
+    """With `done` of `total` pieces of other work done, ask for as big a share of the rows' cache lines
+    (those not asked for yet, in order). A hint: nothing waits for them; spread out between pieces of
+    work, they do not queue up behind each other."""
+    cdef Py_ssize_t i, upto = <Py_ssize_t>(<double>p.lines * done / total) if done < total else p.lines
+    while p.done < upto:
+        i = p.done // p.per_row
+        nn_prefetch_line(p.X + p.rows[i] * p.row_bytes + (p.done - i * p.per_row) * 64)
+        p.done += 1
 
 
 cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, unsigned char* zero_rows) noexcept nogil:

@@ -29,6 +29,8 @@ cdef struct Worker:
     double rate              # the learning rate of the current epoch
     Masking mask             # the current batch's dropout (the epoch's key, the batch's rows)
     bint interrupted
+    Py_ssize_t* next_rows    # the next batch's rows in X (NULL: none), for the update to prefetch
+    Py_ssize_t next_n
 
 
 cdef struct Scratch:

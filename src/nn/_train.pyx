@@ -29,7 +29,7 @@ from nn._kernels cimport (ADAM, SGD, Hyper, StepConsts, all_finite, count_correc
                           optimizer_step, step_consts, step_with, sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
-from nn._sparse cimport SparseBatch, sparse_columns, sparse_rows, sparse_step, spmm, zero_state_rows
+from nn._sparse cimport Prefetch, SparseBatch, prefetch_init, prefetch_lines, sparse_columns, sparse_rows, sparse_step, spmm, zero_state_rows
 
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
@@ -169,6 +169,7 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
                 if w.alone and not job.alone:  # Ctrl-C in a trial: the others wait in trial(); release them
                     nn_barrier_wait(&job.barrier, w.size, &w.sense)
                 return e
+            w.next_rows, w.next_n = next_batch(job, e, start)
             if n == 1 and per_sample:
                 per_sample_sgd(w, theta, rows)
             else:
@@ -177,6 +178,16 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
         if not end_epoch(w, theta, e):
             return e + 1
     return job.n_epochs
+
+
+cdef (Py_ssize_t*, Py_ssize_t) next_batch(Job* job, Py_ssize_t e, Py_ssize_t start) noexcept nogil:
+    """The rows of the batch after the one at `start` of epoch e, and how many (NULL, 0: none)."""
+    cdef Py_ssize_t m = job.m, b = job.batch_size
+    if start + b < m:
+        return job.order + e * m + start + b, min(b, m - start - b)
+    if e + 1 < job.n_epochs:
+        return job.order + (e + 1) * m, min(b, m)
+    return NULL, 0
 
 
 cdef Py_ssize_t trial(Worker* w, Py_ssize_t b, Py_ssize_t batches) noexcept nogil:
@@ -403,19 +414,27 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
     cdef Job* job = <Job*>w.job
     cdef Net* net = job.net
     cdef Scratch* s = job.scratch
-    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, n_state = n_state_arrays(job.optimizer)
+    cdef Py_ssize_t n_in = net.sizes[0], n_out = net.sizes[1], c0, c1, n_state = n_state_arrays(job.optimizer), c, e
     cdef Py_ssize_t* ptr = s.sp_ptr + w.index * (n_in + 1)
     cdef floating* delta = <floating*>s.work + net.d_off[0]
+    cdef Py_ssize_t r0 = part(w.next_n, w.index, w.size), r1 = part(w.next_n, w.index + 1, w.size)
+    cdef Prefetch pf  # the rows of the next batch this part will list (prepare_batch)
+    prefetch_init(&pf, job.X, n_in * sizeof(floating), w.next_rows + r0 if w.next_rows != NULL else NULL, r1 - r0)
     sparse_columns(sp.counts, w.size, n_in, w.index, w.size, n, sp.idx, <floating*>sp.val,
                    sp.beg, sp.end, ptr, s.sp_fill + w.index * n_in, s.sp_crow, <floating*>s.sp_cval, &c0, &c1)
     if consts == NULL:
-        spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c0, ptr + c0 + 1, c1 - c0, delta, n_out, n_out,
-             out + c0 * n_out, n_out, alpha, mode, False)
+        c = c0
+        while c < c1:  # 4 columns at a time, the next batch's rows asked for in between
+            e = min(c + 4, c1)
+            spmm(s.sp_crow, <floating*>s.sp_cval, ptr + c, ptr + c + 1, e - c, delta, n_out, n_out,
+                 out + c * n_out, n_out, alpha, mode, False)
+            prefetch_lines(&pf, e - c0, c1 - c0)
+            c = e
     else:
         sparse_step(s.sp_crow, <floating*>s.sp_cval, ptr, c0, c1, delta, n_out, out,
                     <floating*>job.s1 + net.w_off[0] if n_state >= 1 else NULL,
                     <floating*>job.s2 + net.w_off[0] if n_state == 2 else NULL,
-                    <floating*>s.step_rows + w.thread * s.step_size, s.step_size, s.zero_rows, consts)
+                    <floating*>s.step_rows + w.thread * s.step_size, s.step_size, s.zero_rows, consts, &pf)
 
 
 cdef bint end_epoch(Worker* w, floating* theta, Py_ssize_t e) noexcept nogil:
