@@ -1,6 +1,9 @@
 """The speed sweep of issue #15: nn against PyTorch (and JAX, when installed) across shapes, optimizers,
 inference, a busy machine and the instruction sets, one table, every figure a ratio measured in this
-process (the engines' runs alternate, so that a busy moment of the machine falls on all of them).
+process (the engines' runs alternate, so that a busy moment of the machine falls on all of them; each
+timed run starts GAP seconds after the one before, once PyTorch's OpenMP threads have stopped spinning:
+right after a PyTorch call they held the second core for 5-20 ms, and nn's two-thread inference of
+10,000 rows took 14.8 ms then against 8.7 ms 20 ms later).
 
     python bench/sweep.py [--repeat 5] [--data DIR] [--only mnist,optimizers,dense,inference,busy,simd]
                           [--json FILE]
@@ -28,6 +31,7 @@ products), torch.set_num_threads(1). All threads: nn's default (the BLAS's threa
 torch's default.
 """
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -92,8 +96,10 @@ class Threads:
             self.torch.set_num_threads(self.default_torch)
 
 
-# {name: median seconds}: every run() once to warm up, then `repeat` rounds of each in turn (nn bench's)
-alternate = importlib.import_module("nn.cli.bench").alternate
+# {name: median seconds}: every run() once to warm up, then `repeat` rounds of each in turn (nn bench's),
+# each timed run GAP seconds after the one before (see the docstring)
+GAP = 0.05
+alternate = functools.partial(importlib.import_module("nn.cli.bench").alternate, gap=GAP)
 
 
 # ----- the engines -----------------------------------------------------------------------------------

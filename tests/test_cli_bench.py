@@ -238,3 +238,24 @@ def test_threads_runs_the_benchmark_in_a_process_whose_blas_starts_with_that_man
     results = json.loads(written.read_text())
     assert results["threads"] == 1 and results["thread_variables"] == dict.fromkeys(bench.THREAD_VARIABLES, "1")
     assert ", 1 thread;" in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.25])
+def test_alternate_takes_medians_of_rounds_in_turn_and_sleeps_the_gap_before_each_timed_run(monkeypatch, gap):
+    """alternate: a warm-up call of each, then `repeat` rounds of all in turn; with a gap, a sleep of it
+    before each timed call (not the warm-ups), so that threads the call before left spinning are idle."""
+    events = []
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    values = {"a": iter([9.0, 1.0, 3.0, 2.0]), "b": iter([9.0, 5.0, 4.0, 6.0])}
+
+    def make(name):
+        def run():
+            events.append(("run", name))
+            return next(values[name])
+        return run
+    medians = bench.alternate({"a": make("a"), "b": make("b")}, 3, gap=gap)
+    assert medians == {"a": 2.0, "b": 5.0}  # the warm-ups (9.0) are not counted
+    timed = [("run", "a"), ("run", "b")] * 3
+    if gap:
+        timed = [e for pair in zip([("sleep", gap)] * 6, timed) for e in pair]
+    assert events == [("run", "a"), ("run", "b")] + timed

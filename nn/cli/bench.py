@@ -120,14 +120,18 @@ class Data:
 
 
 # ----- timing ------------------------------------------------------------------------------------------
-def alternate(runs, repeat):
+def alternate(runs, repeat, gap=0.0):
     """{name: median seconds} of the callables ``runs`` (each returns the seconds it measured): each is
-    called once to warm up, then ``repeat`` rounds of all of them in turn."""
+    called once to warm up, then ``repeat`` rounds of all of them in turn. ``gap``: seconds slept before
+    each timed call, so that threads the call before left spinning have gone idle (bench/sweep.py:
+    PyTorch's OpenMP threads spin for milliseconds after a call, on a core the next engine would use)."""
     for run in runs.values():
         run()
     times = {name: [] for name in runs}
     for _ in range(repeat):
         for name, run in runs.items():
+            if gap > 0:
+                time.sleep(gap)
             times[name].append(run())
     return {name: float(np.median(seconds)) for name, seconds in times.items()}
 
