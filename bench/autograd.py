@@ -3,8 +3,16 @@ sum-of-squares loss on the 4 samples, learning rate 0.05, gradients zeroed each 
 
     python bench/autograd.py [--repeat 5]
 
-nn.autograd against the `micrograd` package (when installed), in one process, medians after a warm-up.
+nn.autograd against the `micrograd` package (when installed), in one process: a warm-up run of each,
+then `repeat` rounds of one timed run of each in turn (so that the machine's slow moments fall on both);
+the medians per step, and the median of the rounds' ratios. Python's garbage collector stays on (as a
+user runs), and each timed run starts after gc.collect(), so that it pays for the collections its own
+graphs trigger and not for the garbage the run before left (micrograd's closures hold reference cycles:
+without the collect, its garbage was collected during nn's next run, and the rounds' ratios spread
+from 1.7x to 9.4x). With the collector off, micrograd's steps take about a third of the time, nn's
+about 70%: `--no-gc` measures that too.
 """
+import gc
 import argparse
 import time
 
@@ -67,33 +75,45 @@ def micrograd_engine():
     return Value, make
 
 
-def median_step(engine, repeat):
+def timed_run(engine, collector=True):
+    """(seconds per step, final loss) of one lesson run on a fresh model, after gc.collect(); with
+    collector False, the garbage collector is off while it runs."""
     Value, make = engine
-    lesson_run(Value, make())
-    times, losses = [], []
-    for _ in range(repeat):
-        model = make()
-        start = time.perf_counter()
-        losses.append(lesson_run(Value, model))
-        times.append((time.perf_counter() - start) / STEPS)
-    return float(np.median(times)), losses[-1]
-
-
-def main(repeat=5):
-    results = {}
-    step, loss = median_step(nn_engine(), repeat)
-    results["nn.autograd"] = {"seconds_per_step": step, "final_loss": loss}
+    model = make()
+    gc.collect()
+    if not collector:
+        gc.disable()
     try:
-        engine = micrograd_engine()
+        start = time.perf_counter()
+        loss = lesson_run(Value, model)
+        seconds = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return seconds / STEPS, loss
+
+
+def main(repeat=5, collector=True):
+    engines = {"nn.autograd": nn_engine()}
+    try:
+        engines["micrograd"] = micrograd_engine()
     except ImportError:
-        engine = None
-    if engine is not None:
-        step, loss = median_step(engine, repeat)
-        results["micrograd"] = {"seconds_per_step": step, "final_loss": loss}
+        pass
+    for engine in engines.values():
+        timed_run(engine)  # warm-up
+    runs = {name: [] for name in engines}
+    for _ in range(repeat):
+        for name, engine in engines.items():
+            runs[name].append(timed_run(engine, collector))
+    results = {name: {"seconds_per_step": float(np.median([s for s, _ in r])), "final_loss": r[-1][1]}
+               for name, r in runs.items()}
     for name, r in results.items():
         line = f"{name:12s} {r['seconds_per_step'] * 1e6:9.1f} us/step   final loss {r['final_loss']:.5f}"
         if name != "nn.autograd":
-            line += f"   nn.autograd is {r['seconds_per_step'] / results['nn.autograd']['seconds_per_step']:.2f}x faster"
+            ratios = [a[0] / b[0] for a, b in zip(runs[name], runs["nn.autograd"])]
+            r["ratio_median"] = float(np.median(ratios))
+            line += (f"   nn.autograd is {r['seconds_per_step'] / results['nn.autograd']['seconds_per_step']:.2f}x"
+                     f" faster (the rounds' ratios: median {r['ratio_median']:.2f}x, {min(ratios):.2f}x-"
+                     f"{max(ratios):.2f}x)")
         print(line)
     return results
 
@@ -101,4 +121,6 @@ def main(repeat=5):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
-    main(parser.parse_args().repeat)
+    parser.add_argument("--no-gc", action="store_true", help="the garbage collector off during the timed runs")
+    args = parser.parse_args()
+    main(args.repeat, collector=not args.no_gc)
