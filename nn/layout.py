@@ -28,9 +28,9 @@ ALIGNMENT = 64  # bytes: a cache line
 
 def zeros(n, dtype):
     """A vector of n zeros whose first value sits on a cache line's start (ALIGNMENT bytes; NumPy
-    promises 16). theta is one: a layer's rows then start on a line whenever a row is a whole number of
-    lines (a multiple of 16 float32 or 8 float64 units), and the compiled core's vector loads of them
-    split no line (784-128-10 float32 on one thread, AMD Zen 4: an SGD epoch about 10% faster)."""
+    promises 16). theta is one: W_1 comes first, so its rows start on a line whenever a row is a whole
+    number of lines (a multiple of 16 float32 or 8 float64 values), and the compiled core's vector loads
+    of them split no line (784-128-10 float32 on one thread, AMD Zen 4: an SGD epoch about 10% faster)."""
     itemsize = np.dtype(dtype).itemsize
     buffer = np.zeros(n + ALIGNMENT // itemsize, dtype=dtype)
     start = (-buffer.ctypes.data % ALIGNMENT) // itemsize

@@ -248,11 +248,11 @@ class Network:
     # ----- copies: pickle and deepcopy -------------------------------------------------------------
     def __setstate__(self, state):
         # Pickle and deepcopy turn the layers' views into arrays of their own; theta holds the same
-        # values, so the layers are made views into it again (theta on a cache line again: layout.zeros).
+        # values, so the layers are made views into it again. theta is copied into one of its own, on a
+        # cache line (layout.zeros) and writable whatever arrived (a read-only memory map, say).
         self.__dict__.update(state)
-        if not layout.is_aligned(self._theta):
-            theta, self._theta = self._theta, layout.zeros(self._theta.size, self._theta.dtype)
-            self._theta[...] = theta
+        theta, self._theta = self._theta, layout.zeros(self._theta.size, self._theta.dtype)
+        self._theta[...] = theta
         self._bind_layers()
 
     # ----- shape and parameters -------------------------------------------------------------------

@@ -229,14 +229,18 @@ static inline void nn_prefetch_line(const void* p) {
 }
 
 /* Whether x[0 .. n - 1] are all +0, bit for bit (-0 is not): their bit patterns or-ed, read through
-   memcpy (no aliasing question; the compiler makes it a vector load), so the loop vectorises. The fused
-   step's test of a row whose state it may skip (_sparse.untouched). */
+   memcpy (no aliasing question; the compiler makes it a vector load), so the loop vectorises; it stops
+   at the first 32 values that are not. The test of which rows of W_1's optimizer state are +0, made once
+   per training call (_sparse.zero_state_rows; the fused step may skip those rows). */
 #define NN_ALL_PLUS_ZERO(T, U, S)                                                                  \
 static int nn_all_plus_zero_##S(const T* x, Py_ssize_t n) {                                        \
     U acc = 0, u;                                                                                  \
-    for (Py_ssize_t i = 0; i < n; i++) {                                                           \
-        memcpy(&u, x + i, sizeof u);                                                               \
-        acc |= u;                                                                                  \
+    for (Py_ssize_t i0 = 0; i0 < n && acc == 0; i0 += 32) {                                        \
+        const Py_ssize_t i1 = n - i0 < 32 ? n : i0 + 32;                                           \
+        for (Py_ssize_t i = i0; i < i1; i++) {                                                     \
+            memcpy(&u, x + i, sizeof u);                                                           \
+            acc |= u;                                                                              \
+        }                                                                                          \
     }                                                                                              \
     return acc == 0;                                                                               \
 }

@@ -110,6 +110,23 @@ def test_sparse_matmul_equals_numpy(data, dtype, n, k, N, trans_a, accumulate, p
     close(C, expected, dtype, 10 * np.sqrt(max(n, k)))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_all_plus_zero_is_its_numpy_twin(dtype):
+    """nn_all_plus_zero (the fused step's test of a row's state): every length up to past two of its 32-value
+    chunks, all +0, and one -0, NaN, inf, subnormal or 1 at each place; its twin: no value nonzero, none
+    with its sign bit set."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    for n in range(0, 70):
+        x = np.zeros(n, dtype=dtype)
+        assert _core.all_plus_zero(x) is True
+        for i in range(n):
+            for odd in (-0.0, np.nan, np.inf, tiny, 1.0):
+                x[i] = odd
+                assert _core.all_plus_zero(x) == (not x.any() and not np.signbit(x).any()) == False
+                x[i] = 0
+    assert _core.all_plus_zero(np.zeros(100, dtype=dtype)[1:]) is True  # any alignment
+
+
 OPTIMIZERS = {
     "sgd": lambda h: nn.SGD(h["lr"], weight_decay=h["wd"]),
     "momentum": lambda h: nn.Momentum(h["lr"], h["mu"], nesterov=h["nesterov"], weight_decay=h["wd"]),
@@ -299,6 +316,7 @@ def valid_calls():
                            exact((3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 1), (9, 0), (9, 1), (13, 0))
                            + [(11, 0, -1), (12, 0, -1), (16, 0, -1), (18, 0, -1)]),  # rates, keys may be longer
         "squares": (_core.squares, [np.ones(5)], {}, []),
+        "all_plus_zero": (_core.all_plus_zero, [np.zeros(5)], {}, []),
         "dropout_rows": (_core.dropout_rows, [np.ones((2, 3)), np.array([0, 4], dtype=np.intp), 7, 0, 3, 0.5,
                                               np.ones((2, 3))], {}, exact((1, 0), (6, 0), (6, 1))),
     }
@@ -308,7 +326,7 @@ def valid_calls():
 # shared arrays); the others are written and must be writable.
 READ_ONLY = {"activate_inplace": {2}, "backprop_inplace": {0}, "loss_and_delta": {2, 3}, "matmul": {0, 1},
              "sparse_matmul": {0, 1}, "step": {1}, "forward": {1, 3}, "forward_output": {1, 2}, "gradients": {2, 4, 5},
-             "train": {3, 8, 9, 10}, "train_features": {3, 8, 9, 10, 16, 18}, "squares": {0},
+             "train": {3, 8, 9, 10}, "train_features": {3, 8, 9, 10, 16, 18}, "squares": {0}, "all_plus_zero": {0},
              "dropout_rows": {1}}
 
 

@@ -417,9 +417,10 @@ def test_the_fused_first_layer_step_gives_the_same_bits(team, monkeypatch, rng, 
 def test_the_fused_step_forgets_its_skips_after_a_batch_of_one_row(team, monkeypatch, rng, name, dtype, threads):
     """The fused step knows which rows of W_1 still have +0 state from the call's start on (it clears a
     row's mark as it steps it). A batch of one row has no lists: the whole step runs, and may move the
-    state of any row. Here column 20 is nonzero only in the last row, a batch of its own at the end of
-    each epoch: in the second epoch its row's state is no longer zero, and every batch must step it. The
-    same bits as the unfused step. (Keeping the marks after a batch of one row fails this test.)"""
+    state of any row, so the rows still marked are tested again. Here column 20 is nonzero only in the
+    last row, a batch of its own at the end of each epoch: in the second epoch its row's state is no
+    longer zero, and every batch must step it. The same bits as the unfused step. (Keeping the marks
+    after a batch of one row, untested, fails this test.)"""
     if not _core.SPARSE_KERNELS:
         pytest.skip("no AVX2 / FMA: no lists of nonzeros")
     X = sparse_inputs(rng, 257, 40)

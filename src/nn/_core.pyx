@@ -10,7 +10,8 @@ operation for operation, so the two agree to rounding.
 The modules behind it, each with its interface in a .pxd: nn._kernels (products, activations, losses,
 optimizer steps), nn._sparse (the first layer on lists of nonzeros; C in src/nn_sparse.h), nn._passes
 (a network's passes over a batch's rows), nn._train (the training loop on a team of threads; the team
-in src/nn_team.h). Their kernels' wrappers for the tests are re-exported here.
+in src/nn_team.h), nn._scratch (a training call's scratch), nn._infer (the outputs of many rows, in
+blocks on the team). Their kernels' wrappers for the tests are re-exported here.
 """
 from cython cimport floating
 from libc.limits cimport INT_MAX
@@ -27,7 +28,7 @@ from nn._train cimport NN_MAX_THREADS, Job, Scratch, run_training
 from nn._kernels import (ACTIVATION_NAMES, HYPER_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, activate_inplace,
                          backprop_inplace, loss_and_delta, matmul, simd_available, simd_level, squares, step)
 from nn._passes import spmm_slice
-from nn._sparse import SPARSE_KERNELS, sparse_matmul
+from nn._sparse import SPARSE_KERNELS, all_plus_zero, sparse_matmul
 from nn._train import TEAM
 
 # At most this many threads train one network.

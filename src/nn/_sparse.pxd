@@ -40,4 +40,4 @@ cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0,
                       Py_ssize_t n_out, floating* W, floating* s1, floating* s2, floating* g, Py_ssize_t g_size,
                       unsigned char* zero_rows, StepConsts* consts, Prefetch* pf) noexcept nogil
 cdef void zero_state_rows(floating* s1, floating* s2, Py_ssize_t n_rows, Py_ssize_t n_out,
-                          unsigned char* zero_rows) noexcept nogil
+                          unsigned char* zero_rows, bint retest) noexcept nogil

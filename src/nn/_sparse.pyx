@@ -41,6 +41,9 @@ cdef extern from "nn_team.h":
 # Whether this processor runs the AVX2 / FMA sparse kernels (else only their portable twins exist).
 SPARSE_KERNELS = bool(nn_cpu_has_avx2_fma())
 cdef bint HAS_AVX2 = SPARSE_KERNELS
+# At most this many cache lines (512 KB) of the next batch are asked for by one thread: wide inputs would
+# otherwise push the rows being stepped out of the cache (MNIST's batch of 32 float64 rows: 3,136 lines).
+cdef Py_ssize_t PREFETCH_LINES = 8192
 
 
 cdef void spmm(int* idx, floating* val, Py_ssize_t* beg, Py_ssize_t* end, Py_ssize_t n_lists, floating* B,
@@ -183,7 +186,7 @@ cdef void prefetch_init(Prefetch* p, const void* X, Py_ssize_t row_bytes, Py_ssi
     """p for X's rows rows[0 .. n - 1] (rows NULL or n 0: nothing), row_bytes each, none asked for yet."""
     p.X, p.rows, p.row_bytes, p.done = <const char*>X, rows, row_bytes, 0
     p.per_row = (row_bytes + 63) // 64
-    p.lines = n * p.per_row if rows != NULL else 0
+    p.lines = min(n * p.per_row, PREFETCH_LINES) if rows != NULL else 0
 
 
 cdef void prefetch_lines(Prefetch* p, Py_ssize_t done, Py_ssize_t total) noexcept nogil:
@@ -205,13 +208,16 @@ cdef inline bint untouched(Py_ssize_t* ptr, Py_ssize_t k, unsigned char* zero_ro
 
 
 cdef void zero_state_rows(floating* s1, floating* s2, Py_ssize_t n_rows, Py_ssize_t n_out,
-                          unsigned char* zero_rows) noexcept nogil:
+                          unsigned char* zero_rows, bint retest) noexcept nogil:
     """zero_rows[k] = 1 when row k of the state s1 (n_rows x n_out; and of s2, unless NULL) is all +0, bit
-    for bit, else 0; s1 NULL: all 0. The state this core writes is never -0, but one restored from a
-    checkpoint could be, and the step would turn it into +0: such a row is stepped."""
+    for bit, else 0; s1 NULL: all 0. retest: only the rows marked 1 are tested again (the others stay 0).
+    The state this core writes is never -0, but one restored from a checkpoint could be, and the step
+    would turn it into +0: such a row is stepped."""
     cdef Py_ssize_t k, o
     for k in range(n_rows):
         o = k * n_out
+        if retest and not zero_rows[k]:
+            continue
         if s1 == NULL:
             zero_rows[k] = 0
         elif floating is double:
@@ -232,6 +238,15 @@ cdef bint zero_step_is_none(StepConsts* consts, floating* like) noexcept nogil:
     step_with(consts, p, g, m, v, 1)
     return (p[0] == 0 and signbit(p[0]) and m[0] == 0 and not signbit(m[0]) and v[0] == 0
             and not signbit(v[0]))
+
+
+def all_plus_zero(const floating[::1] x not None):
+    """Whether every value of x is +0, bit for bit (nn_all_plus_zero; its twin: not x.any() and not
+    np.signbit(x).any())."""
+    if floating is double:
+        return bool(nn_all_plus_zero_d(&x[0] if x.shape[0] else NULL, x.shape[0]))
+    else:
+        return bool(nn_all_plus_zero_f(&x[0] if x.shape[0] else NULL, x.shape[0]))
 
 
 def sparse_matmul(const floating[:, ::1] A not None, const floating[:, ::1] B not None, floating[:, ::1] C not None,

@@ -85,6 +85,8 @@ cdef struct Job:
     int stop                 # set by thread 0 on Ctrl-C
     bint fused               # sparse, not plain SGD, not clipped: W_1's step taken from its gradient's
                              # rows as they are made (sparse_update), not from grad
+    bint retest_zero_rows    # a batch of one row stepped all of W_1: scratch.zero_rows to be tested again
+                             # (thread 0, at the next batch's start)
     double back_off          # > 0: thread 0 goes on alone when that is faster than the team (_train.trial)
     bint alone               # it does (thread 0 decides, the others read it after a barrier)
     long long wall_mark      # the trial's current window's start (ns, thread 0)

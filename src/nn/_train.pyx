@@ -22,14 +22,15 @@ updates. end_epoch adds up the parts' figures and checks theta for inf and NaN.
 """
 from cython cimport floating
 from libc.math cimport NAN, sqrt
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 from cpython.exc cimport PyErr_Clear
 
 from nn._kernels cimport (ADAM, SGD, Hyper, StepConsts, all_finite, count_correct, loss_total, n_state_arrays,
                           optimizer_step, step_consts, step_with, sum_of_squares)
 from nn._passes cimport (APPLY_SGD, WRITE_GRADIENT, Net, backward_rows, columns_in_use, forward_rows,
                          gather_rows, mark_nonzero, part, sgd_one, update_part)
-from nn._sparse cimport Prefetch, SparseBatch, prefetch_init, prefetch_lines, sparse_columns, sparse_rows, sparse_step, spmm, zero_state_rows
+from nn._sparse cimport (Prefetch, SparseBatch, prefetch_init, prefetch_lines, sparse_columns, sparse_rows, sparse_step,
+                         spmm, zero_state_rows)
 
 cdef extern from "Python.h":
     # Declared without Cython's `except -1`: the caller clears the error and reports it itself.
@@ -74,16 +75,24 @@ cdef void run_training(Job* job, long long steps) noexcept nogil:
     job.barrier.count = job.barrier.sense = job.barrier.sleepers = 0
     job.stop = 0
     job.alone = False
+    job.retest_zero_rows = False
     if job.fused:  # which rows of W_1 start with +0 state (read once here, then kept by the fused step)
-        if s.is_double:
-            zero_state_rows(<double*>state_of(job.s1, job.net.w_off[0], sizeof(double)),
-                            <double*>state_of(job.s2, job.net.w_off[0], sizeof(double)),
-                            job.net.sizes[0], job.net.sizes[1], s.zero_rows)
-        else:
-            zero_state_rows(<float*>state_of(job.s1, job.net.w_off[0], sizeof(float)),
-                            <float*>state_of(job.s2, job.net.w_off[0], sizeof(float)),
-                            job.net.sizes[0], job.net.sizes[1], s.zero_rows)
+        mark_zero_rows(job, False)
     nn_run_team(team_body, job, s.threads)
+
+
+cdef void mark_zero_rows(Job* job, bint retest) noexcept nogil:
+    """scratch.zero_rows from the optimizer's state of W_1 (nn._sparse.zero_state_rows): every row, or
+    with retest only those still marked."""
+    cdef Scratch* s = job.scratch
+    if s.is_double:
+        zero_state_rows(<double*>state_of(job.s1, job.net.w_off[0], sizeof(double)),
+                        <double*>state_of(job.s2, job.net.w_off[0], sizeof(double)),
+                        job.net.sizes[0], job.net.sizes[1], s.zero_rows, retest)
+    else:
+        zero_state_rows(<float*>state_of(job.s1, job.net.w_off[0], sizeof(float)),
+                        <float*>state_of(job.s2, job.net.w_off[0], sizeof(float)),
+                        job.net.sizes[0], job.net.sizes[1], s.zero_rows, retest)
 
 
 cdef inline void* state_of(void* state, Py_ssize_t offset, size_t item) noexcept nogil:
@@ -163,7 +172,10 @@ cdef Py_ssize_t train_thread(Worker* w, floating* theta) noexcept nogil:
             w.index = w.thread
             check_ctrl_c(w)
             w.batch += 1
-            sync(w)
+            sync(w)  # (the batch before has made every update)
+            if job.retest_zero_rows and w.thread == 0:  # read by the fused step after run_batch's first sync
+                mark_zero_rows(job, True)
+                job.retest_zero_rows = False
             if nn_load(&job.stop):
                 w.interrupted = True
                 if w.alone and not job.alone:  # Ctrl-C in a trial: the others wait in trial(); release them
@@ -382,8 +394,8 @@ cdef void update(Worker* w, floating* theta, floating* A0, Py_ssize_t K, Py_ssiz
                 sparse_update(w, sp, n, grad + net.w_off[0], 1, 0, NULL)
     if sgd:
         return
-    if job.fused and not fused and w.thread == 0:  # W_1's whole step below: its rows' state no longer known
-        memset(s.zero_rows, 0, n_in)
+    if job.fused and not fused and w.thread == 0:  # W_1's whole step below may move any row's state:
+        job.retest_zero_rows = True                 # the rows still marked are tested again (train_thread)
     sync(w)
     w.t += 1
     if job.clip_norm > 0:
@@ -430,6 +442,7 @@ cdef void sparse_update(Worker* w, SparseBatch* sp, Py_ssize_t n, floating* out,
                  out + c * n_out, n_out, alpha, mode, False)
             prefetch_lines(&pf, e - c0, c1 - c0)
             c = e
+        prefetch_lines(&pf, 1, 1)  # (a part with no columns)
     else:
         sparse_step(s.sp_crow, <floating*>s.sp_cval, ptr, c0, c1, delta, n_out, out,
                     <floating*>job.s1 + net.w_off[0] if n_state >= 1 else NULL,
