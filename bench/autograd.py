@@ -12,8 +12,8 @@ without the collect, its garbage was collected during nn's next run, and the rou
 from 1.7x to 9.4x). With the collector off, micrograd's steps take about a third of the time, nn's
 about 70%: `--no-gc` measures that too.
 """
-import gc
 import argparse
+import gc
 import time
 
 import numpy as np

@@ -37,11 +37,6 @@ def zeros(n, dtype):
     return buffer[start:start + n]
 
 
-def is_aligned(array):
-    """Whether the array's first value sits on a cache line's start (see zeros)."""
-    return array.ctypes.data % ALIGNMENT == 0
-
-
 def layer_offsets(sizes):
     """[(offset of W_l, offset of b_l), ...]: where each layer's parameters start in theta."""
     offsets, start = [], 0

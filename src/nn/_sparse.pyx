@@ -160,7 +160,8 @@ cdef void sparse_step(int* crow, floating* cval, Py_ssize_t* ptr, Py_ssize_t c0,
     taken on those rows while they are in cache: one pass over W_1 and its state, the same numbers as
     the step from the whole gradient. Rows the step would leave exactly as they are are skipped: their
     column has no nonzero this batch (a zero gradient) and zero_rows says their state is +0 (see
-    zero_state_rows; a row stepped here is no longer known to be, and its flag is cleared)."""
+    zero_state_rows; a row stepped here is no longer known to be, and its flag is cleared). Between rows,
+    pf's share of the next batch's rows is asked into the cache (prefetch_lines)."""
     cdef Py_ssize_t block = max(1, g_size // max(n_out, 1)), c = c0, e, r, o
     cdef bint may_skip = consts.wd == 0 and s1 != NULL and zero_step_is_none(consts, g)
     while c < c1:
