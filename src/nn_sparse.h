@@ -96,23 +96,33 @@ static int nn_cpu_has_avx2_fma(void) {
    row of W_1 for 784-128-10, so that a dense row streams W_1 once, in order), then one chunk of as many
    vectors as the last columns need, its last vector masked: no column is left to the portable loop.
    A column's sum is the same FMAs in the same order as in the AVX2 kernel. */
+/* Accumulator t (a0 .. a15: named variables, not an array, which GCC keeps on the stack and stores to
+   every step): its FMA with B's row b, its store to o; nothing for t >= K, the last one masked. */
+#define NN_SPMM512_FMA(t, K, L, FMADD, LOADU, MLOADU)                                                \
+    if (t < K - 1) a##t = FMADD(x, LOADU(b + t * L), a##t);                                        \
+    else if (t == K - 1) a##t = FMADD(x, MLOADU(last, b + t * L), a##t);
+#define NN_SPMM512_STORE(t, K, L, FMADD, LOADU, MLOADU, STOREU, MSTOREU)                             \
+    if (t < K - 1) STOREU(o + t * L, mode == 0 ? a##t : FMADD(va, a##t, LOADU(o + t * L)));        \
+    else if (t == K - 1) MSTOREU(o + t * L, last, mode == 0 ? a##t                                 \
+                                 : FMADD(va, a##t, MLOADU(last, o + t * L)));
+#define NN_SPMM512_EACH(F, ...)                                                                    \
+    F(0, __VA_ARGS__) F(1, __VA_ARGS__) F(2, __VA_ARGS__) F(3, __VA_ARGS__) F(4, __VA_ARGS__)      \
+    F(5, __VA_ARGS__) F(6, __VA_ARGS__) F(7, __VA_ARGS__) F(8, __VA_ARGS__) F(9, __VA_ARGS__)      \
+    F(10, __VA_ARGS__) F(11, __VA_ARGS__) F(12, __VA_ARGS__) F(13, __VA_ARGS__) F(14, __VA_ARGS__) \
+    F(15, __VA_ARGS__)
 #define NN_SPMM512_CHUNK(T, S, V, L, M, K, SETZERO, SET1, LOADU, MLOADU, STOREU, MSTOREU, FMADD)    \
 __attribute__((target("avx512f"))) static inline void nn_spmm512_##S##K(                           \
         const int* idx, const T* val, Py_ssize_t e0, Py_ssize_t e1, const T* B, Py_ssize_t ldb,      \
         T* o, T alpha, int mode, M last) {                                                         \
-    V acc[K];                                                                                      \
-    for (int t = 0; t < K; t++) acc[t] = SETZERO();                                                \
+    V a0 = SETZERO(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,      \
+      a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;                         \
     for (Py_ssize_t e = e0; e < e1; e++) {                                                         \
         const T* b = B + (Py_ssize_t)idx[e] * ldb;                                                 \
         const V x = SET1(val[e]);                                                                  \
-        for (int t = 0; t < K - 1; t++) acc[t] = FMADD(x, LOADU(b + t * L), acc[t]);               \
-        acc[K - 1] = FMADD(x, MLOADU(last, b + (K - 1) * L), acc[K - 1]);                          \
+        NN_SPMM512_EACH(NN_SPMM512_FMA, K, L, FMADD, LOADU, MLOADU)                                 \
     }                                                                                              \
     const V va = SET1(alpha);                                                                      \
-    for (int t = 0; t < K - 1; t++)                                                                \
-        STOREU(o + t * L, mode == 0 ? acc[t] : FMADD(va, acc[t], LOADU(o + t * L)));               \
-    MSTOREU(o + (K - 1) * L, last, mode == 0 ? acc[K - 1]                                          \
-            : FMADD(va, acc[K - 1], MLOADU(last, o + (K - 1) * L)));                               \
+    NN_SPMM512_EACH(NN_SPMM512_STORE, K, L, FMADD, LOADU, MLOADU, STOREU, MSTOREU)                  \
 }
 #define NN_SPMM512_CHUNKS(T, S, V, L, M, ...)                                                      \
     NN_SPMM512_CHUNK(T, S, V, L, M, 1, __VA_ARGS__) NN_SPMM512_CHUNK(T, S, V, L, M, 2, __VA_ARGS__)   \
