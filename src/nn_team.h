@@ -1,11 +1,12 @@
-/* nn_team.h: the threads that share one training call, and the barrier between its phases. Used by
-   src/nn/_train.pyx; the only platform-specific code of the core.
+/* nn_team.h: the threads that share one training or inference call, and the barrier between its
+   phases. Used by src/nn/_train.pyx and src/nn/_infer.pyx; the only platform-specific code of the core.
 
    nn_run_team(body, arg, n) runs body(arg, i, size) on `size` threads at once (i = 0 .. size - 1; the
    calling thread is i = 0) and returns when all have returned. size is n, or fewer when threads
    cannot be had (then 1: the body must take the size it is given). Two implementations, chosen when
    the core is built (see bench/README.md, "The thread team", for the A/B that chose the default):
-   - POSIX threads (the default where <pthread.h> exists): n - 1 threads started per call;
+   - POSIX threads (the default where <pthread.h> exists): a pool of threads started on first use and
+     kept, asleep between calls (a call that finds the pool in use starts n - 1 threads of its own);
    - OpenMP (built with NN_TEAM=openmp: -fopenmp -DNN_TEAM_OPENMP): a parallel region, whose threads
      the OpenMP runtime keeps between calls.
    Elsewhere (no pthreads, no OpenMP, or built with NN_TEAM=none: -DNN_TEAM_NONE) the body runs on the
@@ -151,11 +152,108 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
 
 #elif defined(NN_TEAM_PTHREADS)
 #define NN_TEAM_KIND "pthreads"
-typedef struct { nn_team_body body; void* arg; int go; int size; } nn_team_gate;
-typedef struct { nn_team_gate* gate; int index; } nn_team_slot;
+/* The pool: threads started once (per module that includes this header), kept between calls, each asleep
+   on a word of its own until a call needs it. A thread started per call costs milliseconds on some
+   machines: Linux queues a new thread on its parent's processor, which is busy with the call, until
+   the next scheduler tick moves it (2-4 ms measured on a 2-core VM, against 10-20 us to wake a pooled
+   thread; bench/README.md, "The thread team"). A call takes the pool when no other call holds it;
+   calls from other threads at the same time start threads of their own, as every call once did. */
+typedef struct {
+    nn_team_body body; void* arg; int size;
+    int remaining;  /* the pool's threads still in the call (the caller waits for 0) */
+    int caller_sleeps;
+} nn_team_gate;
 
-NN_UNUSED static void* nn_team_main(void* p) {
-    nn_team_slot* slot = (nn_team_slot*)p;
+typedef struct {
+    int go;       /* the call number this thread was last asked to run; its futex word */
+    int sleeps;   /* 1 while it sleeps on go */
+    int index;
+    int first;    /* go when the thread was started: it waits for the next call */
+} __attribute__((aligned(64))) nn_pool_slot;  /* a cache line each */
+
+static pthread_mutex_t nn_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static nn_pool_slot nn_pool_slots[NN_MAX_THREADS];
+static int nn_pool_started = 0;   /* threads 1 .. nn_pool_started are running (under nn_pool_lock) */
+static int nn_pool_calls = 0;     /* the number of the last call (under nn_pool_lock) */
+static int nn_pool_atfork = 0;
+static pthread_t nn_pool_handles[NN_MAX_THREADS];
+static int nn_pool_placed = 0;    /* threads 1 .. nn_pool_placed are kept off the caller's processor */
+/* The call's body, in static storage rather than on the caller's stack: the last thread to finish
+   reads it (caller_sleeps, to wake the caller) after the caller may already have returned. */
+static nn_team_gate nn_pool_gate;
+
+/* Wait, spinning NN_SPIN_NS first, until *word != old; *sleeps says when this thread sleeps. */
+static void nn_wait_change(int* word, int old, int* sleeps) {
+    long long start = 0;
+    long spins = 0;
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if ((++spins & 63) == 0) {
+            if (start == 0) {
+                start = nn_now_ns();
+            } else if (nn_now_ns() - start > NN_SPIN_NS) {
+#ifdef NN_FUTEX
+                /* as in nn_barrier_wait: seq_cst on both sides, so either the waker sees sleeps or this
+                   thread sees the new value and does not sleep */
+                __atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
+                while (__atomic_load_n(word, __ATOMIC_SEQ_CST) == old)
+                    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
+                __atomic_store_n(sleeps, 0, __ATOMIC_SEQ_CST);
+                return;
+#else
+                sched_yield();
+#endif
+            }
+        }
+    }
+}
+
+/* Set *word to value (a waiter sees it), waking the waiter when *sleeps says it sleeps. */
+static void nn_set_and_wake(int* word, int value, int* sleeps) {
+    __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+#ifdef NN_FUTEX
+    if (__atomic_load_n(sleeps, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)sleeps;
+#endif
+}
+
+static void* nn_pool_main(void* p) {
+    nn_pool_slot* slot = (nn_pool_slot*)p;
+    int seen = slot->first;
+    for (;;) {
+        nn_wait_change(&slot->go, seen, &slot->sleeps);
+        seen = __atomic_load_n(&slot->go, __ATOMIC_ACQUIRE);
+        nn_pool_gate.body(nn_pool_gate.arg, slot->index, nn_pool_gate.size);
+        /* the last one out wakes the caller (a late wake of the next call's caller is harmless: it
+           checks remaining again) */
+        if (__atomic_sub_fetch(&nn_pool_gate.remaining, 1, __ATOMIC_SEQ_CST) == 0) {
+#ifdef NN_FUTEX
+            if (__atomic_load_n(&nn_pool_gate.caller_sleeps, __ATOMIC_SEQ_CST))
+                syscall(SYS_futex, &nn_pool_gate.remaining, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
+        }
+    }
+    return NULL;
+}
+
+/* In a child made by fork() the pool's threads do not exist: it starts its own. */
+static void nn_pool_after_fork(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    nn_pool_lock = fresh;
+    nn_pool_started = 0;
+    nn_pool_placed = 0;
+}
+
+/* The old way, for a call that finds the pool taken: n - 1 threads started for this call. */
+typedef struct { nn_team_body body; void* arg; int go; int size; } nn_once_gate;
+typedef struct { nn_once_gate* gate; int index; } nn_once_slot;
+
+static void* nn_once_main(void* p) {
+    nn_once_slot* slot = (nn_once_slot*)p;
     int go;
     while ((go = nn_load(&slot->gate->go)) == 0)  /* 1: run, -1: leave (a thread could not start) */
         sched_yield();
@@ -164,16 +262,15 @@ NN_UNUSED static void* nn_team_main(void* p) {
     return NULL;
 }
 
-NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
-    nn_team_gate gate = {body, arg, 0, n};
-    nn_team_slot slots[NN_MAX_THREADS];
+static int nn_run_once(nn_team_body body, void* arg, int n) {
+    nn_once_gate gate = {body, arg, 0, n};
+    nn_once_slot slots[NN_MAX_THREADS];
     pthread_t handles[NN_MAX_THREADS];
     int i, started = 0;
-    if (n > NN_MAX_THREADS) n = gate.size = NN_MAX_THREADS;
     for (i = 1; i < n; i++) {
         slots[i].gate = &gate;
         slots[i].index = i;
-        if (pthread_create(&handles[i], NULL, nn_team_main, &slots[i]) != 0)
+        if (pthread_create(&handles[i], NULL, nn_once_main, &slots[i]) != 0)
             break;
         started++;
     }
@@ -188,6 +285,89 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     body(arg, 0, n);
     for (i = 1; i < n; i++)
         pthread_join(handles[i], NULL);
+    return n;
+}
+
+/* Keep the pool's threads off the caller's processor. Woken from sleep, a thread goes where the
+   kernel puts it, and under a hypervisor Linux puts it on the waker's processor when the others have
+   been idle for a while (an idle virtual processor looks preempted): the two then share one processor
+   until the load balancer moves one, milliseconds later, and the team is no faster than one thread
+   (measured on a 2-core VM: bench/README.md, "The thread team"). So each thread of the pool may run on
+   any processor the caller may, but the one the caller is on (all of them when that leaves none); set
+   again when that changes, a system call or two a call otherwise. Linux only. */
+#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+static cpu_set_t nn_pool_where;
+static void nn_pool_place(int n) {
+    cpu_set_t allowed;
+    int cpu = sched_getcpu(), i;
+    if (cpu < 0 || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return;
+    if (cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed) && CPU_COUNT(&allowed) > 1)
+        CPU_CLR(cpu, &allowed);
+    if (nn_pool_placed >= n - 1 && CPU_EQUAL(&allowed, &nn_pool_where))
+        return;
+    for (i = 1; i <= nn_pool_started; i++)
+        pthread_setaffinity_np(nn_pool_handles[i], sizeof(allowed), &allowed);  /* a hint: no check */
+    nn_pool_where = allowed;
+    nn_pool_placed = nn_pool_started;
+}
+#else
+static void nn_pool_place(int n) { (void)n; }
+#endif
+
+NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
+    pthread_attr_t attr;
+    int i;
+    if (n > NN_MAX_THREADS) n = NN_MAX_THREADS;
+    if (n <= 1) {
+        body(arg, 0, 1);
+        return 1;
+    }
+    if (pthread_mutex_trylock(&nn_pool_lock) != 0)
+        return nn_run_once(body, arg, n);
+    if (!nn_pool_atfork) {
+        nn_pool_atfork = pthread_atfork(NULL, NULL, nn_pool_after_fork) == 0 ? 1 : -1;
+    }
+    if (nn_pool_atfork < 0) {  /* a child could inherit a pool without threads: no pool */
+        pthread_mutex_unlock(&nn_pool_lock);
+        return nn_run_once(body, arg, n);
+    }
+    if (nn_pool_started < n - 1 && pthread_attr_init(&attr) == 0) {  /* more threads (they never end) */
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        for (i = nn_pool_started + 1; i < n; i++) {
+            nn_pool_slot* slot = &nn_pool_slots[i];
+            slot->go = slot->first = nn_pool_calls;
+            slot->sleeps = 0;
+            slot->index = i;
+            if (pthread_create(&nn_pool_handles[i], &attr, nn_pool_main, slot) != 0)
+                break;
+            nn_pool_started = i;
+            nn_pool_placed = 0;  /* (the new thread can run anywhere yet) */
+        }
+        pthread_attr_destroy(&attr);
+    }
+    if (nn_pool_started < n - 1) {  /* threads cannot be had: run alone */
+        pthread_mutex_unlock(&nn_pool_lock);
+        body(arg, 0, 1);
+        return 1;
+    }
+    nn_pool_gate.body = body;
+    nn_pool_gate.arg = arg;
+    nn_pool_gate.size = n;
+    __atomic_store_n(&nn_pool_gate.caller_sleeps, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&nn_pool_gate.remaining, n - 1, __ATOMIC_SEQ_CST);
+    nn_pool_place(n);
+    nn_pool_calls = (nn_pool_calls + 1) & 0x3fffffff;
+    for (i = 1; i < n; i++)  /* (go's store publishes the gate) */
+        nn_set_and_wake(&nn_pool_slots[i].go, nn_pool_calls, &nn_pool_slots[i].sleeps);
+    body(arg, 0, n);
+    for (;;) {  /* until the pool's threads of this call are done */
+        int left = __atomic_load_n(&nn_pool_gate.remaining, __ATOMIC_ACQUIRE);
+        if (left == 0)
+            break;
+        nn_wait_change(&nn_pool_gate.remaining, left, &nn_pool_gate.caller_sleeps);
+    }
+    pthread_mutex_unlock(&nn_pool_lock);
     return n;
 }
 
