@@ -224,6 +224,9 @@ static void nn_set_and_wake(int* word, int value, int* sleeps) {
 static void* nn_pool_main(void* p) {
     nn_pool_slot* slot = (nn_pool_slot*)p;
     int seen = slot->first;
+#if defined(__linux__) && defined(_GNU_SOURCE)
+    pthread_setname_np(pthread_self(), "nn-team");  /* what top -H and /proc/<pid>/task/<tid>/comm show */
+#endif
     for (;;) {
         nn_wait_change(&slot->go, seen, &slot->sleeps);
         seen = __atomic_load_n(&slot->go, __ATOMIC_ACQUIRE);
