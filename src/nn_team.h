@@ -183,7 +183,7 @@ static int nn_pool_placed = 0;    /* threads 1 .. nn_pool_placed are kept off th
 static nn_team_gate nn_pool_gate;
 
 /* Wait, spinning NN_SPIN_NS first, until *word != old; *sleeps says when this thread sleeps. */
-static void nn_wait_change(int* word, int old, int* sleeps) {
+NN_UNUSED static void nn_wait_change(int* word, int old, int* sleeps) {
     long long start = 0;
     long spins = 0;
     while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
@@ -211,7 +211,7 @@ static void nn_wait_change(int* word, int old, int* sleeps) {
 }
 
 /* Set *word to value (a waiter sees it), waking the waiter when *sleeps says it sleeps. */
-static void nn_set_and_wake(int* word, int value, int* sleeps) {
+NN_UNUSED static void nn_set_and_wake(int* word, int value, int* sleeps) {
     __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
 #ifdef NN_FUTEX
     if (__atomic_load_n(sleeps, __ATOMIC_SEQ_CST))
@@ -221,7 +221,7 @@ static void nn_set_and_wake(int* word, int value, int* sleeps) {
 #endif
 }
 
-static void* nn_pool_main(void* p) {
+NN_UNUSED static void* nn_pool_main(void* p) {
     nn_pool_slot* slot = (nn_pool_slot*)p;
     int seen = slot->first;
 #if defined(__linux__) && defined(_GNU_SOURCE)
@@ -244,7 +244,7 @@ static void* nn_pool_main(void* p) {
 }
 
 /* In a child made by fork() the pool's threads do not exist: it starts its own. */
-static void nn_pool_after_fork(void) {
+NN_UNUSED static void nn_pool_after_fork(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     nn_pool_lock = fresh;
     nn_pool_started = 0;
@@ -255,7 +255,7 @@ static void nn_pool_after_fork(void) {
 typedef struct { nn_team_body body; void* arg; int go; int size; } nn_once_gate;
 typedef struct { nn_once_gate* gate; int index; } nn_once_slot;
 
-static void* nn_once_main(void* p) {
+NN_UNUSED static void* nn_once_main(void* p) {
     nn_once_slot* slot = (nn_once_slot*)p;
     int go;
     while ((go = nn_load(&slot->gate->go)) == 0)  /* 1: run, -1: leave (a thread could not start) */
@@ -265,7 +265,7 @@ static void* nn_once_main(void* p) {
     return NULL;
 }
 
-static int nn_run_once(nn_team_body body, void* arg, int n) {
+NN_UNUSED static int nn_run_once(nn_team_body body, void* arg, int n) {
     nn_once_gate gate = {body, arg, 0, n};
     nn_once_slot slots[NN_MAX_THREADS];
     pthread_t handles[NN_MAX_THREADS];
@@ -300,7 +300,7 @@ static int nn_run_once(nn_team_body body, void* arg, int n) {
    again when that changes, a system call or two a call otherwise. Linux only. */
 #if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
 static cpu_set_t nn_pool_where;
-static void nn_pool_place(int n) {
+NN_UNUSED static void nn_pool_place(int n) {
     cpu_set_t allowed;
     int cpu = sched_getcpu(), i;
     if (cpu < 0 || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
@@ -315,7 +315,7 @@ static void nn_pool_place(int n) {
     nn_pool_placed = nn_pool_started;
 }
 #else
-static void nn_pool_place(int n) { (void)n; }
+NN_UNUSED static void nn_pool_place(int n) { (void)n; }
 #endif
 
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
@@ -326,6 +326,9 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
         body(arg, 0, 1);
         return 1;
     }
+#ifndef NN_FUTEX  /* no way to sleep until woken: idle pool threads would keep yielding */
+    return nn_run_once(body, arg, n);
+#endif
     if (pthread_mutex_trylock(&nn_pool_lock) != 0)
         return nn_run_once(body, arg, n);
     if (!nn_pool_atfork) {
