@@ -6,7 +6,8 @@ Build modes, chosen by environment variables at build time:
   module then needs the sanitizer runtimes loaded first: run Python with
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" (see .ci/run).
 - NN_TEAM=openmp: the thread team as an OpenMP parallel region instead of POSIX threads (src/nn_team.h);
-  NN_TEAM=none: no team (one thread), the portable fallback of platforms without either.
+  NN_TEAM=none: no team (one thread), the portable fallback of platforms without either;
+  NN_TEAM=pthreads-per-call: POSIX threads started for each call instead of the pool (for bench/team.py).
 - NN_REQUIRE_CORE=1: a core that fails to compile fails the build (CI). By default the build goes on
   without it (no C compiler, say): nn is installed and runs on its NumPy reference backend.
 """
@@ -51,8 +52,8 @@ else:
 # The thread team (src/nn_team.h): POSIX threads by default, OpenMP with NN_TEAM=openmp (the A/B of
 # bench/README.md, "The thread team").
 team = os.environ.get("NN_TEAM", "pthreads")
-if team not in ("pthreads", "openmp", "none"):
-    sys.exit(f"NN_TEAM must be 'pthreads', 'openmp' or 'none', got {team!r}")
+if team not in ("pthreads", "openmp", "none", "pthreads-per-call"):
+    sys.exit(f"NN_TEAM must be 'pthreads', 'openmp', 'none' or 'pthreads-per-call', got {team!r}")
 if team == "openmp":
     compile_args += ["-fopenmp", "-DNN_TEAM_OPENMP"]
     link_args.append("-fopenmp")
@@ -61,6 +62,8 @@ elif team == "none":  # the portable fallback: one thread, no pthreads or futex 
 else:
     compile_args.append("-pthread")
     link_args.append("-pthread")
+    if team == "pthreads-per-call":  # the team before its pool (the A/B of bench/team.py)
+        compile_args.append("-DNN_TEAM_PER_CALL")
 
 # The core's modules (src/nn/*.pyx, interfaces in the .pxd beside them, C in src/*.h), in the order of
 # their imports: each cimports only those before it. nn._core holds the entry points.

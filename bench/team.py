@@ -1,10 +1,11 @@
-"""The thread team's A/B (bench/README.md, "The thread team"): the same workloads on two builds of the
-core, its team as POSIX threads started per training call (NN_TEAM=pthreads, the default) or as an
-OpenMP parallel region whose threads the runtime keeps between calls (NN_TEAM=openmp).
+"""The thread team's A/B (bench/README.md, "The thread team"): the same workloads on three builds of the
+core, its team as a pool of POSIX threads kept between calls (NN_TEAM=pthreads, the default), as POSIX
+threads started for each call (NN_TEAM=pthreads-per-call, the team before the pool), or as an OpenMP
+parallel region whose threads the runtime keeps between calls (NN_TEAM=openmp).
 
-    python bench/team.py [--repeat 7] [--data ../shared/data/mnist]
+    python bench/team.py [--repeat 7] [--data ../shared/data/mnist] [--only name,name]
 
-Builds both variants into a temporary folder (a copy of nn/ with each build's modules), then runs every
+Builds the variants into a temporary folder (a copy of nn/ with each build's modules), then runs every
 workload in a fresh process per variant, alternating the variants, --repeat times; prints medians.
 Workloads (two threads unless said):
   mnist b32 / b128   one epoch of 784-128-10 SGD (lr 0.1) over the MNIST training images, float32 and float64
@@ -12,6 +13,9 @@ Workloads (two threads unless said):
                      starting a team per call
   digits adam        load_digits-sized data (1,797 x 64, 10 classes), 64-64-10 Adam, batch 200, 200 epochs
   busy b32           mnist b32 float32 with one CPU-bound process running beside it
+  forward 10k        net.forward on the 10,000 MNIST test images (784-128-10, float32), median of 20
+                     calls back to back
+  forward 10k idle   the same, each call 50 ms after the one before (the team's threads have gone idle)
 """
 import argparse
 import json
@@ -25,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("pthreads", "openmp")
+VARIANTS = ("pthreads", "pthreads-per-call", "openmp")
 
 WORKLOAD = r"""
 import json, sys, time
@@ -68,13 +72,27 @@ def digits():
     trainer.fit(Xd, yd, epochs=200, verbose=0)
     return time.perf_counter() - start
 
+def forward(gap):
+    Xt, _ = load_mnist(data or None, "test")
+    Xt = Xt.astype("float32")
+    net = nn.Network([784, 128, 10], dtype="float32", seed=0)
+    net.forward(Xt)
+    times = []
+    for _ in range(20):
+        time.sleep(gap)
+        start = time.perf_counter()
+        net.forward(Xt)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
 runs = {"mnist b32 float32": lambda: mnist("float32", 32), "mnist b32 float64": lambda: mnist("float64", 32),
         "mnist b128 float32": lambda: mnist("float32", 128), "mnist b128 float64": lambda: mnist("float64", 128),
-        "short calls": short_calls, "digits adam": digits, "busy b32 float32": lambda: mnist("float32", 32)}
+        "short calls": short_calls, "digits adam": digits, "busy b32 float32": lambda: mnist("float32", 32),
+        "forward 10k": lambda: forward(0.0), "forward 10k idle": lambda: forward(0.05)}
 print(json.dumps({"team": _core.TEAM, "seconds": runs[which]()}))
 """
 NAMES = ["mnist b32 float32", "mnist b32 float64", "mnist b128 float32", "mnist b128 float64", "short calls",
-         "digits adam", "busy b32 float32"]
+         "digits adam", "busy b32 float32", "forward 10k", "forward 10k idle"]
 
 
 def build(variant, folder):
@@ -121,10 +139,12 @@ def main():
                     result = run(paths[variant], name, args.data)
                     assert result["team"] == variant, result
                     times[variant, name].append(result["seconds"])
-    print(f"{'workload':24} {'pthreads':>10} {'openmp':>10} {'openmp/pthreads':>16}")
+    others = VARIANTS[1:]
+    print(f"{'workload':20}" + "".join(f"{v:>19}" for v in VARIANTS) + "".join(f"{v + ' / ' + VARIANTS[0]:>32}" for v in others))
     for name in names:
-        a, b = (statistics.median(times[v, name]) for v in VARIANTS)
-        print(f"{name:24} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {b / a:15.2f}x")
+        med = {v: statistics.median(times[v, name]) for v in VARIANTS}
+        print(f"{name:20}" + "".join(f"{med[v] * 1000:17.1f}ms" for v in VARIANTS)
+              + "".join(f"{med[v] / med[VARIANTS[0]]:31.2f}x" for v in others))
 
 
 if __name__ == "__main__":

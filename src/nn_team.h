@@ -151,7 +151,11 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
 }
 
 #elif defined(NN_TEAM_PTHREADS)
+#ifdef NN_TEAM_PER_CALL
+#define NN_TEAM_KIND "pthreads-per-call"
+#else
 #define NN_TEAM_KIND "pthreads"
+#endif
 /* The pool: threads started once (per module that includes this header), kept between calls, each asleep
    on a word of its own until a call needs it. A thread started per call costs milliseconds on some
    machines: Linux queues a new thread on its parent's processor, which is busy with the call, until
@@ -326,7 +330,8 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
         body(arg, 0, 1);
         return 1;
     }
-#ifndef NN_FUTEX  /* no way to sleep until woken: idle pool threads would keep yielding */
+#if !defined(NN_FUTEX) || defined(NN_TEAM_PER_CALL)
+    /* no way to sleep until woken (idle pool threads would keep yielding), or built without the pool */
     return nn_run_once(body, arg, n);
 #endif
     if (pthread_mutex_trylock(&nn_pool_lock) != 0)
