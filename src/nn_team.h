@@ -37,6 +37,7 @@
 #endif
 #if defined(__linux__) && (defined(NN_TEAM_PTHREADS) || defined(NN_TEAM_OMP))
 #define NN_FUTEX 1
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -134,6 +135,9 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
 /* ----- running a team ----------------------------------------------------------------------------- */
 #if defined(NN_TEAM_OMP)
 #define NN_TEAM_KIND "openmp"
+NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
+    *steered = 0; *caller_cpu = -1; *woke_on = -1;
+}
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     int size = 1;
     if (n <= 1) {
@@ -166,6 +170,11 @@ typedef struct {
     nn_team_body body; void* arg; int size;
     int remaining;  /* the pool's threads still in the call (the caller waits for 0) */
     int caller_sleeps;
+#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+    int steered;          /* 1: the threads were woken off the caller's processor: they free themselves */
+    cpu_set_t allowed;    /* the caller's processors, which they may then use */
+#endif
+    int caller_cpu;       /* for the tests (nn_team_last_call): the caller's processor, or -1 */
 } nn_team_gate;
 
 typedef struct {
@@ -173,6 +182,7 @@ typedef struct {
     int sleeps;   /* 1 while it sleeps on go */
     int index;
     int first;    /* go when the thread was started: it waits for the next call */
+    int woke_on;  /* the processor it woke on in the last call, or -1 (for the tests) */
 } __attribute__((aligned(64))) nn_pool_slot;  /* a cache line each */
 
 static pthread_mutex_t nn_pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -181,7 +191,6 @@ static int nn_pool_started = 0;   /* threads 1 .. nn_pool_started are running (u
 static int nn_pool_calls = 0;     /* the number of the last call (under nn_pool_lock) */
 static int nn_pool_atfork = 0;
 static pthread_t nn_pool_handles[NN_MAX_THREADS];
-static int nn_pool_placed = 0;    /* threads 1 .. nn_pool_placed are kept off the caller's processor */
 /* The call's body, in static storage rather than on the caller's stack: the last thread to finish
    reads it (caller_sleeps, to wake the caller) after the caller may already have returned. */
 static nn_team_gate nn_pool_gate;
@@ -234,6 +243,11 @@ NN_UNUSED static void* nn_pool_main(void* p) {
     for (;;) {
         nn_wait_change(&slot->go, seen, &slot->sleeps);
         seen = __atomic_load_n(&slot->go, __ATOMIC_ACQUIRE);
+#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+        slot->woke_on = sched_getcpu();
+        if (nn_pool_gate.steered)  /* awake where it was sent: free to move again (a busy machine) */
+            pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &nn_pool_gate.allowed);
+#endif
         nn_pool_gate.body(nn_pool_gate.arg, slot->index, nn_pool_gate.size);
         /* the last one out wakes the caller (a late wake of the next call's caller is harmless: it
            checks remaining again) */
@@ -252,7 +266,6 @@ NN_UNUSED static void nn_pool_after_fork(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     nn_pool_lock = fresh;
     nn_pool_started = 0;
-    nn_pool_placed = 0;
 }
 
 /* The old way, for a call that finds the pool taken: n - 1 threads started for this call. */
@@ -295,31 +308,61 @@ NN_UNUSED static int nn_run_once(nn_team_body body, void* arg, int n) {
     return n;
 }
 
-/* Keep the pool's threads off the caller's processor. Woken from sleep, a thread goes where the
+/* Wake the pool's threads off the caller's processor. Woken from sleep, a thread goes where the
    kernel puts it, and under a hypervisor Linux puts it on the waker's processor when the others have
    been idle for a while (an idle virtual processor looks preempted): the two then share one processor
    until the load balancer moves one, milliseconds later, and the team is no faster than one thread
-   (measured on a 2-core VM: bench/README.md, "The thread team"). So each thread of the pool may run on
-   any processor the caller may, but the one the caller is on (all of them when that leaves none); set
-   again when that changes, a system call or two a call otherwise. Linux only. */
+   (measured on a 2-core VM: bench/README.md, "The thread team"). So when a processor stands idle (fewer
+   threads running on the machine than the caller has processors), the threads this call wakes may run
+   on any processor the caller may but the one it is on; once awake, each lets itself run anywhere the
+   caller may again (kept off, it could not leave a processor another process takes later). On a busy
+   machine they are left where the kernel puts them: sent to a processor another process holds, a
+   thread would slow the whole team. A read of /proc/loadavg and a system call per thread a call. Linux
+   only. */
 #if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
-static cpu_set_t nn_pool_where;
+/* The number of threads running or ready to run on the whole machine, the caller included (the 4th
+   field of /proc/loadavg: "0.43 0.44 0.67 1/110 15393"), or -1. */
+NN_UNUSED static int nn_running_threads(void) {
+    char text[128];
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC), n = -1, i = 0, fields = 0;
+    ssize_t got;
+    if (fd < 0)
+        return -1;
+    got = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    text[got] = 0;
+    while (text[i] && fields < 3)  /* skip the three averages */
+        if (text[i++] == ' ')
+            fields++;
+    if (text[i] >= '0' && text[i] <= '9')
+        for (n = 0; text[i] >= '0' && text[i] <= '9' && n < 1000000; i++)
+            n = n * 10 + (text[i] - '0');
+    return n;
+}
+
 NN_UNUSED static void nn_pool_place(int n) {
-    cpu_set_t allowed;
-    int cpu = sched_getcpu(), i;
-    if (cpu < 0 || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+    cpu_set_t where;
+    int cpu = sched_getcpu(), i, running;
+    nn_pool_gate.steered = 0;
+    nn_pool_gate.caller_cpu = cpu;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(cpu_set_t), &nn_pool_gate.allowed) != 0
+            || !CPU_ISSET(cpu, &nn_pool_gate.allowed) || CPU_COUNT(&nn_pool_gate.allowed) < 2)
         return;
-    if (cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed) && CPU_COUNT(&allowed) > 1)
-        CPU_CLR(cpu, &allowed);
-    if (nn_pool_placed >= n - 1 && CPU_EQUAL(&allowed, &nn_pool_where))
+    /* Only when a processor stands idle: on a busy machine the threads are left where the kernel puts
+       them (sent to a processor another process holds, a thread would slow the whole team) */
+    running = nn_running_threads();
+    if (running < 0 || running >= CPU_COUNT(&nn_pool_gate.allowed))
         return;
-    for (i = 1; i <= nn_pool_started; i++)
-        pthread_setaffinity_np(nn_pool_handles[i], sizeof(allowed), &allowed);  /* a hint: no check */
-    nn_pool_where = allowed;
-    nn_pool_placed = nn_pool_started;
+    where = nn_pool_gate.allowed;
+    CPU_CLR(cpu, &where);
+    for (i = 1; i < n; i++)
+        pthread_setaffinity_np(nn_pool_handles[i], sizeof(where), &where);  /* a hint: no check */
+    nn_pool_gate.steered = 1;
 }
 #else
-NN_UNUSED static void nn_pool_place(int n) { (void)n; }
+NN_UNUSED static void nn_pool_place(int n) { (void)n; nn_pool_gate.caller_cpu = -1; }
 #endif
 
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
@@ -353,7 +396,6 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
             if (pthread_create(&nn_pool_handles[i], &attr, nn_pool_main, slot) != 0)
                 break;
             nn_pool_started = i;
-            nn_pool_placed = 0;  /* (the new thread can run anywhere yet) */
         }
         pthread_attr_destroy(&attr);
     }
@@ -382,8 +424,24 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     return n;
 }
 
+/* What the last call that used the pool did, for the tests: whether its threads were sent off the
+   caller's processor, the caller's processor, and the processor thread 1 woke on (-1: not known).
+   Call it when no call runs. */
+NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
+#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+    *steered = nn_pool_gate.steered;
+#else
+    *steered = 0;
+#endif
+    *caller_cpu = nn_pool_started >= 1 ? nn_pool_gate.caller_cpu : -1;
+    *woke_on = nn_pool_started >= 1 ? nn_pool_slots[1].woke_on : -1;
+}
+
 #else
 #define NN_TEAM_KIND "none"
+NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
+    *steered = 0; *caller_cpu = -1; *woke_on = -1;
+}
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     (void)n;
     body(arg, 0, 1);

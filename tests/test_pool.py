@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -72,14 +73,26 @@ def test_training_and_inference_each_keep_a_pool(two_threads, rng):
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs two processors to choose from")
-def test_pool_threads_stay_off_the_callers_processor(two_threads, rng):
+def test_pool_threads_wake_off_the_callers_processor_then_may_go_anywhere(two_threads, rng):
+    """On a machine with a processor free, the woken thread is sent off the caller's processor (on a VM
+    Linux would wake it on the caller's), then frees itself: after the call it may run on every
+    processor the caller may."""
+    from nn import _infer
     net, X, _ = problem(rng)
-    net.forward(X)
+    steered = []
+    for _ in range(20):
+        time.sleep(0.03)  # idle a while: a VM's scheduler then wakes a thread on the caller's processor
+        net.forward(X)
+        was_steered, caller_cpu, woke_on = _infer._team_last_call()
+        assert caller_cpu >= 0 and woke_on >= 0
+        if was_steered:
+            assert woke_on != caller_cpu
+        steered.append(was_steered)
+    if not any(steered):
+        pytest.skip("never a free processor in 20 calls: the machine is busy")
     allowed = os.sched_getaffinity(0)
     for tid in pool_threads():
-        theirs = os.sched_getaffinity(tid)
-        # every processor the caller may use but one: the one it ran on (it may have moved since)
-        assert theirs < allowed and len(theirs) == len(allowed) - 1
+        assert os.sched_getaffinity(tid) == allowed
 
 
 def _child(queue, X, y):

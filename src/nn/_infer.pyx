@@ -25,6 +25,7 @@ cdef extern from "nn_team.h":
     void nn_store(int* p, int v) nogil
     int nn_load(int* p) nogil
     long long nn_fetch_add(long long* p, long long v) nogil
+    void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) nogil
 
 
 # W_1 is packed for calls of at least this many rows: packing copies W_1 once, the rows read it (n_in x
@@ -128,3 +129,12 @@ cdef void infer_blocks(Inference* job, floating* X, int index, int size) noexcep
     free(sp.val)
     free(sp.beg)
     free(sp.end)
+
+
+def _team_last_call():
+    """For the tests: (steered, caller_cpu, woke_on) of the last inference call that used the thread
+    pool (src/nn_team.h, nn_team_last_call): whether its thread was sent off the caller's processor, the
+    caller's processor and the one thread 1 woke on (-1 when not known: no pool, or not Linux)."""
+    cdef int steered, caller_cpu, woke_on
+    nn_team_last_call(&steered, &caller_cpu, &woke_on)
+    return bool(steered), caller_cpu, woke_on
