@@ -83,6 +83,21 @@ static inline long long nn_now_ns(void) {
 #endif
 }
 
+/* One turn of a waiting loop: a pause, and every 64 turns a look at the clock; 1 once the wait has
+   spun NN_SPIN_NS (start: 0 before the first turn). */
+NN_UNUSED static inline int nn_spun_out(long* spins, long long* start) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if ((++*spins & 63) != 0)
+        return 0;
+    if (*start == 0) {
+        *start = nn_now_ns();
+        return 0;
+    }
+    return nn_now_ns() - *start > NN_SPIN_NS;
+}
+
 typedef struct { int count; int sense; int sleepers; } nn_barrier;
 
 /* Wait until all n threads of the team have called it; local_sense is the caller's own (starts 0). */
@@ -106,26 +121,19 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
         return;
     }
     while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        if ((++spins & 63) == 0) {
-            if (start == 0) {
-                start = nn_now_ns();
-            } else if (nn_now_ns() - start > NN_SPIN_NS) {
+        if (nn_spun_out(&spins, &start)) {
 #ifdef NN_FUTEX
-                /* Sleep while the sense is still the old one. The last arriver stores the new sense,
-                   then wakes the sleepers it sees: seq_cst on both sides, so either it sees this one
-                   or this one sees the new sense and does not sleep. */
-                __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-                while (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != s)
-                    syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !s, NULL, NULL, 0);
-                __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-                return;
+            /* Sleep while the sense is still the old one. The last arriver stores the new sense,
+               then wakes the sleepers it sees: seq_cst on both sides, so either it sees this one
+               or this one sees the new sense and does not sleep. */
+            __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+            while (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != s)
+                syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !s, NULL, NULL, 0);
+            __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+            return;
 #else
-                nn_yield();
+            nn_yield();
 #endif
-            }
         }
     }
 }
@@ -171,8 +179,9 @@ typedef struct {
     int remaining;  /* the pool's threads still in the call (the caller waits for 0) */
     int caller_sleeps;
 #if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
-    int steered;          /* 1: the threads were woken off the caller's processor: they free themselves */
-    cpu_set_t allowed;    /* the caller's processors, which they may then use */
+    int steered;          /* 1: the threads were woken off the caller's processor */
+    int known;            /* 1: allowed holds the caller's processors: each thread takes them once awake */
+    cpu_set_t allowed;    /* (the caller's, not the first caller's that the threads inherited) */
 #endif
     int caller_cpu;       /* for the tests (nn_team_last_call): the caller's processor, or -1 */
 } nn_team_gate;
@@ -188,7 +197,6 @@ typedef struct {
 static pthread_mutex_t nn_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static nn_pool_slot nn_pool_slots[NN_MAX_THREADS];
 static int nn_pool_started = 0;   /* threads 1 .. nn_pool_started are running (under nn_pool_lock) */
-static int nn_pool_calls = 0;     /* the number of the last call (under nn_pool_lock) */
 static int nn_pool_atfork = 0;
 static pthread_t nn_pool_handles[NN_MAX_THREADS];
 /* The call's body, in static storage rather than on the caller's stack: the last thread to finish
@@ -200,25 +208,18 @@ NN_UNUSED static void nn_wait_change(int* word, int old, int* sleeps) {
     long long start = 0;
     long spins = 0;
     while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        if ((++spins & 63) == 0) {
-            if (start == 0) {
-                start = nn_now_ns();
-            } else if (nn_now_ns() - start > NN_SPIN_NS) {
+        if (nn_spun_out(&spins, &start)) {
 #ifdef NN_FUTEX
-                /* as in nn_barrier_wait: seq_cst on both sides, so either the waker sees sleeps or this
-                   thread sees the new value and does not sleep */
-                __atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
-                while (__atomic_load_n(word, __ATOMIC_SEQ_CST) == old)
-                    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
-                __atomic_store_n(sleeps, 0, __ATOMIC_SEQ_CST);
-                return;
+            /* as in nn_barrier_wait: seq_cst on both sides, so either the waker sees sleeps or this
+               thread sees the new value and does not sleep */
+            __atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
+            while (__atomic_load_n(word, __ATOMIC_SEQ_CST) == old)
+                syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
+            __atomic_store_n(sleeps, 0, __ATOMIC_SEQ_CST);
+            return;
 #else
-                sched_yield();
+            sched_yield();
 #endif
-            }
         }
     }
 }
@@ -245,7 +246,7 @@ NN_UNUSED static void* nn_pool_main(void* p) {
         seen = __atomic_load_n(&slot->go, __ATOMIC_ACQUIRE);
 #if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
         slot->woke_on = sched_getcpu();
-        if (nn_pool_gate.steered)  /* awake where it was sent: free to move again (a busy machine) */
+        if (nn_pool_gate.known)  /* awake (where it was sent, if it was): the caller's processors */
             pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &nn_pool_gate.allowed);
 #endif
         nn_pool_gate.body(nn_pool_gate.arg, slot->index, nn_pool_gate.size);
@@ -347,8 +348,9 @@ NN_UNUSED static void nn_pool_place(int n) {
     int cpu = sched_getcpu(), i, running;
     nn_pool_gate.steered = 0;
     nn_pool_gate.caller_cpu = cpu;
-    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(cpu_set_t), &nn_pool_gate.allowed) != 0
-            || !CPU_ISSET(cpu, &nn_pool_gate.allowed) || CPU_COUNT(&nn_pool_gate.allowed) < 2)
+    nn_pool_gate.known = sched_getaffinity(0, sizeof(cpu_set_t), &nn_pool_gate.allowed) == 0;
+    if (!nn_pool_gate.known || cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &nn_pool_gate.allowed)
+            || CPU_COUNT(&nn_pool_gate.allowed) < 2)
         return;
     /* Only when a processor stands idle: on a busy machine the threads are left where the kernel puts
        them (sent to a processor another process holds, a thread would slow the whole team) */
@@ -390,7 +392,8 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         for (i = nn_pool_started + 1; i < n; i++) {
             nn_pool_slot* slot = &nn_pool_slots[i];
-            slot->go = slot->first = nn_pool_calls;
+            slot->go = slot->first = 0;
+            slot->woke_on = -1;
             slot->sleeps = 0;
             slot->index = i;
             if (pthread_create(&nn_pool_handles[i], &attr, nn_pool_main, slot) != 0)
@@ -410,9 +413,12 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     __atomic_store_n(&nn_pool_gate.caller_sleeps, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&nn_pool_gate.remaining, n - 1, __ATOMIC_SEQ_CST);
     nn_pool_place(n);
-    nn_pool_calls = (nn_pool_calls + 1) & 0x3fffffff;
+    /* Each thread's own count of its calls: only this caller changes it, and only once the thread is done
+       with the last one, so the thread always sees it change (a count shared by all threads could come
+       round, after 2^30 calls that left a thread out, to the value that thread last saw). */
     for (i = 1; i < n; i++)  /* (go's store publishes the gate) */
-        nn_set_and_wake(&nn_pool_slots[i].go, nn_pool_calls, &nn_pool_slots[i].sleeps);
+        nn_set_and_wake(&nn_pool_slots[i].go, (nn_pool_slots[i].go + 1) & 0x3fffffff,
+                        &nn_pool_slots[i].sleeps);
     body(arg, 0, n);
     for (;;) {  /* until the pool's threads of this call are done */
         int left = __atomic_load_n(&nn_pool_gate.remaining, __ATOMIC_ACQUIRE);
