@@ -35,6 +35,9 @@
 #include <sched.h>
 #define NN_TEAM_PTHREADS 1
 #endif
+#if defined(__linux__) && defined(NN_TEAM_PTHREADS) && defined(CPU_SET)
+#define NN_AFFINITY 1  /* the pool's threads may be placed (sched_getcpu, pthread_setaffinity_np) */
+#endif
 #if defined(__linux__) && (defined(NN_TEAM_PTHREADS) || defined(NN_TEAM_OMP))
 #define NN_FUTEX 1
 #include <fcntl.h>
@@ -143,9 +146,6 @@ NN_UNUSED static void nn_barrier_wait(nn_barrier* b, int n, int* local_sense) {
 /* ----- running a team ----------------------------------------------------------------------------- */
 #if defined(NN_TEAM_OMP)
 #define NN_TEAM_KIND "openmp"
-NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
-    *steered = 0; *caller_cpu = -1; *woke_on = -1;
-}
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     int size = 1;
     if (n <= 1) {
@@ -178,7 +178,7 @@ typedef struct {
     nn_team_body body; void* arg; int size;
     int remaining;  /* the pool's threads still in the call (the caller waits for 0) */
     int caller_sleeps;
-#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+#ifdef NN_AFFINITY
     int steered;          /* 1: the threads were woken off the caller's processor */
     int known;            /* 1: allowed holds the caller's processors: each thread takes them once awake */
     cpu_set_t allowed;    /* (the caller's, not the first caller's that the threads inherited) */
@@ -187,10 +187,9 @@ typedef struct {
 } nn_team_gate;
 
 typedef struct {
-    int go;       /* the call number this thread was last asked to run; its futex word */
+    int go;       /* its count of the calls it was asked to run (0 when started); its futex word */
     int sleeps;   /* 1 while it sleeps on go */
     int index;
-    int first;    /* go when the thread was started: it waits for the next call */
     int woke_on;  /* the processor it woke on in the last call, or -1 (for the tests) */
 } __attribute__((aligned(64))) nn_pool_slot;  /* a cache line each */
 
@@ -237,14 +236,14 @@ NN_UNUSED static void nn_set_and_wake(int* word, int value, int* sleeps) {
 
 NN_UNUSED static void* nn_pool_main(void* p) {
     nn_pool_slot* slot = (nn_pool_slot*)p;
-    int seen = slot->first;
+    int seen = 0;
 #if defined(__linux__) && defined(_GNU_SOURCE)
     pthread_setname_np(pthread_self(), "nn-team");  /* what top -H and /proc/<pid>/task/<tid>/comm show */
 #endif
     for (;;) {
         nn_wait_change(&slot->go, seen, &slot->sleeps);
         seen = __atomic_load_n(&slot->go, __ATOMIC_ACQUIRE);
-#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+#ifdef NN_AFFINITY
         slot->woke_on = sched_getcpu();
         if (nn_pool_gate.known)  /* awake (where it was sent, if it was): the caller's processors */
             pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &nn_pool_gate.allowed);
@@ -318,9 +317,9 @@ NN_UNUSED static int nn_run_once(nn_team_body body, void* arg, int n) {
    on any processor the caller may but the one it is on; once awake, each lets itself run anywhere the
    caller may again (kept off, it could not leave a processor another process takes later). On a busy
    machine they are left where the kernel puts them: sent to a processor another process holds, a
-   thread would slow the whole team. A read of /proc/loadavg and a system call per thread a call. Linux
-   only. */
-#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+   thread would slow the whole team. A read of /proc/loadavg and a system call or two per thread a
+   call. Linux only. */
+#ifdef NN_AFFINITY
 /* The number of threads running or ready to run on the whole machine, the caller included (the 4th
    field of /proc/loadavg: "0.43 0.44 0.67 1/110 15393"), or -1. */
 NN_UNUSED static int nn_running_threads(void) {
@@ -392,7 +391,7 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         for (i = nn_pool_started + 1; i < n; i++) {
             nn_pool_slot* slot = &nn_pool_slots[i];
-            slot->go = slot->first = 0;
+            slot->go = 0;
             slot->woke_on = -1;
             slot->sleeps = 0;
             slot->index = i;
@@ -434,7 +433,7 @@ NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
    caller's processor, the caller's processor, and the processor thread 1 woke on (-1: not known).
    Call it when no call runs. */
 NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
-#if defined(__linux__) && defined(CPU_SET) && defined(CPU_EQUAL)
+#ifdef NN_AFFINITY
     *steered = nn_pool_gate.steered;
 #else
     *steered = 0;
@@ -445,13 +444,16 @@ NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke
 
 #else
 #define NN_TEAM_KIND "none"
-NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
-    *steered = 0; *caller_cpu = -1; *woke_on = -1;
-}
 NN_UNUSED static int nn_run_team(nn_team_body body, void* arg, int n) {
     (void)n;
     body(arg, 0, 1);
     return 1;
+}
+#endif
+
+#ifndef NN_TEAM_PTHREADS  /* no pool: nothing to tell (see the pthreads team's) */
+NN_UNUSED static void nn_team_last_call(int* steered, int* caller_cpu, int* woke_on) {
+    *steered = 0; *caller_cpu = -1; *woke_on = -1;
 }
 #endif
 
